@@ -1,0 +1,19 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Core, Endpoints } from '../core/index.js';
+
+/** What instrument() hands an adapter: it translates framework hooks into these calls. */
+export interface AdapterContext {
+  /** Builds the request core once the adapter knows how to resolve routes. */
+  createCore(resolveRoute?: (req: IncomingMessage) => string | undefined): Core;
+  /** Endpoints to serve on the app itself (empty when they live on a management port). */
+  readonly endpoints: Endpoints;
+  /** Tells periscope which server carries the app's traffic (connection gauge, shutdown). */
+  trackServer(server: Server): void;
+  report(error: unknown, where: string): void;
+  warnOnce(code: string, message: string): void;
+}
+
+/** What an adapter gives back. */
+export interface AdapterHandle {
+  readonly framework: 'fastify' | 'express' | 'node-http';
+}

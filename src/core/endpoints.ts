@@ -1,0 +1,56 @@
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+
+/** Serves one operational endpoint (`/metrics`, probes). Must not throw; may be async. */
+export type EndpointHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+
+/**
+ * periscope's own endpoints, matched on the path (query ignored). Served in-band by the
+ * node:http and Express adapters, as routes by the Fastify adapter, or by a management
+ * server of their own.
+ */
+export class Endpoints {
+  readonly #paths: string[] = [];
+  readonly #handlers: EndpointHandler[] = [];
+
+  add(path: string, handler: EndpointHandler): void {
+    this.#paths.push(path);
+    this.#handlers.push(handler);
+  }
+
+  get size(): number {
+    return this.#paths.length;
+  }
+
+  entries(): [string, EndpointHandler][] {
+    return this.#paths.map((p, i) => [p, this.#handlers[i]!]);
+  }
+
+  /** The handler for a request URL, or undefined. Allocates nothing. */
+  match(url: string | undefined): EndpointHandler | undefined {
+    if (url === undefined) return undefined;
+    const paths = this.#paths;
+    for (let i = 0; i < paths.length; i++) {
+      const p = paths[i]!;
+      if (url.startsWith(p) && (url.length === p.length || url.charCodeAt(p.length) === 63 /* ? */)) return this.#handlers[i];
+    }
+    return undefined;
+  }
+
+  /** A bare node:http server that serves only these endpoints (404 for anything else). */
+  createServer(report: (error: unknown, where: string) => void): Server {
+    return createServer((req, res) => {
+      const handler = this.match(req.url);
+      if (handler === undefined) {
+        res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('Not Found\n');
+        return;
+      }
+      Promise.resolve()
+        .then(() => handler(req, res))
+        .catch((error: unknown) => {
+          report(error, 'management-endpoint');
+          if (!res.headersSent) res.writeHead(500).end();
+        });
+    });
+  }
+}

@@ -1,0 +1,160 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { kScope } from '../symbols.js';
+import { methodIndex } from './methods.js';
+
+/**
+ * Status label for a request whose connection closed before any status was sent
+ * (nginx's convention), the same on every framework.
+ */
+export const STATUS_CLIENT_CLOSED = 499;
+
+/** Route label for a request that matched no route, so random paths add no series. */
+export const UNMATCHED_ROUTE = 'unmatched';
+
+/** One request as every concern sees it. Created at start, completed at end. */
+export interface RequestScope {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  /** Index into METHOD_NAMES (`_OTHER` for unknown methods). */
+  readonly method: number;
+  /** `performance.now()` at start, in milliseconds. */
+  readonly startTime: number;
+  /** Route template; set by the adapter, `'unmatched'` at end when none was found. */
+  route: string | undefined;
+  /** Status code sent, or 499 when the client went away before a status was sent. Valid at end. */
+  status: number;
+  /** Seconds from start to end. Valid at end. */
+  duration: number;
+  /** Response body bytes. Valid at end. */
+  bytes: number;
+}
+
+/** What a concern (metrics, logging, tracing) plugs into the request lifecycle. */
+export interface RequestHook {
+  onStart(scope: RequestScope): void;
+  onEnd(scope: RequestScope): void;
+}
+
+export interface CoreOptions {
+  hooks: readonly RequestHook[];
+  /** Supplied by the adapter: the route template of a finished request, when not set at start. */
+  resolveRoute?: (req: IncomingMessage) => string | undefined;
+  report: (error: unknown, where: string) => void;
+}
+
+class Scope implements RequestScope {
+  route: string | undefined;
+  status = 0;
+  duration = 0;
+  bytes = 0;
+  readonly method: number;
+  readonly startTime: number;
+  readonly socket: Socket | null;
+  readonly startBytes: number;
+  constructor(
+    readonly core: Core,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    route: string | undefined,
+  ) {
+    this.method = methodIndex(req.method);
+    this.route = route;
+    this.socket = req.socket;
+    // Only needed for responses without Content-Length (streamed, chunked).
+    this.startBytes = this.socket?.bytesWritten ?? 0;
+    this.startTime = performance.now();
+  }
+}
+
+/**
+ * The framework-neutral request lifecycle: `start(req, res)` makes a scope and tells
+ * every hook; the response's `close` event (which fires once, after `finish` or on an
+ * aborted connection) ends it.
+ */
+export class Core {
+  readonly #hooks: readonly RequestHook[];
+  readonly #resolveRoute: ((req: IncomingMessage) => string | undefined) | undefined;
+  readonly report: (error: unknown, where: string) => void;
+
+  constructor(options: CoreOptions) {
+    this.#hooks = options.hooks;
+    this.#resolveRoute = options.resolveRoute;
+    this.report = options.report;
+  }
+
+  start(req: IncomingMessage, res: ServerResponse, route?: string): RequestScope {
+    const scope = new Scope(this, req, res, route);
+    (res as unknown as Record<symbol, Scope>)[kScope] = scope;
+    // One shared listener function: no closure allocated per request.
+    res.on('close', onResponseClose);
+    const hooks = this.#hooks;
+    for (let i = 0; i < hooks.length; i++) {
+      try {
+        hooks[i]!.onStart(scope);
+      } catch (error) {
+        this.report(error, 'request-start');
+      }
+    }
+    return scope;
+  }
+
+  end(scope: Scope): void {
+    const res = scope.res;
+    scope.duration = (performance.now() - scope.startTime) / 1000;
+    scope.status = res.headersSent ? res.statusCode : STATUS_CLIENT_CLOSED;
+    if (scope.route === undefined) {
+      let route: string | undefined;
+      if (this.#resolveRoute !== undefined) {
+        try {
+          route = this.#resolveRoute(scope.req);
+        } catch (error) {
+          this.report(error, 'resolve-route');
+        }
+      }
+      scope.route = route === undefined || route === '' ? UNMATCHED_ROUTE : route;
+    }
+    scope.bytes = responseBytes(scope);
+    const hooks = this.#hooks;
+    for (let i = 0; i < hooks.length; i++) {
+      try {
+        hooks[i]!.onEnd(scope);
+      } catch (error) {
+        this.report(error, 'request-end');
+      }
+    }
+  }
+}
+
+function onResponseClose(this: ServerResponse): void {
+  const scope = (this as unknown as Record<symbol, Scope | undefined>)[kScope];
+  if (scope === undefined) return;
+  (this as unknown as Record<symbol, Scope | undefined>)[kScope] = undefined;
+  scope.core.end(scope);
+}
+
+/** The scope of a request in progress, for concerns and adapters. */
+export function scopeOf(res: ServerResponse): RequestScope | undefined {
+  return (res as unknown as Record<symbol, Scope | undefined>)[kScope];
+}
+
+function responseBytes(scope: Scope): number {
+  const res = scope.res;
+  if (!res.headersSent) return 0;
+  if (res.writableFinished) {
+    const declared = res.getHeader('content-length');
+    if (declared !== undefined) {
+      const n = typeof declared === 'number' ? declared : Number(declared);
+      if (Number.isFinite(n) && n >= 0) return n;
+    }
+  }
+  // No Content-Length (chunked or aborted): what the socket carried for this response,
+  // less the header block. Chunk framing is included; the README says so.
+  const socket = scope.socket;
+  if (socket === null) return 0;
+  const header = (res as unknown as { _header?: unknown })._header;
+  const headerLength = typeof header === 'string' ? Buffer.byteLength(header, 'latin1') : 0;
+  const n = socket.bytesWritten - scope.startBytes - headerLength;
+  return n > 0 ? n : 0;
+}

@@ -1,0 +1,70 @@
+/**
+ * Every error periscope throws at setup, in one table. Codes are stable: users
+ * match on `error.code`, and the README lists each one.
+ */
+
+/** The brand lets two installed copies of periscope recognise each other's errors. */
+const kPeriscopeError = Symbol.for('periscope.error');
+
+type Template = (...args: string[]) => string;
+
+export const ERRORS = {
+  PERISCOPE_ERR_INVALID_OPTION: ((option: string, value: string, allowed: string) =>
+    `Invalid option \`${option}\`: got ${value}; allowed: ${allowed}.`) as Template,
+  PERISCOPE_ERR_UNKNOWN_OPTION: ((option: string, known: string) =>
+    `Unknown option \`${option}\`; known options here: ${known}.`) as Template,
+  PERISCOPE_ERR_UNSUPPORTED_APP: ((got: string) =>
+    `instrument() takes a Fastify instance, an Express app or a node:http Server; got ${got}.`) as Template,
+  PERISCOPE_ERR_ALREADY_INSTRUMENTED: (() =>
+    'This app is already instrumented; call instrument() once per app and keep the handle it returns.') as Template,
+  PERISCOPE_ERR_TOO_LATE: ((framework: string, reason: string) =>
+    `instrument() was called too late for this ${framework} app: ${reason}. Call it before the app starts listening.`) as Template,
+} as const;
+
+export type PeriscopeErrorCode = keyof typeof ERRORS;
+
+/** The error periscope throws for bad setup. Match on `code`, or use {@link isPeriscopeError}. */
+export class PeriscopeError extends Error {
+  readonly code: PeriscopeErrorCode;
+  /** The option at fault, when one is (dotted path such as `metrics.port`). */
+  readonly option: string | undefined;
+  readonly [kPeriscopeError] = true;
+
+  constructor(code: PeriscopeErrorCode, message: string, option?: string) {
+    super(message);
+    this.name = 'PeriscopeError';
+    this.code = code;
+    this.option = option;
+  }
+}
+
+/** Builds the error for `code` from the table's message template. */
+export function createError(code: PeriscopeErrorCode, args: string[], option?: string): PeriscopeError {
+  return new PeriscopeError(code, `${code}: ${ERRORS[code](...args)}`, option);
+}
+
+/** True for any periscope error, including one thrown by another installed copy. */
+export function isPeriscopeError(value: unknown): value is PeriscopeError {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[kPeriscopeError] === true;
+}
+
+/** Renders a user-supplied value for an error message without dumping large objects. */
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return `[${value.slice(0, 8).map(describeValue).join(', ')}${value.length > 8 ? ', ...' : ''}]`;
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+    case 'number':
+    case 'boolean':
+    case 'undefined':
+    case 'bigint':
+      return String(value);
+    case 'function':
+      return 'a function';
+    default: {
+      const name = (value as object).constructor?.name;
+      return name && name !== 'Object' ? `a ${name}` : 'an object';
+    }
+  }
+}

@@ -1,0 +1,141 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Registry } from '@prometheus-io/client';
+import { Core, Endpoints } from './core/index.js';
+import type { RequestHook } from './core/index.js';
+import { createError, describeValue } from './errors.js';
+import { resolveOptions } from './options.js';
+import type { PeriscopeOptions, ResolvedOptions } from './options.js';
+import { createMetrics } from './metrics/index.js';
+import type { MetricsSubsystem } from './metrics/index.js';
+import { attachExpress, isExpress } from './adapters/express.js';
+import { attachFastify, isFastify } from './adapters/fastify.js';
+import { attachNodeHttp, isNodeHttpServer } from './adapters/node-http.js';
+import type { AdapterContext, AdapterHandle } from './adapters/context.js';
+import { kInstrumented } from './symbols.js';
+
+/** The handle `instrument()` returns. */
+export interface Periscope {
+  /** The Prometheus client's Registry holding every metric periscope made; register your own in it. */
+  readonly registry: Registry;
+  /** Which adapter was picked. */
+  readonly framework: 'fastify' | 'express' | 'node-http';
+  /** The options after defaults and environment were applied (frozen). */
+  readonly options: ResolvedOptions;
+  /** The management server, when `metrics.port` was given; undefined otherwise. */
+  readonly managementServer: Server | undefined;
+  /** Resolves with the management server's address once it listens (undefined without one). */
+  managementAddress(): Promise<AddressInfo | undefined>;
+  /** Stops periscope's own servers and timers. Idempotent. */
+  shutdown(): Promise<void>;
+}
+
+function makeReporter(options: ResolvedOptions, metrics: () => MetricsSubsystem | undefined) {
+  const seen = new Set<string>();
+  return (error: unknown, where: string): void => {
+    try {
+      metrics()?.countInternalError(where);
+      if (options.onInternalError !== undefined) {
+        options.onInternalError(error, where);
+      } else if (!seen.has(where)) {
+        seen.add(where);
+        const message = error instanceof Error ? error.message : String(error);
+        process.emitWarning(`periscope: ${where} failed: ${message} (reported once; counted in periscope_internal_errors_total)`, {
+          code: 'PERISCOPE_INTERNAL_ERROR',
+        });
+      }
+    } catch {
+      // The reporter is the last line: it must never throw into a request.
+    }
+  };
+}
+
+/**
+ * Instruments a Fastify instance, an Express app or a node:http Server: request metrics,
+ * a `/metrics` endpoint and the process metrics, with one call. Synchronous for every
+ * framework. Throws a {@link PeriscopeError} for invalid options or an unknown app.
+ */
+export function instrument(app: unknown, options?: PeriscopeOptions): Periscope {
+  const resolved = resolveOptions(options);
+  const framework = isFastify(app) ? 'fastify' : isExpress(app) ? 'express' : isNodeHttpServer(app) ? 'node-http' : undefined;
+  if (framework === undefined) throw createError('PERISCOPE_ERR_UNSUPPORTED_APP', [describeValue(app)]);
+  if ((app as Record<symbol, unknown>)[kInstrumented] === true) throw createError('PERISCOPE_ERR_ALREADY_INSTRUMENTED', []);
+  if (framework !== 'node-http' && (resolved.routes.length > 0 || resolved.routeOf !== undefined)) {
+    const option = resolved.routeOf !== undefined ? 'routeOf' : 'routes';
+    throw createError('PERISCOPE_ERR_INVALID_OPTION', [option, 'a value', `only with a node:http server; ${framework} names its routes itself`], option);
+  }
+
+  let metrics: MetricsSubsystem | undefined;
+  const report = makeReporter(resolved, () => metrics);
+  const metricsOptions = resolved.metrics;
+  if (metricsOptions !== false) {
+    metrics = createMetrics({
+      options: metricsOptions,
+      build: { service: resolved.serviceName, version: resolved.version, commit: resolved.commit },
+      report,
+    });
+  }
+  const registry = metrics?.registry ?? new Registry();
+  const hooks: RequestHook[] = [];
+  if (metrics !== undefined) hooks.push(metrics.http);
+
+  const appEndpoints = new Endpoints();
+  const managementEndpoints = new Endpoints();
+  if (metrics !== undefined && metricsOptions !== false) {
+    (metricsOptions.port === undefined ? appEndpoints : managementEndpoints).add(metricsOptions.path, metrics.serve);
+  }
+
+  const warned = new Set<string>();
+  const ctx: AdapterContext = {
+    createCore: (resolveRoute) => new Core({ hooks, resolveRoute, report }),
+    endpoints: appEndpoints,
+    trackServer: (server) => metrics?.http.trackServer(server),
+    report,
+    warnOnce(code, message) {
+      if (warned.has(code)) return;
+      warned.add(code);
+      process.emitWarning(message, { code });
+    },
+  };
+
+  let adapter: AdapterHandle;
+  if (framework === 'fastify') adapter = attachFastify(app as Parameters<typeof attachFastify>[0], ctx);
+  else if (framework === 'express') adapter = attachExpress(app as Parameters<typeof attachExpress>[0], ctx);
+  else adapter = attachNodeHttp(app as Server, ctx, { routes: resolved.routes, routeOf: resolved.routeOf });
+  Object.defineProperty(app, kInstrumented, { value: true, configurable: true });
+
+  let managementServer: Server | undefined;
+  let listening: Promise<AddressInfo | undefined> = Promise.resolve(undefined);
+  if (metricsOptions !== false && metricsOptions.port !== undefined) {
+    const server = managementEndpoints.createServer(report);
+    managementServer = server;
+    listening = new Promise((resolve, reject) => {
+      server.once('listening', () => resolve(server.address() as AddressInfo));
+      server.once('error', (error) => {
+        report(error, 'management-listen');
+        reject(error);
+      });
+    });
+    listening.catch(() => {});
+    server.listen(metricsOptions.port, metricsOptions.host);
+    // The management server must not keep a process alive that is otherwise done.
+    server.unref();
+  }
+
+  let stopped: Promise<void> | undefined;
+  return Object.freeze({
+    registry,
+    framework: adapter.framework,
+    options: resolved,
+    managementServer,
+    managementAddress: () => listening,
+    shutdown(): Promise<void> {
+      stopped ??= new Promise<void>((resolve) => {
+        if (managementServer === undefined || !managementServer.listening) return resolve();
+        managementServer.close(() => resolve());
+        managementServer.closeAllConnections();
+      });
+      return stopped;
+    },
+  });
+}

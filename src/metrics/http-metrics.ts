@@ -1,0 +1,298 @@
+import type { Server } from 'node:http';
+import type { RequestHook, RequestScope } from '../core/index.js';
+import { METHOD_NAMES } from '../core/index.js';
+import { kWriteExposition } from '../symbols.js';
+import { escapeLabelValue, familyHeader, formatValue } from './format.js';
+
+/** Label value of every label of the series that collects folded label sets. */
+export const OVERFLOW_LABEL = '__overflow__';
+
+/** One label set (method, route, status_code) of the three request metrics. */
+class Series {
+  count = 0;
+  durationSum = 0;
+  sizeSum = 0;
+  /** Non-cumulative counts per bucket; the last slot is +Inf. */
+  readonly durationCounts: Float64Array;
+  readonly sizeCounts: Float64Array;
+  constructor(
+    readonly method: string,
+    readonly route: string,
+    readonly status: string,
+    /** `method="GET",route="/x",status_code="200"`, escaped once here, reused by every scrape. */
+    readonly labelText: string,
+    durationBuckets: number,
+    sizeBuckets: number,
+  ) {
+    this.durationCounts = new Float64Array(durationBuckets + 1);
+    this.sizeCounts = new Float64Array(sizeBuckets + 1);
+  }
+}
+
+function bucketIndex(bounds: Float64Array, value: number): number {
+  const n = bounds.length;
+  for (let i = 0; i < n; i++) if (value <= bounds[i]!) return i;
+  return n;
+}
+
+export interface HttpMetricsOptions {
+  durationBuckets: readonly number[];
+  sizeBuckets: readonly number[];
+  maxSeries: number;
+  /** Called once per folded label set (feeds `periscope_series_folded_total`). */
+  onFold: (metric: string) => void;
+}
+
+interface MetricShape {
+  name: string;
+  help: string;
+  type: 'counter' | 'gauge' | 'histogram';
+  aggregator: 'sum';
+  get(): Promise<{ name: string; help: string; type: string; aggregator: 'sum'; values: SampleValue[] }>;
+  reset(): void;
+  [kWriteExposition]?(openMetrics: boolean, defaultLabels: string): string;
+}
+
+interface SampleValue {
+  value: number;
+  labels: Record<string, string | number>;
+  metricName?: string;
+}
+
+/**
+ * The RED request metrics, recorded without the Prometheus client on the hot path: each
+ * label set is a plain object of numbers found through two Map lookups keyed by the
+ * route string and a small integer (method and status). The client's labelled children
+ * would allocate a label object and hash it on every observation. The metric objects
+ * registered in the registry read these counters at scrape time.
+ */
+export class HttpMetrics implements RequestHook {
+  readonly #durationBounds: Float64Array;
+  readonly #sizeBounds: Float64Array;
+  readonly #durationLe: string[];
+  readonly #sizeLe: string[];
+  readonly #maxSeries: number;
+  readonly #onFold: (metric: string) => void;
+  readonly #routes = new Map<string, Map<number, Series>>();
+  #seriesCount = 0;
+  #overflow: Series | undefined;
+  readonly #inFlight = new Float64Array(METHOD_NAMES.length);
+  readonly #methodSeen = new Uint8Array(METHOD_NAMES.length);
+  readonly #statusText = new Map<number, string>();
+  readonly #servers = new Set<Server>();
+
+  constructor(options: HttpMetricsOptions) {
+    this.#durationBounds = Float64Array.from(options.durationBuckets);
+    this.#sizeBounds = Float64Array.from(options.sizeBuckets);
+    this.#durationLe = [...options.durationBuckets.map(formatValue), '+Inf'];
+    this.#sizeLe = [...options.sizeBuckets.map(formatValue), '+Inf'];
+    this.#maxSeries = options.maxSeries;
+    this.#onFold = options.onFold;
+  }
+
+  /** Number of distinct label sets held (the overflow series included). */
+  get seriesCount(): number {
+    return this.#seriesCount + (this.#overflow === undefined ? 0 : 1);
+  }
+
+  onStart(scope: RequestScope): void {
+    this.#inFlight[scope.method]!++;
+    this.#methodSeen[scope.method] = 1;
+  }
+
+  onEnd(scope: RequestScope): void {
+    this.#inFlight[scope.method]!--;
+    const s = this.#series(scope.route!, scope.method, scope.status);
+    const duration = scope.duration;
+    const bytes = scope.bytes;
+    s.count++;
+    s.durationSum += duration;
+    s.durationCounts[bucketIndex(this.#durationBounds, duration)]!++;
+    s.sizeSum += bytes;
+    s.sizeCounts[bucketIndex(this.#sizeBounds, bytes)]!++;
+  }
+
+  #series(route: string, method: number, status: number): Series {
+    let byKey = this.#routes.get(route);
+    const key = method * 1000 + status;
+    if (byKey !== undefined) {
+      const found = byKey.get(key);
+      if (found !== undefined) return found;
+    }
+    if (this.#seriesCount >= this.#maxSeries) {
+      this.#onFold('http_requests_total');
+      return (this.#overflow ??= this.#newSeries(OVERFLOW_LABEL, OVERFLOW_LABEL, OVERFLOW_LABEL));
+    }
+    if (byKey === undefined) {
+      byKey = new Map();
+      this.#routes.set(route, byKey);
+    }
+    const s = this.#newSeries(METHOD_NAMES[method]!, route, this.#status(status));
+    byKey.set(key, s);
+    this.#seriesCount++;
+    return s;
+  }
+
+  #status(status: number): string {
+    let text = this.#statusText.get(status);
+    if (text === undefined) {
+      text = String(status);
+      this.#statusText.set(status, text);
+    }
+    return text;
+  }
+
+  #newSeries(method: string, route: string, status: string): Series {
+    const labelText = `method="${method}",route="${escapeLabelValue(route)}",status_code="${status}"`;
+    return new Series(method, route, status, labelText, this.#durationBounds.length, this.#sizeBounds.length);
+  }
+
+  *#allSeries(): Generator<Series> {
+    for (const byKey of this.#routes.values()) yield* byKey.values();
+    if (this.#overflow !== undefined) yield this.#overflow;
+  }
+
+  reset(): void {
+    this.#routes.clear();
+    this.#seriesCount = 0;
+    this.#overflow = undefined;
+  }
+
+  /** Counts `server`'s open connections in `http_server_active_connections` (read at scrape). */
+  trackServer(server: Server): void {
+    this.#servers.add(server);
+  }
+
+  hasServer(server: Server): boolean {
+    return this.#servers.has(server);
+  }
+
+  /** The registry-compatible metric objects, to register in the Prometheus client's Registry. */
+  metrics(): MetricShape[] {
+    return [this.#requestsTotal(), this.#histogram('duration'), this.#histogram('size'), this.#inFlightGauge(), this.#connectionsGauge()];
+  }
+
+  #requestsTotal(): MetricShape {
+    const name = 'http_requests_total';
+    const help = 'Total number of HTTP requests completed, by method, route template and status code.';
+    return {
+      name,
+      help,
+      type: 'counter',
+      aggregator: 'sum',
+      get: async () => {
+        const values: SampleValue[] = [];
+        for (const s of this.#allSeries()) values.push({ value: s.count, labels: { method: s.method, route: s.route, status_code: s.status } });
+        return { name, help, type: 'counter', aggregator: 'sum', values };
+      },
+      reset: () => this.reset(),
+      [kWriteExposition]: (openMetrics: boolean, defaultLabels: string) => {
+        const family = openMetrics ? 'http_requests' : name;
+        let out = familyHeader(family, help, 'counter', openMetrics);
+        const extra = defaultLabels === '' ? '' : `,${defaultLabels}`;
+        for (const s of this.#allSeries()) out += `${name}{${s.labelText}${extra}} ${s.count}\n`;
+        return out;
+      },
+    };
+  }
+
+  #histogram(kind: 'duration' | 'size'): MetricShape {
+    const duration = kind === 'duration';
+    const name = duration ? 'http_request_duration_seconds' : 'http_response_size_bytes';
+    const help = duration
+      ? 'Duration of HTTP requests in seconds, from the request reaching the server to the response being sent.'
+      : 'Size of HTTP response bodies in bytes.';
+    const le = duration ? this.#durationLe : this.#sizeLe;
+    const countsOf = (s: Series) => (duration ? s.durationCounts : s.sizeCounts);
+    const sumOf = (s: Series) => (duration ? s.durationSum : s.sizeSum);
+    return {
+      name,
+      help,
+      type: 'histogram',
+      aggregator: 'sum',
+      get: async () => {
+        const values: SampleValue[] = [];
+        for (const s of this.#allSeries()) {
+          const labels = { method: s.method, route: s.route, status_code: s.status };
+          const counts = countsOf(s);
+          let acc = 0;
+          for (let i = 0; i < counts.length; i++) {
+            acc += counts[i]!;
+            values.push({ value: acc, labels: { ...labels, le: le[i]! }, metricName: `${name}_bucket` });
+          }
+          values.push({ value: sumOf(s), labels, metricName: `${name}_sum` });
+          values.push({ value: s.count, labels, metricName: `${name}_count` });
+        }
+        return { name, help, type: 'histogram', aggregator: 'sum', values };
+      },
+      reset: () => this.reset(),
+      [kWriteExposition]: (openMetrics: boolean, defaultLabels: string) => {
+        let out = familyHeader(name, help, 'histogram', openMetrics);
+        const extra = defaultLabels === '' ? '' : `,${defaultLabels}`;
+        const bucket = `${name}_bucket{`;
+        for (const s of this.#allSeries()) {
+          const labels = s.labelText + extra;
+          const counts = countsOf(s);
+          let acc = 0;
+          for (let i = 0; i < counts.length; i++) {
+            acc += counts[i]!;
+            out += `${bucket}${labels},le="${le[i]}"} ${acc}\n`;
+          }
+          out += `${name}_sum{${labels}} ${formatValue(sumOf(s))}\n${name}_count{${labels}} ${s.count}\n`;
+        }
+        return out;
+      },
+    };
+  }
+
+  #inFlightGauge(): MetricShape {
+    const name = 'http_requests_in_flight';
+    const help = 'Number of HTTP requests being served, by method.';
+    const values = (): SampleValue[] => {
+      const out: SampleValue[] = [];
+      for (let i = 0; i < METHOD_NAMES.length; i++) {
+        if (this.#methodSeen[i] === 1) out.push({ value: this.#inFlight[i]!, labels: { method: METHOD_NAMES[i]! } });
+      }
+      return out;
+    };
+    return {
+      name,
+      help,
+      type: 'gauge',
+      aggregator: 'sum',
+      get: async () => {
+        return { name, help, type: 'gauge', aggregator: 'sum', values: values() };
+      },
+      reset: () => {},
+      [kWriteExposition]: (openMetrics: boolean, defaultLabels: string) => {
+        let out = familyHeader(name, help, 'gauge', openMetrics);
+        const extra = defaultLabels === '' ? '' : `,${defaultLabels}`;
+        for (const v of values()) out += `${name}{method="${v.labels.method}"${extra}} ${v.value}\n`;
+        return out;
+      },
+    };
+  }
+
+  #connectionsGauge(): MetricShape {
+    const name = 'http_server_active_connections';
+    const help = 'Number of open connections to the instrumented HTTP server(s).';
+    const count = async (): Promise<number> => {
+      let total = 0;
+      for (const server of this.#servers) {
+        total += await new Promise<number>((resolve) => server.getConnections((error, n) => resolve(error ? 0 : n)));
+      }
+      return total;
+    };
+    return {
+      name,
+      help,
+      type: 'gauge',
+      aggregator: 'sum',
+      get: async () => {
+        return { name, help, type: 'gauge', aggregator: 'sum', values: [{ value: await count(), labels: {} }] };
+      },
+      // The connection count is only known asynchronously, so this metric goes through get().
+      reset: () => {},
+    };
+  }
+}

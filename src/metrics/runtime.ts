@@ -1,0 +1,60 @@
+import { collectDefaultMetrics, Gauge } from '@prometheus-io/client';
+import type { Registry } from '@prometheus-io/client';
+
+/**
+ * The client's default metrics include three gauges whose names end in `_total`, which
+ * Prometheus naming rules reserve for counters (`promtool check metrics` rejects them).
+ * periscope drops those three and exposes the same numbers under these names.
+ */
+export const RENAMED_RUNTIME_GAUGES = {
+  nodejs_active_handles_total: 'nodejs_active_handles_all',
+  nodejs_active_requests_total: 'nodejs_active_requests_all',
+  nodejs_active_resources_total: 'nodejs_active_resources_all',
+} as const;
+
+type ProcessWithInternals = NodeJS.Process & {
+  _getActiveHandles?: () => unknown[];
+  _getActiveRequests?: () => unknown[];
+};
+
+/** Registers the client's process and runtime metrics (once per registry), with conforming names. */
+export function registerRuntimeMetrics(registry: Registry): void {
+  if (registry.getSingleMetric('process_cpu_user_seconds_total') !== undefined) return;
+  collectDefaultMetrics({ register: registry });
+  for (const name of Object.keys(RENAMED_RUNTIME_GAUGES)) registry.removeSingleMetric(name);
+  const proc = process as ProcessWithInternals;
+  const gauges: [string, string, () => number | undefined][] = [
+    [RENAMED_RUNTIME_GAUGES.nodejs_active_handles_total, 'Number of active libuv handles, all types together.', () => proc._getActiveHandles?.().length],
+    [RENAMED_RUNTIME_GAUGES.nodejs_active_requests_total, 'Number of active libuv requests, all types together.', () => proc._getActiveRequests?.().length],
+    [RENAMED_RUNTIME_GAUGES.nodejs_active_resources_total, 'Number of active resources keeping the event loop alive, all types together.', () => process.getActiveResourcesInfo().length],
+  ];
+  for (const [name, help, read] of gauges) {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const n = read();
+        if (n !== undefined) this.set(n);
+      },
+    });
+  }
+}
+
+export interface BuildInfo {
+  service: string;
+  version: string;
+  commit: string;
+}
+
+/** `app_build_info{service,version,commit,node_version} 1`. */
+export function registerBuildInfo(registry: Registry, info: BuildInfo): void {
+  if (registry.getSingleMetric('app_build_info') !== undefined) return;
+  const gauge = new Gauge({
+    name: 'app_build_info',
+    help: 'Always 1; the labels say which build of the service is running.',
+    labelNames: ['service', 'version', 'commit', 'node_version'],
+    registers: [registry],
+  });
+  gauge.set({ service: info.service, version: info.version, commit: info.commit, node_version: process.version }, 1);
+}
