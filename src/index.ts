@@ -4,3 +4,20 @@ export { PeriscopeError, isPeriscopeError, ERRORS } from './errors.js';
 export type { PeriscopeErrorCode } from './errors.js';
 export type { PeriscopeOptions, MetricsOptions, ResolvedOptions, ResolvedMetricsOptions } from './options.js';
 export { STATUS_CLIENT_CLOSED, UNMATCHED_ROUTE } from './core/index.js';
+export { postgresCheck, redisCheck, httpCheck, eventLoopCheck, heapCheck } from './health/index.js';
+export type {
+  Health,
+  HealthCheck,
+  HealthSnapshot,
+  HealthStatus,
+  HealthzBody,
+  CheckOptions,
+  CheckOutcome,
+  CheckReport,
+  CheckResult,
+  CheckKind,
+  LifecycleState,
+  PoolStats,
+  ShutdownReport,
+} from './health/index.js';
+export type { HealthOptions, ShutdownOptions, ResolvedHealthOptions, ResolvedShutdownOptions } from './options.js';

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Registry } from '@prometheus-io/client';
+import { Gauge, Histogram, Registry } from '@prometheus-io/client';
 import { Core, Endpoints } from './core/index.js';
 import type { RequestHook } from './core/index.js';
 import { createError, describeValue } from './errors.js';
@@ -13,6 +13,9 @@ import { attachFastify, isFastify } from './adapters/fastify.js';
 import { attachNodeHttp, isNodeHttpServer } from './adapters/node-http.js';
 import type { AdapterContext, AdapterHandle } from './adapters/context.js';
 import { kInstrumented } from './symbols.js';
+import { createHealth, GracefulShutdown, jsonLinesLogger, readProcessFacts, signalProxyWarning } from './health/index.js';
+import type { Health, HealthSink, HealthSubsystem, LoggerLike, ShutdownReport } from './health/index.js';
+import type { EndpointHandler } from './core/index.js';
 
 /** The handle `instrument()` returns. */
 export interface Periscope {
@@ -22,12 +25,90 @@ export interface Periscope {
   readonly framework: 'fastify' | 'express' | 'node-http';
   /** The options after defaults and environment were applied (frozen). */
   readonly options: ResolvedOptions;
-  /** The management server, when `metrics.port` was given; undefined otherwise. */
+  /**
+   * The management server, when `metrics.port` or `health.port` was given (the metrics one
+   * when both were, on different ports); undefined otherwise.
+   */
   readonly managementServer: Server | undefined;
-  /** Resolves with the management server's address once it listens (undefined without one). */
-  managementAddress(): Promise<AddressInfo | undefined>;
-  /** Stops periscope's own servers and timers. Idempotent. */
-  shutdown(): Promise<void>;
+  /**
+   * Resolves with the address of the management server that serves `which` (default: the
+   * one in `managementServer`) once it listens; undefined when that concern is served in-band.
+   */
+  managementAddress(which?: 'metrics' | 'health'): Promise<AddressInfo | undefined>;
+  /** Health checks, startup tasks and the lifecycle state. */
+  readonly health: Health;
+  /** Adds a hook run during shutdown, after in-flight requests finished and before the flush. */
+  onShutdown(fn: () => unknown): void;
+  /**
+   * The graceful shutdown: readiness off, drain delay, stop accepting and finish in-flight
+   * requests (deadline `shutdown.timeoutMs`), hooks, flush, stop periscope's own servers.
+   * Never exits the process (a signal-started shutdown does, unless `shutdown.exit` is false).
+   * Idempotent: later calls return the same result.
+   */
+  shutdown(): Promise<ShutdownReport>;
+}
+
+const CHECK_STATUS_VALUE = { healthy: 1, degraded: 0.5, unhealthy: 0 } as const;
+
+/** Writes health results into the registry: the concern itself never imports metrics. */
+function healthMetrics(registry: Registry, health: () => HealthSubsystem): HealthSink {
+  const status = new Gauge({
+    name: 'health_check_status',
+    help: 'Last result of each health check: 1 healthy, 0.5 degraded, 0 unhealthy.',
+    labelNames: ['check'],
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'health_check_duration_seconds',
+    help: 'Time taken by health check runs (a timed-out run counts its timeout).',
+    labelNames: ['check'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  // Pool sizes follow OpenTelemetry's db.client.connection.* conventions and are read at scrape time.
+  new Gauge({
+    name: 'db_client_connection_count',
+    help: 'Connections in the pools that health checks watch, by state (idle, used).',
+    labelNames: ['pool_name', 'state'],
+    registers: [registry],
+    collect() {
+      for (const [name, s] of health().poolStats()) {
+        this.set({ pool_name: name, state: 'idle' }, s.idle);
+        this.set({ pool_name: name, state: 'used' }, s.total - s.idle);
+      }
+    },
+  });
+  new Gauge({
+    name: 'db_client_connection_pending_requests',
+    help: 'Requests waiting for a connection from the pools that health checks watch.',
+    labelNames: ['pool_name'],
+    registers: [registry],
+    collect() {
+      for (const [name, s] of health().poolStats()) this.set({ pool_name: name }, s.waiting);
+    },
+  });
+  new Gauge({
+    name: 'db_client_connection_max',
+    help: 'Configured maximum size of the pools that health checks watch.',
+    labelNames: ['pool_name'],
+    registers: [registry],
+    collect() {
+      for (const [name, s] of health().poolStats()) if (s.max !== undefined) this.set({ pool_name: name }, s.max);
+    },
+  });
+  return {
+    checkFinished(r) {
+      status.set({ check: r.name }, CHECK_STATUS_VALUE[r.status]);
+      duration.observe({ check: r.name }, r.latencyMs / 1000);
+    },
+  };
+}
+
+interface ManagementPort {
+  readonly endpoints: Endpoints;
+  readonly host: string | undefined;
+  server?: Server;
+  listening?: Promise<AddressInfo | undefined>;
 }
 
 function makeReporter(options: ResolvedOptions, metrics: () => MetricsSubsystem | undefined) {
@@ -79,17 +160,47 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
   const hooks: RequestHook[] = [];
   if (metrics !== undefined) hooks.push(metrics.http);
 
+  // Health and shutdown log through a logger-like object; pino takes this place once logging lands.
+  const logger: LoggerLike = jsonLinesLogger({ service: resolved.serviceName });
+  const healthOptions = resolved.health;
+  const health: HealthSubsystem = createHealth({
+    options: healthOptions,
+    version: resolved.version,
+    sink: metrics !== undefined && healthOptions !== false ? healthMetrics(registry, () => health) : undefined,
+    logger,
+    report,
+  });
+
   const appEndpoints = new Endpoints();
-  const managementEndpoints = new Endpoints();
+  // One management server per distinct port; metrics and health on the same port share it.
+  const managementPorts = new Map<number, ManagementPort>();
+  const endpointsFor = (port: number | undefined, host: string | undefined, option: string): Endpoints => {
+    if (port === undefined) return appEndpoints;
+    let m = managementPorts.get(port);
+    if (m === undefined) {
+      m = { endpoints: new Endpoints(), host };
+      managementPorts.set(port, m);
+    } else if (m.host !== host) {
+      throw createError('PERISCOPE_ERR_INVALID_OPTION', [option, describeValue(host), `the same host as the other concern on port ${port} (${describeValue(m.host)})`], option);
+    }
+    return m.endpoints;
+  };
   if (metrics !== undefined && metricsOptions !== false) {
-    (metricsOptions.port === undefined ? appEndpoints : managementEndpoints).add(metricsOptions.path, metrics.serve);
+    endpointsFor(metricsOptions.port, metricsOptions.host, 'metrics.host').add(metricsOptions.path, metrics.serve);
+  }
+  if (healthOptions !== false) {
+    const target = endpointsFor(healthOptions.port, healthOptions.host, 'health.host');
+    for (const [path, handler] of health.endpoints) target.add(path, handler as EndpointHandler);
   }
 
   const warned = new Set<string>();
   const ctx: AdapterContext = {
     createCore: (resolveRoute) => new Core({ hooks, resolveRoute, report }),
     endpoints: appEndpoints,
-    trackServer: (server) => metrics?.http.trackServer(server),
+    trackServer: (server) => {
+      health.lifecycle.trackServer(server);
+      metrics?.http.trackServer(server);
+    },
     report,
     warnOnce(code, message) {
       if (warned.has(code)) return;
@@ -104,12 +215,12 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
   else adapter = attachNodeHttp(app as Server, ctx, { routes: resolved.routes, routeOf: resolved.routeOf });
   Object.defineProperty(app, kInstrumented, { value: true, configurable: true });
 
-  let managementServer: Server | undefined;
-  let listening: Promise<AddressInfo | undefined> = Promise.resolve(undefined);
-  if (metricsOptions !== false && metricsOptions.port !== undefined) {
-    const server = managementEndpoints.createServer(report);
-    managementServer = server;
-    listening = new Promise((resolve, reject) => {
+  if (resolved.server !== undefined) ctx.trackServer(resolved.server);
+
+  for (const [port, m] of managementPorts) {
+    const server = m.endpoints.createServer(report);
+    m.server = server;
+    const listening = new Promise<AddressInfo | undefined>((resolve, reject) => {
       server.once('listening', () => resolve(server.address() as AddressInfo));
       server.once('error', (error) => {
         report(error, 'management-listen');
@@ -117,25 +228,64 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
       });
     });
     listening.catch(() => {});
-    server.listen(metricsOptions.port, metricsOptions.host);
+    m.listening = listening;
+    server.listen(port, m.host);
     // The management server must not keep a process alive that is otherwise done.
     server.unref();
   }
+  const metricsPort = metricsOptions === false ? undefined : managementPorts.get(metricsOptions.port ?? -1);
+  const healthPort = healthOptions === false ? undefined : managementPorts.get(healthOptions.port ?? -1);
+  const mainPort = metricsPort ?? healthPort;
+  const managementServer = mainPort?.server;
 
-  let stopped: Promise<void> | undefined;
+  const stopInternal = async (): Promise<void> => {
+    health.close();
+    await Promise.all(
+      [...managementPorts.values()].map(
+        (m) =>
+          new Promise<void>((resolve) => {
+            const server = m.server;
+            if (server === undefined || !server.listening) return resolve();
+            server.close(() => resolve());
+            server.closeAllConnections();
+          }),
+      ),
+    );
+  };
+  const shutdownOptions = resolved.shutdown;
+  const shutdown = new GracefulShutdown({
+    // With `shutdown: false` the app owns its signals; obs.shutdown() still drains, never exits.
+    config: shutdownOptions === false ? { signals: [], drainDelayMs: 0, timeoutMs: 10_000, exit: false, gracePeriodMs: 30_000 } : shutdownOptions,
+    lifecycle: health.lifecycle,
+    logger,
+    stopInternal,
+  });
+  if (shutdownOptions !== false) {
+    shutdown.installSignals();
+    if (shutdownOptions.drainDelayMs + shutdownOptions.timeoutMs > shutdownOptions.gracePeriodMs) {
+      logger.warn(
+        { drain_delay_ms: shutdownOptions.drainDelayMs, timeout_ms: shutdownOptions.timeoutMs, grace_period_ms: shutdownOptions.gracePeriodMs },
+        'shutdown.drainDelayMs + shutdown.timeoutMs exceed shutdown.gracePeriodMs: the platform may kill the process before it has drained',
+      );
+    }
+    if (shutdownOptions.signals.includes('SIGTERM')) {
+      const warning = signalProxyWarning(readProcessFacts());
+      if (warning !== undefined) logger.warn({}, warning);
+    }
+  }
+
   return Object.freeze({
     registry,
     framework: adapter.framework,
     options: resolved,
     managementServer,
-    managementAddress: () => listening,
-    shutdown(): Promise<void> {
-      stopped ??= new Promise<void>((resolve) => {
-        if (managementServer === undefined || !managementServer.listening) return resolve();
-        managementServer.close(() => resolve());
-        managementServer.closeAllConnections();
-      });
-      return stopped;
+    managementAddress: (which?: 'metrics' | 'health') =>
+      (which === 'metrics' ? metricsPort : which === 'health' ? healthPort : mainPort)?.listening ?? Promise.resolve(undefined),
+    health: health.api,
+    onShutdown(fn: () => unknown): void {
+      if (typeof fn !== 'function') throw createError('PERISCOPE_ERR_INVALID_OPTION', ['onShutdown', describeValue(fn), 'a function'], 'onShutdown');
+      shutdown.onShutdown(fn);
     },
+    shutdown: () => shutdown.run('shutdown() called'),
   });
 }

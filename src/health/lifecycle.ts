@@ -1,0 +1,62 @@
+import type { Server } from 'node:http';
+
+/** The one state every probe follows. */
+export type LifecycleState = 'starting' | 'ready' | 'draining' | 'stopped';
+
+/**
+ * starting -> ready -> draining -> stopped. "ready" is not stored: it is read when asked,
+ * from the servers periscope knows (all listening) and the user's startup tasks (all
+ * settled), so no event has to be caught at the right moment.
+ */
+export class Lifecycle {
+  readonly #servers = new Set<Server>();
+  #pending = 0;
+  readonly #failed: string[] = [];
+  #phase: 'running' | 'draining' | 'stopped' = 'running';
+
+  trackServer(server: Server): void {
+    this.#servers.add(server);
+  }
+
+  servers(): Server[] {
+    return [...this.#servers];
+  }
+
+  /** Readiness waits for `task`; a rejected task keeps the service not ready. */
+  startup(name: string, task: PromiseLike<unknown>, onError: (error: unknown) => void): void {
+    this.#pending++;
+    Promise.resolve(task).then(
+      () => {
+        this.#pending--;
+      },
+      (error: unknown) => {
+        this.#pending--;
+        this.#failed.push(name);
+        onError(error);
+      },
+    );
+  }
+
+  get state(): LifecycleState {
+    if (this.#phase !== 'running') return this.#phase;
+    return this.notReadyReason() === undefined ? 'ready' : 'starting';
+  }
+
+  /** Why the service is not ready yet, or undefined when it is (or is past readiness). */
+  notReadyReason(): string | undefined {
+    if (this.#failed.length > 0) return `startup task ${this.#failed.join(', ')} failed`;
+    if (this.#pending > 0) return `${this.#pending} startup task${this.#pending === 1 ? '' : 's'} pending`;
+    // An Express app's server is learnt at its first request; until then nothing is known
+    // to be not listening, and an in-band probe proves it listens.
+    for (const s of this.#servers) if (!s.listening) return 'server not listening yet';
+    return undefined;
+  }
+
+  drain(): void {
+    if (this.#phase === 'running') this.#phase = 'draining';
+  }
+
+  stop(): void {
+    this.#phase = 'stopped';
+  }
+}
