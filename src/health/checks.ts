@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 
 /** The state of one check, or of the service as a whole. */
 export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { performance } from 'node:perf_hooks';
 import type { Lifecycle } from './lifecycle.js';
 import type { LoggerLike } from './log.js';
 
@@ -133,6 +132,7 @@ export class GracefulShutdown {
 
     let timedOut = false;
     let failures = 0;
+    let skipped = 0;
     let deadlineTimer: NodeJS.Timeout | undefined;
     const deadline = new Promise<'deadline'>((resolve) => {
       deadlineTimer = setTimeout(() => resolve('deadline'), config.timeoutMs);
@@ -145,6 +145,11 @@ export class GracefulShutdown {
       t2 = performance.now();
       logger.info({ servers: servers.length, drain_ms: round(t2 - t1) }, 'in-flight requests finished; servers closed');
       for (const hook of this.#hooks) {
+        // Past the deadline nothing more starts in the background of the exit.
+        if (timedOut) {
+          skipped++;
+          continue;
+        }
         try {
           await hook();
         } catch (error) {
@@ -153,6 +158,7 @@ export class GracefulShutdown {
         }
       }
       t3 = performance.now();
+      if (skipped > 0) logger.error({ skipped }, 'shutdown hooks skipped: the deadline had passed');
       return 'done' as const;
     })();
     if ((await Promise.race([work, deadline])) === 'deadline') {
