@@ -8,7 +8,7 @@ const OUTCOMES: Outcome[] = ['healthy', 'degraded', 'unhealthy', 'timeout', 'thr
 const TIMEOUT_MS = 40;
 
 /** Each timeout check announces that it started, so the test advances fake time only then. */
-const started = new Map<string, ReturnType<typeof deferred>>();
+const started = new Map<string, ReturnType<typeof deferred<void>>>();
 
 function makeCheck(name: string, outcome: Outcome): HealthCheck {
   switch (outcome) {

@@ -5,7 +5,7 @@ import type { CheckReport } from '../../src/index.js';
 import { deferred, get, startNodeApp } from './helpers.js';
 import type { Started } from './helpers.js';
 
-const FAKE = { toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] } as const;
+const FAKE: Parameters<typeof vi.useFakeTimers>[0] = { toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] };
 
 let app: Started | undefined;
 afterEach(async () => {
