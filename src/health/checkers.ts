@@ -94,7 +94,14 @@ export interface HttpCheckOptions {
 export function httpCheck(url: string | URL, options: HttpCheckOptions = {}): HealthCheck {
   const target = String(url);
   return async (signal): Promise<CheckResult> => {
-    const res = await fetch(target, { method: 'GET', headers: options.headers, signal });
+    let res: Response;
+    try {
+      res = await fetch(target, { method: 'GET', headers: options.headers, signal });
+    } catch (error) {
+      // fetch says only "fetch failed"; the reason (ECONNREFUSED, DNS) is in its cause.
+      const cause = (error as { cause?: unknown }).cause;
+      throw cause instanceof Error ? cause : error;
+    }
     // Drop the body so the connection returns to the pool.
     await res.body?.cancel();
     if (res.status >= 200 && res.status < 300) return { status: 'healthy' };
