@@ -195,12 +195,13 @@ describe('graceful shutdown in process', () => {
     const lines = stderr.mock.calls.map((c) => JSON.parse(String(c[0])) as Record<string, unknown>);
     expect(lines.map((l) => l.msg)).toEqual([
       'shutdown started: readiness now fails',
+      'stopped accepting connections; waiting for in-flight requests',
       'in-flight requests finished; servers closed',
       'shutdown hook failed',
       'shutdown complete',
     ]);
-    expect(lines[2]).toMatchObject({ level: 50, err: { message: 'pool.end failed' } });
-    expect(lines[3]).toMatchObject({ level: 30, code: 1, timed_out: false });
+    expect(lines[3]).toMatchObject({ level: 50, err: { message: 'pool.end failed' } });
+    expect(lines[4]).toMatchObject({ level: 30, code: 1, timed_out: false });
     expect(() => obs.onShutdown('x' as never)).toThrow(/PERISCOPE_ERR_INVALID_OPTION/);
   });
 
