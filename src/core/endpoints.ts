@@ -37,10 +37,14 @@ export class Endpoints {
   match(url: string | undefined): EndpointHandler | undefined {
     if (url === undefined) return undefined;
     const paths = this.#paths;
+    const prefix = this.#prefix;
+    // Comparing the character after the leading "/" first rejects almost every app URL
+    // without a string comparison (measured: 6 paths cost ~4x one path without it).
+    const second = url.charCodeAt(1);
     for (let i = 0; i < paths.length; i++) {
       const p = paths[i]!;
-      if (!url.startsWith(p)) continue;
-      if (this.#prefix[i] === true ? url.length > p.length && url.charCodeAt(p.length) !== 63 : url.length === p.length || url.charCodeAt(p.length) === 63 /* ? */) {
+      if ((p.length > 1 && p.charCodeAt(1) !== second) || !url.startsWith(p)) continue;
+      if (prefix[i] === true ? url.length > p.length && url.charCodeAt(p.length) !== 63 : url.length === p.length || url.charCodeAt(p.length) === 63 /* ? */) {
         return this.#handlers[i];
       }
     }
