@@ -10,6 +10,8 @@ export type LifecycleState = 'starting' | 'ready' | 'draining' | 'stopped';
  */
 export class Lifecycle {
   readonly #servers = new Set<Server>();
+  /** Servers seen listening once: when one stops, it was closed, not slow to start. */
+  readonly #listened = new WeakSet<Server>();
   #pending = 0;
   readonly #failed: string[] = [];
   #phase: 'running' | 'draining' | 'stopped' = 'running';
@@ -48,7 +50,10 @@ export class Lifecycle {
     if (this.#pending > 0) return `${this.#pending} startup task${this.#pending === 1 ? '' : 's'} pending`;
     // An Express app's server is learnt at its first request; until then nothing is known
     // to be not listening, and an in-band probe proves it listens.
-    for (const s of this.#servers) if (!s.listening) return 'server not listening yet';
+    for (const s of this.#servers) {
+      if (s.listening) this.#listened.add(s);
+      else return this.#listened.has(s) ? 'server closed' : 'server not listening yet';
+    }
     return undefined;
   }
 

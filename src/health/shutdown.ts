@@ -179,7 +179,6 @@ export class GracefulShutdown {
       failures++;
       logger.error({ err: describe(error) }, 'stopping periscope failed');
     }
-    const code: 0 | 1 = timedOut || failures > 0 ? 1 : 0;
     const timings = {
       drainDelayMs: round(t1 - t0),
       drainMs: round(t2 - t1),
@@ -188,7 +187,7 @@ export class GracefulShutdown {
       totalMs: 0,
     };
     logger.info(
-      { reason, code, timed_out: timedOut, drain_delay_ms: timings.drainDelayMs, drain_ms: timings.drainMs, hooks_ms: timings.hooksMs, total_ms: round(performance.now() - t0) },
+      { reason, code: timedOut || failures > 0 ? 1 : 0, timed_out: timedOut, drain_delay_ms: timings.drainDelayMs, drain_ms: timings.drainMs, hooks_ms: timings.hooksMs, total_ms: round(performance.now() - t0) },
       'shutdown complete',
     );
     // Flushes come last so that the lines above reach the log and the spans of the last
@@ -216,7 +215,7 @@ export class GracefulShutdown {
     timings.flushMs = round(performance.now() - t4);
     timings.totalMs = round(performance.now() - t0);
     this.removeSignals();
-    const report: ShutdownReport = Object.freeze({ reason, code: timedOut || failures > 0 ? 1 : code, timedOut, failures, timings: Object.freeze(timings) });
+    const report: ShutdownReport = Object.freeze({ reason, code: timedOut || failures > 0 ? 1 : 0, timedOut, failures, timings: Object.freeze(timings) });
     if (this.#exitOnFinish) (this.#deps.exit ?? process.exit)(report.code);
     return report;
   }

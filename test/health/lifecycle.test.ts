@@ -39,6 +39,9 @@ describe('lifecycle drives readiness', () => {
     expect(await get(`${mgmt}/readyz`)).toMatchObject({ status: 200, body: 'ok\n' });
     // The probes live on the management port only.
     expect((await get(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}/readyz`)).status).toBe(404);
+    // Closed by the app itself rather than by periscope: not ready, and said so.
+    await app.close();
+    expect(await get(`${mgmt}/readyz`)).toMatchObject({ status: 503, body: '[-]lifecycle failed: server closed\nreadyz check failed\n' });
   });
 
   it('startup tasks: pending keeps 503, settled makes 200, rejected keeps 503', async () => {
