@@ -98,19 +98,23 @@ describe.each(FRAMEWORKS)('%s: request metrics', (framework) => {
   it('counts a stream cut off by the client once, with the status already sent', async () => {
     app = await startApp(framework);
     app.gate.arm();
-    const closed = once(app.gate, 'closed');
-    // /gate has sent nothing yet; a raw request that we destroy after the server has it.
     const entered = once(app.gate, 'entered');
-    const req = request(`${app.base}/gate`);
+    const closed = once(app.gate, 'closed');
+    const req = request(`${app.base}/stream?hold`);
     req.on('error', () => {});
-    req.end();
+    const [res] = (await once(req.end(), 'response')) as [import('node:http').IncomingMessage];
+    expect(res.statusCode).toBe(200);
+    const [first] = (await once(res, 'data')) as [Buffer];
+    expect(String(first)).toBe(STREAM_CHUNKS[0]);
     await entered;
     req.destroy();
     await closed;
     app.gate.release();
     const { metrics } = await scrape(app.base);
-    expect(value(metrics, 'http_requests_total', { ...GET, route: '/gate', status_code: '499' })).toBe(1);
+    expect(samples(metrics, 'http_requests_total', { route: '/stream' }).map((s) => [s.labels.status_code, s.value])).toEqual([['200', 1]]);
     expect(value(metrics, 'http_requests_in_flight', GET)).toBe(0);
+    // What reached the socket: the first chunk and its framing ("c\r\n...\r\n").
+    expect(samples(metrics, 'http_response_size_bytes', { route: '/stream' })[0]!.sum).toBe(STREAM_CHUNKS[0]!.length + 5);
   });
 
   it('labels 5,000 random unmatched paths with one route and adds no series', async () => {
