@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, expectTypeOf, it } from 'vitest';
 import type { Registry } from '@prometheus-io/client';
 import { instrument, isPeriscopeError } from '../src/index.js';
-import type { Periscope, PeriscopeError, PeriscopeErrorCode, PeriscopeOptions } from '../src/index.js';
+import type { MetricsOptions, Periscope, PeriscopeError, PeriscopeErrorCode, PeriscopeOptions } from '../src/index.js';
 
 // Checked by `npm run typecheck` (tsc over test/); the runtime part is a no-op.
 describe('public types', () => {
@@ -18,7 +18,7 @@ describe('public types', () => {
   });
 
   it('options are typed, with no any', () => {
-    expectTypeOf<PeriscopeOptions['metrics']>().toEqualTypeOf<boolean | import('../src/index.js').MetricsOptions | undefined>();
+    expectTypeOf<PeriscopeOptions['metrics']>().toEqualTypeOf<boolean | MetricsOptions | undefined>();
     expectTypeOf<NonNullable<PeriscopeOptions['routes']>>().toEqualTypeOf<readonly string[]>();
     // @ts-expect-error port is a number
     const bad: PeriscopeOptions = { metrics: { port: '9464' } };

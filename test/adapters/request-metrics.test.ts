@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { request } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FRAMEWORKS, HELLO, STREAM_CHUNKS, startApp } from '../fixtures/apps.js';
 import type { TestApp } from '../fixtures/apps.js';
@@ -102,7 +103,7 @@ describe.each(FRAMEWORKS)('%s: request metrics', (framework) => {
     const closed = once(app.gate, 'closed');
     const req = request(`${app.base}/stream?hold`);
     req.on('error', () => {});
-    const [res] = (await once(req.end(), 'response')) as [import('node:http').IncomingMessage];
+    const [res] = (await once(req.end(), 'response')) as [IncomingMessage];
     expect(res.statusCode).toBe(200);
     const [first] = (await once(res, 'data')) as [Buffer];
     expect(String(first)).toBe(STREAM_CHUNKS[0]);
