@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from '@prometheus-io/client';
-import { Core, Endpoints } from './core/index.js';
+import { Core, Endpoints, protect } from './core/index.js';
 import type { RequestHook } from './core/index.js';
 import { createError, describeValue } from './errors.js';
 import { resolveOptions } from './options.js';
@@ -82,7 +82,8 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
   const appEndpoints = new Endpoints();
   const managementEndpoints = new Endpoints();
   if (metrics !== undefined && metricsOptions !== false) {
-    (metricsOptions.port === undefined ? appEndpoints : managementEndpoints).add(metricsOptions.path, metrics.serve);
+    const serve = metricsOptions.auth === undefined ? metrics.serve : protect(metrics.serve, metricsOptions.auth);
+    (metricsOptions.port === undefined ? appEndpoints : managementEndpoints).add(metricsOptions.path, serve);
   }
 
   const warned = new Set<string>();

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import type { Registry } from '@prometheus-io/client';
 import { createError, describeValue } from './errors.js';
+import type { EndpointAuth } from './core/index.js';
 
 /** Options for the Prometheus metrics subsystem. */
 export interface MetricsOptions {
@@ -29,6 +30,11 @@ export interface MetricsOptions {
    * Default `2000`.
    */
   maxSeries?: number;
+  /**
+   * Credentials the metrics endpoint requires: `{ bearerToken }` or `{ username, password }`
+   * (basic auth). Compared in constant time; anything else gets 401. Default: none.
+   */
+  auth?: EndpointAuth;
 }
 
 /** Options of {@link instrument}. Every field is optional; options given here win over environment variables. */
@@ -64,6 +70,7 @@ export interface ResolvedMetricsOptions {
   readonly durationBuckets: readonly number[];
   readonly sizeBuckets: readonly number[];
   readonly maxSeries: number;
+  readonly auth: EndpointAuth | undefined;
 }
 
 export interface ResolvedOptions {
@@ -109,7 +116,7 @@ function readAppPackage(): AppPackage {
 }
 
 const TOP_LEVEL_KEYS = ['serviceName', 'version', 'commit', 'metrics', 'routes', 'routeOf', 'onInternalError'];
-const METRICS_KEYS = ['path', 'port', 'host', 'registry', 'defaultMetrics', 'durationBuckets', 'sizeBuckets', 'maxSeries'];
+const METRICS_KEYS = ['path', 'port', 'host', 'registry', 'defaultMetrics', 'durationBuckets', 'sizeBuckets', 'maxSeries', 'auth'];
 
 function invalid(option: string, value: unknown, allowed: string) {
   return createError('PERISCOPE_ERR_INVALID_OPTION', [option, describeValue(value), allowed], option);
@@ -202,7 +209,25 @@ function resolveMetrics(value: unknown): ResolvedMetricsOptions | false {
     durationBuckets: checkBuckets(m.durationBuckets, 'metrics.durationBuckets', DEFAULT_DURATION_BUCKETS),
     sizeBuckets: checkBuckets(m.sizeBuckets, 'metrics.sizeBuckets', DEFAULT_SIZE_BUCKETS),
     maxSeries: (maxSeries as number | undefined) ?? DEFAULT_MAX_SERIES,
+    auth: checkAuth(m.auth, 'metrics.auth'),
   });
+}
+
+const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
+
+/** Endpoint credentials: `{ bearerToken }` or `{ username, password }`, visible ASCII (no spaces). */
+export function checkAuth(value: unknown, option: string): EndpointAuth | undefined {
+  if (value === undefined) return undefined;
+  const allowed = '{ bearerToken } or { username, password } with non-empty visible-ASCII strings (username without ":")';
+  if (!isPlainObject(value)) throw invalid(option, value, allowed);
+  const keys = Object.keys(value).sort().join(',');
+  const ok = (v: unknown) => typeof v === 'string' && VISIBLE_ASCII.test(v);
+  if (keys === 'bearerToken' && ok(value.bearerToken)) return Object.freeze({ bearerToken: value.bearerToken as string });
+  if (keys === 'password,username' && ok(value.username) && !(value.username as string).includes(':') && ok(value.password)) {
+    return Object.freeze({ username: value.username as string, password: value.password as string });
+  }
+  // Never echo a secret back in the error message.
+  throw invalid(option, '[credentials hidden]', allowed);
 }
 
 function checkRoutes(value: unknown): readonly string[] {
