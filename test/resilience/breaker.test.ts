@@ -288,7 +288,7 @@ describe('timeouts and signals', () => {
     const signals: AbortSignal[] = [];
     // Work that does a step every 100 ms until its signal aborts.
     const work = (signal: AbortSignal) =>
-      new Promise<string>((resolve, reject) => {
+      new Promise<string>((_resolve, reject) => {
         signals.push(signal);
         const step = () => {
           if (signal.aborted) return reject(signal.reason as Error);
