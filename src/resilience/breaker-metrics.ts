@@ -57,6 +57,8 @@ export class BreakerMetrics {
       (typeof OUTCOMES)[number],
       Counter.Internal
     >;
+    // Every outcome series exists from the start, so rate() and alerts see a 0, not a gap.
+    for (const o of OUTCOMES) calls[o].inc(0);
     const duration = this.#duration.labels({ name });
     const guard =
       <E>(fn: (event: E) => void) =>

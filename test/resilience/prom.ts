@@ -26,3 +26,28 @@ export function sample(families: Map<string, Family>, family: string, labels: Re
   if (m === undefined) return undefined;
   return Number(m.value ?? m.count);
 }
+
+interface RegistryLike {
+  getSingleMetric(name: string): { get(): Promise<{ values: { value: number; labels: Partial<Record<string, string | number>>; metricName?: string }[] }> } | undefined;
+}
+
+/**
+ * A labelled histogram's series read from the registry. parse-prometheus-text-format
+ * 1.1.1 flattens every histogram into one unlabelled sample (it drops `_sum`/`_count`
+ * lines that carry labels and merges the buckets of all label sets), so histograms with
+ * labels cannot be checked through it.
+ */
+export async function histogram(registry: RegistryLike, name: string, labels: Record<string, string>) {
+  const metric = registry.getSingleMetric(name);
+  if (metric === undefined) return undefined;
+  const mine = (await metric.get()).values.filter((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val));
+  const buckets: Record<string, number> = {};
+  let count: number | undefined;
+  let sum: number | undefined;
+  for (const v of mine) {
+    if (v.metricName === `${name}_bucket`) buckets[String(v.labels.le)] = v.value;
+    else if (v.metricName === `${name}_count`) count = v.value;
+    else if (v.metricName === `${name}_sum`) sum = v.value;
+  }
+  return { count, sum, buckets };
+}
