@@ -235,6 +235,8 @@ export class CircuitBreaker<F = never> {
    * after `timeoutMs`, with the caller's abort reason, or with what `fn` threw.
    */
   execute<T>(fn: (signal: AbortSignal) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<T | F> {
+    // A programming error, not the dependency failing: it must not count against the window.
+    if (typeof fn !== 'function') return Promise.reject(new TypeError(`breaker.execute() takes a function of an AbortSignal; got ${typeof fn}`));
     const callerSignal = options?.signal;
     if (callerSignal?.aborted) return Promise.reject(callerSignal.reason as unknown);
     const now = performance.now();

@@ -93,6 +93,12 @@ describe('options', () => {
   });
 });
 
+test('execute() without a function rejects with a TypeError and records nothing', async () => {
+  const b = new CircuitBreaker('dep');
+  await expect(b.execute('nope' as never)).rejects.toThrow(new TypeError('breaker.execute() takes a function of an AbortSignal; got string'));
+  expect(b.stats()).toMatchObject({ calls: 0, inFlight: 0 });
+});
+
 describe('state machine', () => {
   const countWindow = { window: { type: 'count', size: 10 }, minimumCalls: 10, failureThreshold: 0.5 } as const;
 
