@@ -57,12 +57,14 @@ export function isPeriscopeError(value: unknown): value is PeriscopeError {
 }
 
 /** True for the error a circuit breaker rejects a call with (`PERISCOPE_ERR_CIRCUIT_OPEN`), from any installed copy. */
-export function isCircuitOpenError(value: unknown): value is PeriscopeError {
+export function isCircuitOpenError(
+  value: unknown,
+): value is PeriscopeError & { readonly breaker: string; readonly state: 'open' | 'half_open'; readonly retryAfterMs: number } {
   return isPeriscopeError(value) && value.code === 'PERISCOPE_ERR_CIRCUIT_OPEN';
 }
 
 /** True for the error a circuit breaker's per-call timeout aborts with (`PERISCOPE_ERR_CIRCUIT_TIMEOUT`), from any installed copy. */
-export function isCircuitTimeoutError(value: unknown): value is PeriscopeError {
+export function isCircuitTimeoutError(value: unknown): value is PeriscopeError & { readonly breaker: string; readonly timeoutMs: number } {
   return isPeriscopeError(value) && value.code === 'PERISCOPE_ERR_CIRCUIT_TIMEOUT';
 }
 

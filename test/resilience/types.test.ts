@@ -2,7 +2,7 @@ import { expectTypeOf, test } from 'vitest';
 import Fastify from 'fastify';
 import { CircuitBreaker } from '../../src/resilience/index.js';
 import type { CircuitOpenError, CircuitState, StateChangeEvent, TimeoutEvent } from '../../src/resilience/index.js';
-import { instrument } from '../../src/index.js';
+import { instrument, isCircuitOpenError, isCircuitTimeoutError } from '../../src/index.js';
 
 test('public types of the breaker', async () => {
   const plain = new CircuitBreaker('a');
@@ -22,4 +22,10 @@ test('public types of the breaker', async () => {
   expectTypeOf(obs.breaker('c')).toEqualTypeOf<CircuitBreaker<never>>();
   expectTypeOf(obs.breaker('d', { fallback: async () => 0 }).execute(async () => 'x')).toEqualTypeOf<Promise<string | number>>();
   await obs.shutdown();
+});
+
+test('the guards narrow to the error fields', () => {
+  const e: unknown = undefined;
+  if (isCircuitOpenError(e)) expectTypeOf(e.retryAfterMs).toEqualTypeOf<number>();
+  if (isCircuitTimeoutError(e)) expectTypeOf(e.timeoutMs).toEqualTypeOf<number>();
 });
