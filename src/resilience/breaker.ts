@@ -321,7 +321,17 @@ export class CircuitBreaker<F = never> {
 
   async #reject(state: 'open' | 'half_open', now: number): Promise<F> {
     const retryAfterMs = state === 'open' ? Math.max(0, Math.ceil(this.#openedAt + this.options.openMs - now)) : 0;
-    const error = new CircuitOpenError(this.name, state, retryAfterMs);
+    // Rejecting is the cheap path that protects the service, and a stack trace was most of
+    // its cost (measured: ~11 us per rejection with it, see the commit). The stack would
+    // only ever point here; the message names the breaker.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    let error: CircuitOpenError;
+    try {
+      error = new CircuitOpenError(this.name, state, retryAfterMs);
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
+    }
     const fallback = this.options.fallback;
     // No-op without a tracer; with one, the rejection shows on the span of the request that made the call.
     trace.getActiveSpan()?.addEvent('circuit_breaker.rejected', { 'circuit_breaker.name': this.name, 'circuit_breaker.state': state });

@@ -133,6 +133,7 @@ describe('state machine', () => {
     await settle(b.execute(boom));
     vi.advanceTimersByTime(1200);
     const fn = vi.fn(ok);
+    const stackTraceLimit = Error.stackTraceLimit;
     const error = await settle(b.execute(fn));
     expect(fn).toHaveBeenCalledTimes(0);
     expect(error).toBeInstanceOf(CircuitOpenError);
@@ -142,6 +143,9 @@ describe('state machine', () => {
     expect((error as Error).message).toBe(
       'PERISCOPE_ERR_CIRCUIT_OPEN: Circuit breaker "dep" is open; the call was rejected without running.',
     );
+    // Made without a stack trace (the cost of a rejection), and the global limit is restored.
+    expect((error as Error).stack).toBe(`CircuitOpenError: ${(error as Error).message}`);
+    expect(Error.stackTraceLimit).toBe(stackTraceLimit);
   });
 
   test('half_open admits exactly halfOpenMaxCalls of 100 concurrent callers; their success closes it', async () => {
