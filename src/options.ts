@@ -59,7 +59,22 @@ export interface PeriscopeOptions {
    * Default: a process warning the first time each kind of failure happens.
    */
   onInternalError?: (error: unknown, where: string) => void;
+  /**
+   * Report each request still in flight after `thresholdMs`, once, and count it in
+   * `http_slow_requests_total{method}`; `false` turns it off. Default `{ thresholdMs: 5000 }`:
+   * far above the p99 of an interactive API (tens to hundreds of ms), below the 30-60 s at
+   * which proxies and load balancers give up, so a request flagged is stuck rather than
+   * merely slow, and still in flight when someone reads the warning.
+   */
+  slowRequests?: { thresholdMs?: number } | false;
 }
+
+/** `slowRequests` after defaults. */
+export interface ResolvedSlowRequestsOptions {
+  readonly thresholdMs: number;
+}
+
+export const DEFAULT_SLOW_REQUEST_MS = 5000;
 
 export interface ResolvedMetricsOptions {
   readonly path: string;
@@ -81,6 +96,7 @@ export interface ResolvedOptions {
   readonly routes: readonly string[];
   readonly routeOf: ((req: IncomingMessage) => string | undefined) | undefined;
   readonly onInternalError: ((error: unknown, where: string) => void) | undefined;
+  readonly slowRequests: ResolvedSlowRequestsOptions | false;
 }
 
 export const DEFAULT_DURATION_BUCKETS: readonly number[] = Object.freeze([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
@@ -115,7 +131,7 @@ function readAppPackage(): AppPackage {
   }
 }
 
-const TOP_LEVEL_KEYS = ['serviceName', 'version', 'commit', 'metrics', 'routes', 'routeOf', 'onInternalError'];
+const TOP_LEVEL_KEYS = ['serviceName', 'version', 'commit', 'metrics', 'routes', 'routeOf', 'onInternalError', 'slowRequests'];
 const METRICS_KEYS = ['path', 'port', 'host', 'registry', 'defaultMetrics', 'durationBuckets', 'sizeBuckets', 'maxSeries', 'auth'];
 
 function invalid(option: string, value: unknown, allowed: string) {
@@ -230,6 +246,18 @@ export function checkAuth(value: unknown, option: string): EndpointAuth | undefi
   throw invalid(option, '[credentials hidden]', allowed);
 }
 
+function resolveSlowRequests(value: unknown): ResolvedSlowRequestsOptions | false {
+  if (value === false) return false;
+  if (value !== undefined && !isPlainObject(value)) throw invalid('slowRequests', value, 'false or an object { thresholdMs }');
+  const o: Record<string, unknown> = value ?? {};
+  checkKeys(o, ['thresholdMs'], 'slowRequests.');
+  const t = o.thresholdMs;
+  if (t !== undefined && (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > 2_147_483_647)) {
+    throw invalid('slowRequests.thresholdMs', t, 'an integer from 1 to 2147483647 (milliseconds)');
+  }
+  return Object.freeze({ thresholdMs: (t as number | undefined) ?? DEFAULT_SLOW_REQUEST_MS });
+}
+
 function checkRoutes(value: unknown): readonly string[] {
   if (value === undefined) return [];
   if (!Array.isArray(value) || !value.every((r) => typeof r === 'string' && r.startsWith('/'))) {
@@ -260,6 +288,7 @@ export function resolveOptions(options: unknown, env: Env = readEnv()): Resolved
     routes: checkRoutes(o.routes),
     routeOf: optFunction<(req: IncomingMessage) => string | undefined>(o.routeOf, 'routeOf'),
     onInternalError: optFunction<(error: unknown, where: string) => void>(o.onInternalError, 'onInternalError'),
+    slowRequests: resolveSlowRequests(o.slowRequests),
   });
 }
 

@@ -5,7 +5,11 @@ import { describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-const samples = [...readme.matchAll(/```js\n([\s\S]*?)```/g)].map((m) => m[1]!);
+/** Each ```js sample, with the exact output the text says it prints ("prints `x`" or a "prints" block), if it says. */
+const samples = [...readme.matchAll(/```js\n([\s\S]*?)```(?:\nprints(?: `([^`]*)`|\n```\n([\s\S]*?)```))?/g)].map((m) => ({
+  code: m[1]!,
+  prints: m[2] ?? m[3],
+}));
 // Inside the package, so `import 'periscope'` resolves to this package's build.
 const dir = new URL('./.readme/', import.meta.url);
 
@@ -27,11 +31,12 @@ describe('README code samples', () => {
     expect(samples.length).toBeGreaterThanOrEqual(3);
   });
 
-  it.each(samples.map((code, i) => [i + 1, code] as const))('sample %i runs and prints what it promises', async (i, code) => {
+  it.each(samples.map((sample, i) => [i + 1, sample] as const))('sample %i runs and prints what it promises', async (i, { code, prints }) => {
     mkdirSync(dir, { recursive: true });
     const file = new URL(`sample-${i}.mjs`, dir);
     writeFileSync(file, code);
     const { stdout } = await run(process.execPath, [file.pathname], { timeout: 15_000, env: { ...process.env, NODE_NO_WARNINGS: '1' } });
     for (const expected of promisedOutput(code)) expect(stdout).toContain(expected);
+    if (prints !== undefined) expect(stdout.trimEnd()).toBe(prints.trimEnd());
   });
 });
