@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Gauge, Histogram, Registry } from '@prometheus-io/client';
-import { Core, Endpoints } from './core/index.js';
+import { Core, Endpoints, protect } from './core/index.js';
 import type { RequestHook } from './core/index.js';
 import { createError, describeValue } from './errors.js';
 import { resolveOptions } from './options.js';
@@ -16,6 +16,8 @@ import { kInstrumented } from './symbols.js';
 import { createHealth, GracefulShutdown, jsonLinesLogger, readProcessFacts, signalProxyWarning } from './health/index.js';
 import type { Health, HealthSink, HealthSubsystem, LoggerLike, ShutdownReport } from './health/index.js';
 import type { EndpointHandler } from './core/index.js';
+import { BreakerMetrics, CircuitBreaker, SlowRequestDetector, slowRequestCounter } from './resilience/index.js';
+import type { CircuitBreakerOptions } from './resilience/index.js';
 
 /** The handle `instrument()` returns. */
 export interface Periscope {
@@ -35,6 +37,13 @@ export interface Periscope {
    * one in `managementServer`) once it listens; undefined when that concern is served in-band.
    */
   managementAddress(which?: 'metrics' | 'health'): Promise<AddressInfo | undefined>;
+  /**
+   * A {@link CircuitBreaker} metered in this handle's registry (when metrics are on). Names
+   * are unique per handle: a second call with the same name throws
+   * `PERISCOPE_ERR_DUPLICATE_BREAKER` rather than silently ignoring its options, so create
+   * each breaker once and keep it. Options: see {@link CircuitBreakerOptions}.
+   */
+  breaker<F = never>(name: string, options?: CircuitBreakerOptions<F>): CircuitBreaker<F>;
   /** Health checks, startup tasks and the lifecycle state. */
   readonly health: Health;
   /** Adds a hook run during shutdown, after in-flight requests finished and before the flush. */
@@ -159,6 +168,19 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
   const registry = metrics?.registry ?? new Registry();
   const hooks: RequestHook[] = [];
   if (metrics !== undefined) hooks.push(metrics.http);
+  let slowRequests: SlowRequestDetector | undefined;
+  if (resolved.slowRequests !== false) {
+    const countSlow = metrics !== undefined ? slowRequestCounter(registry) : undefined;
+    slowRequests = new SlowRequestDetector({
+      thresholdMs: resolved.slowRequests.thresholdMs,
+      // Logging wires in here: a warn line with method, route, elapsed time and trace ID.
+      onSlowRequest: (request) => countSlow?.(request.method),
+      report,
+    });
+    hooks.push(slowRequests);
+  }
+  const breakerMetrics = metrics !== undefined && metricsOptions !== false ? new BreakerMetrics(registry, metricsOptions.durationBuckets) : undefined;
+  const breakers = new Map<string, CircuitBreaker<unknown>>();
 
   // Health and shutdown log through a logger-like object; pino takes this place once logging lands.
   const logger: LoggerLike = jsonLinesLogger({ service: resolved.serviceName });
@@ -170,6 +192,26 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
     logger,
     report,
   });
+  // While the servers close, each finished response releases its keep-alive socket at once.
+  hooks.push(health.lifecycle.requestHook);
+  // Breakers are health-reported as non-critical checks: open or half open makes the service
+  // degraded, never unready, since the breaker already sheds the failing dependency.
+  const registerBreakerCheck = (name: string, breaker: { health(): { status: 'healthy' | 'degraded'; message: string } }): void => {
+    if (healthOptions === false) return;
+    const checkName = `circuit_breaker.${name.replace(/[^A-Za-z0-9_.-]/g, '_')}`.slice(0, 64);
+    try {
+      health.api.register(
+        checkName,
+        () => {
+          const h = breaker.health();
+          return { status: h.status, message: h.message };
+        },
+        { critical: false },
+      );
+    } catch (error) {
+      report(error, 'breaker-health');
+    }
+  };
 
   const appEndpoints = new Endpoints();
   // One management server per distinct port; metrics and health on the same port share it.
@@ -186,7 +228,8 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
     return m.endpoints;
   };
   if (metrics !== undefined && metricsOptions !== false) {
-    endpointsFor(metricsOptions.port, metricsOptions.host, 'metrics.host').add(metricsOptions.path, metrics.serve);
+    const serve = metricsOptions.auth === undefined ? metrics.serve : protect(metrics.serve, metricsOptions.auth);
+    endpointsFor(metricsOptions.port, metricsOptions.host, 'metrics.host').add(metricsOptions.path, serve);
   }
   if (healthOptions !== false) {
     const target = endpointsFor(healthOptions.port, healthOptions.host, 'health.host');
@@ -239,6 +282,7 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
   const managementServer = mainPort?.server;
 
   const stopInternal = async (): Promise<void> => {
+    slowRequests?.close();
     health.close();
     await Promise.all(
       [...managementPorts.values()].map(
@@ -281,6 +325,15 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
     managementServer,
     managementAddress: (which?: 'metrics' | 'health') =>
       (which === 'metrics' ? metricsPort : which === 'health' ? healthPort : mainPort)?.listening ?? Promise.resolve(undefined),
+    breaker<F = never>(name: string, options?: CircuitBreakerOptions<F>): CircuitBreaker<F> {
+      if (breakers.has(name)) throw createError('PERISCOPE_ERR_DUPLICATE_BREAKER', [name], 'name');
+      const breaker = new CircuitBreaker<F>(name, options);
+      breakerMetrics?.attach(breaker, report);
+      // Logging wires in here, through breaker.on('stateChange').
+      breakers.set(name, breaker);
+      registerBreakerCheck(name, breaker);
+      return breaker;
+    },
     health: health.api,
     onShutdown(fn: () => unknown): void {
       if (typeof fn !== 'function') throw createError('PERISCOPE_ERR_INVALID_OPTION', ['onShutdown', describeValue(fn), 'a function'], 'onShutdown');

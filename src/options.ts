@@ -5,6 +5,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import { Server as HttpsServer } from 'node:https';
 import type { Registry } from '@prometheus-io/client';
 import { createError, describeValue } from './errors.js';
+import type { EndpointAuth } from './core/index.js';
 
 /** Options for the Prometheus metrics subsystem. */
 export interface MetricsOptions {
@@ -31,6 +32,11 @@ export interface MetricsOptions {
    * Default `2000`.
    */
   maxSeries?: number;
+  /**
+   * Credentials the metrics endpoint requires: `{ bearerToken }` or `{ username, password }`
+   * (basic auth). Compared in constant time; anything else gets 401. Default: none.
+   */
+  auth?: EndpointAuth;
 }
 
 /** Options of the health probes (`/livez`, `/readyz`, `/healthz`). */
@@ -112,6 +118,14 @@ export interface PeriscopeOptions {
    * app's own server (Fastify, node:http).
    */
   server?: Server;
+  /**
+   * Report each request still in flight after `thresholdMs`, once, and count it in
+   * `http_slow_requests_total{method}`; `false` turns it off. Default `{ thresholdMs: 5000 }`:
+   * far above the p99 of an interactive API (tens to hundreds of ms), below the 30-60 s at
+   * which proxies and load balancers give up, so a request flagged is stuck rather than
+   * merely slow, and still in flight when someone reads the warning.
+   */
+  slowRequests?: { thresholdMs?: number } | false;
 }
 
 export interface ResolvedHealthOptions {
@@ -134,6 +148,13 @@ export interface ResolvedShutdownOptions {
   readonly gracePeriodMs: number;
 }
 
+/** `slowRequests` after defaults. */
+export interface ResolvedSlowRequestsOptions {
+  readonly thresholdMs: number;
+}
+
+export const DEFAULT_SLOW_REQUEST_MS = 5000;
+
 export interface ResolvedMetricsOptions {
   readonly path: string;
   readonly port: number | undefined;
@@ -143,6 +164,7 @@ export interface ResolvedMetricsOptions {
   readonly durationBuckets: readonly number[];
   readonly sizeBuckets: readonly number[];
   readonly maxSeries: number;
+  readonly auth: EndpointAuth | undefined;
 }
 
 export interface ResolvedOptions {
@@ -156,6 +178,7 @@ export interface ResolvedOptions {
   readonly health: ResolvedHealthOptions | false;
   readonly shutdown: ResolvedShutdownOptions | false;
   readonly server: Server | undefined;
+  readonly slowRequests: ResolvedSlowRequestsOptions | false;
 }
 
 export const DEFAULT_DURATION_BUCKETS: readonly number[] = Object.freeze([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
@@ -193,12 +216,12 @@ function readAppPackage(): AppPackage {
   }
 }
 
-const TOP_LEVEL_KEYS = ['serviceName', 'version', 'commit', 'metrics', 'routes', 'routeOf', 'onInternalError', 'health', 'shutdown', 'server'];
+const TOP_LEVEL_KEYS = ['serviceName', 'version', 'commit', 'metrics', 'routes', 'routeOf', 'onInternalError', 'slowRequests', 'health', 'shutdown', 'server'];
 const HEALTH_KEYS = ['livePath', 'readyPath', 'healthPath', 'port', 'host', 'timeoutMs', 'cacheMs', 'refreshMs', 'eventLoop'];
 const SHUTDOWN_KEYS = ['signals', 'drainDelayMs', 'timeoutMs', 'exit', 'gracePeriodMs'];
 /** Signals a process cannot catch, or that Node reserves. */
 const UNCATCHABLE_SIGNALS = ['SIGKILL', 'SIGSTOP', 'SIGUSR1'];
-const METRICS_KEYS = ['path', 'port', 'host', 'registry', 'defaultMetrics', 'durationBuckets', 'sizeBuckets', 'maxSeries'];
+const METRICS_KEYS = ['path', 'port', 'host', 'registry', 'defaultMetrics', 'durationBuckets', 'sizeBuckets', 'maxSeries', 'auth'];
 
 function invalid(option: string, value: unknown, allowed: string) {
   return createError('PERISCOPE_ERR_INVALID_OPTION', [option, describeValue(value), allowed], option);
@@ -291,6 +314,7 @@ function resolveMetrics(value: unknown): ResolvedMetricsOptions | false {
     durationBuckets: checkBuckets(m.durationBuckets, 'metrics.durationBuckets', DEFAULT_DURATION_BUCKETS),
     sizeBuckets: checkBuckets(m.sizeBuckets, 'metrics.sizeBuckets', DEFAULT_SIZE_BUCKETS),
     maxSeries: (maxSeries as number | undefined) ?? DEFAULT_MAX_SERIES,
+    auth: checkAuth(m.auth, 'metrics.auth'),
   });
 }
 
@@ -374,6 +398,35 @@ function checkServer(value: unknown): Server | undefined {
   return value;
 }
 
+const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
+
+/** Endpoint credentials: `{ bearerToken }` or `{ username, password }`, visible ASCII (no spaces). */
+export function checkAuth(value: unknown, option: string): EndpointAuth | undefined {
+  if (value === undefined) return undefined;
+  const allowed = '{ bearerToken } or { username, password } with non-empty visible-ASCII strings (username without ":")';
+  if (!isPlainObject(value)) throw invalid(option, value, allowed);
+  const keys = Object.keys(value).sort().join(',');
+  const ok = (v: unknown) => typeof v === 'string' && VISIBLE_ASCII.test(v);
+  if (keys === 'bearerToken' && ok(value.bearerToken)) return Object.freeze({ bearerToken: value.bearerToken as string });
+  if (keys === 'password,username' && ok(value.username) && !(value.username as string).includes(':') && ok(value.password)) {
+    return Object.freeze({ username: value.username as string, password: value.password as string });
+  }
+  // Never echo a secret back in the error message.
+  throw invalid(option, '[credentials hidden]', allowed);
+}
+
+function resolveSlowRequests(value: unknown): ResolvedSlowRequestsOptions | false {
+  if (value === false) return false;
+  if (value !== undefined && !isPlainObject(value)) throw invalid('slowRequests', value, 'false or an object { thresholdMs }');
+  const o: Record<string, unknown> = value ?? {};
+  checkKeys(o, ['thresholdMs'], 'slowRequests.');
+  const t = o.thresholdMs;
+  if (t !== undefined && (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > 2_147_483_647)) {
+    throw invalid('slowRequests.thresholdMs', t, 'an integer from 1 to 2147483647 (milliseconds)');
+  }
+  return Object.freeze({ thresholdMs: (t as number | undefined) ?? DEFAULT_SLOW_REQUEST_MS });
+}
+
 function checkRoutes(value: unknown): readonly string[] {
   if (value === undefined) return [];
   if (!Array.isArray(value) || !value.every((r) => typeof r === 'string' && r.startsWith('/'))) {
@@ -404,6 +457,7 @@ export function resolveOptions(options: unknown, env: Env = readEnv()): Resolved
     routes: checkRoutes(o.routes),
     routeOf: optFunction<(req: IncomingMessage) => string | undefined>(o.routeOf, 'routeOf'),
     onInternalError: optFunction<(error: unknown, where: string) => void>(o.onInternalError, 'onInternalError'),
+    slowRequests: resolveSlowRequests(o.slowRequests),
     health: resolveHealth(o.health),
     shutdown: resolveShutdown(o.shutdown, env),
     server: checkServer(o.server),

@@ -57,6 +57,21 @@ export class Lifecycle {
     return undefined;
   }
 
+  /** True once the listeners are closing: every finished response should let its socket go. */
+  closing = false;
+
+  /**
+   * A request hook that closes keep-alive sockets as soon as their response ends while the
+   * servers close (Node keeps them open otherwise); it reads one boolean per request.
+   */
+  readonly requestHook = {
+    onStart: (): void => {},
+    onEnd: (): void => {
+      if (!this.closing) return;
+      for (const s of this.#servers) s.closeIdleConnections();
+    },
+  };
+
   drain(): void {
     if (this.#phase === 'running') this.#phase = 'draining';
   }

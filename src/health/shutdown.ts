@@ -141,6 +141,7 @@ export class GracefulShutdown {
     let t3 = t1;
     const servers = lifecycle.servers();
     logger.info({ servers: servers.length, drain_delay_ms: round(t1 - t0) }, 'stopped accepting connections; waiting for in-flight requests');
+    lifecycle.closing = true;
     const work = (async () => {
       await Promise.all(servers.map(drainServer));
       t2 = performance.now();
