@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { scopeOf } from '../core/index.js';
 import { createError } from '../errors.js';
 import type { AdapterContext, AdapterHandle } from './context.js';
 
@@ -17,8 +18,9 @@ export function isFastify(app: unknown): app is FastifyInstance {
 
 /**
  * Fastify: one `onRequest` hook starts the scope with the route template Fastify already
- * matched (`routeOptions.url`, undefined for its 404 handler); periscope's endpoints are
- * plain routes that opt out through their config.
+ * matched (`routeOptions.url`, undefined for its 404 handler) and runs the rest of the
+ * request in the scope's context; `onError` hands thrown errors to the scope. periscope's
+ * endpoints are plain routes that opt out through their config.
  */
 export function attachFastify(app: FastifyInstance, ctx: AdapterContext): AdapterHandle {
   if (app.server.listening) {
@@ -28,7 +30,19 @@ export function attachFastify(app: FastifyInstance, ctx: AdapterContext): Adapte
   try {
     app.addHook('onRequest', function periscopeOnRequest(request, reply, done) {
       const options = request.routeOptions;
-      if (options.config.periscope !== false) core.start(request.raw, reply.raw, options.url);
+      if (options.config.periscope === false) return done();
+      // The rest of the request (hooks, handler) runs inside the request's trace context.
+      core.run(core.start(request.raw, reply.raw, options.url), done);
+    });
+    // A body is read in the socket's callbacks, outside that context: enter it again before
+    // validation, so the handler sees it on requests with a body too.
+    app.addHook('preValidation', function periscopePreValidation(_request, reply, done) {
+      const scope = scopeOf(reply.raw);
+      if (scope === undefined) return done();
+      core.run(scope, done);
+    });
+    app.addHook('onError', function periscopeOnError(_request, reply, error, done) {
+      core.recordError(reply.raw, error);
       done();
     });
     for (const [path, handler] of ctx.endpoints.entries()) {
