@@ -1,0 +1,121 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { FRAMEWORKS, startApp } from './frameworks.js';
+import type { TestApp } from './frameworks.js';
+import { fastExport, PARENT_SPAN, PARENT_TRACE, Receiver, SERVER_KIND, STATUS_ERROR, TRACEPARENT } from './helpers.js';
+
+let receiver: Receiver;
+let endpoint: string;
+
+beforeAll(async () => {
+  receiver = new Receiver();
+  endpoint = await receiver.start();
+});
+afterAll(() => receiver.close());
+
+describe.each(FRAMEWORKS)('SERVER spans on %s', (framework) => {
+  let app: TestApp;
+  afterEach(async () => {
+    await app.obs.shutdown();
+    await app.close();
+    receiver.spans.length = 0;
+  });
+
+  async function spansAfter(count: number) {
+    await app.obs.shutdown();
+    return receiver.waitFor(count);
+  }
+
+  it('continues the caller trace, names the span by route and sets the HTTP attributes', async () => {
+    app = await startApp(framework, { serviceName: 'svc-a', version: '1.2.3', tracing: fastExport(endpoint) });
+    const res = await fetch(`${app.url}/users/42?secret=x`, { headers: { traceparent: TRACEPARENT, 'user-agent': 'test-agent/1' } });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { active: { traceId: string; spanId: string } };
+    const [span] = await spansAfter(1);
+    expect(receiver.spans).toHaveLength(1);
+    expect(span!.name).toBe('GET /users/:id');
+    expect(span!.kind).toBe(SERVER_KIND);
+    expect(span!.traceId).toBe(PARENT_TRACE);
+    expect(span!.parentSpanId).toBe(PARENT_SPAN);
+    // The handler saw this very span as active, after an await.
+    expect(body.active).toEqual({ traceId: PARENT_TRACE, spanId: span!.spanId });
+    expect(span!.status.code).toBe(0);
+    const port = Number(new URL(app.url).port);
+    expect(span!.attributes).toMatchObject({
+      'http.request.method': 'GET',
+      'url.path': '/users/42',
+      'url.scheme': 'http',
+      'http.route': '/users/:id',
+      'http.response.status_code': 200,
+      'server.address': '127.0.0.1',
+      'server.port': port,
+      'client.address': '127.0.0.1',
+      'network.peer.address': '127.0.0.1',
+      'network.protocol.version': '1.1',
+      'user_agent.original': 'test-agent/1',
+    });
+    expect(span!.attributes['url.query']).toBe(undefined);
+    expect(span!.scope).toBe('periscope');
+    expect(span!.resource).toMatchObject({ 'service.name': 'svc-a', 'service.version': '1.2.3', 'process.pid': process.pid });
+  });
+
+  it('starts a new root trace without traceparent and names unmatched requests by method only', async () => {
+    app = await startApp(framework, { tracing: fastExport(endpoint) });
+    expect((await fetch(`${app.url}/nowhere/${Math.random()}`)).status).toBe(404);
+    const [span] = await spansAfter(1);
+    expect(span!.name).toBe('GET');
+    expect(span!.parentSpanId).toBe('');
+    expect(span!.traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(span!.attributes['http.route']).toBe(undefined);
+    expect(span!.attributes['http.response.status_code']).toBe(404);
+    expect(span!.status.code).toBe(0);
+  });
+
+  it('marks a 5xx answer as an error', async () => {
+    app = await startApp(framework, { tracing: fastExport(endpoint) });
+    expect((await fetch(`${app.url}/unavailable`)).status).toBe(503);
+    const [span] = await spansAfter(1);
+    expect(span!.name).toBe('GET /unavailable');
+    expect(span!.status.code).toBe(STATUS_ERROR);
+    expect(span!.attributes['error.type']).toBe('503');
+    expect(span!.events).toEqual([]);
+  });
+
+  it('keeps the request span active in the handler of a request with a body', async () => {
+    app = await startApp(framework, { tracing: fastExport(endpoint) });
+    const res = await fetch(`${app.url}/echo`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', traceparent: TRACEPARENT },
+      body: JSON.stringify({ hello: 'world' }),
+    });
+    const body = (await res.json()) as { active: { traceId: string; spanId: string } | null };
+    const [span] = await spansAfter(1);
+    expect(span!.name).toBe('POST /echo');
+    expect(body.active).toEqual({ traceId: PARENT_TRACE, spanId: span!.spanId });
+  });
+
+  if (framework !== 'node-http') {
+    it('records a thrown error as an exception event with status ERROR', async () => {
+      app = await startApp(framework, { tracing: fastExport(endpoint) });
+      expect((await fetch(`${app.url}/boom`)).status).toBe(500);
+      const [span] = await spansAfter(1);
+      expect(span!.name).toBe('GET /boom');
+      expect(span!.status).toEqual({ code: STATUS_ERROR, message: 'kaboom' });
+      expect(span!.attributes['error.type']).toBe('TypeError');
+      expect(span!.attributes['http.response.status_code']).toBe(500);
+      expect(span!.events).toHaveLength(1);
+      expect(span!.events[0]!.name).toBe('exception');
+      expect(span!.events[0]!.attributes['exception.type']).toBe('TypeError');
+      expect(span!.events[0]!.attributes['exception.message']).toBe('kaboom');
+      expect(String(span!.events[0]!.attributes['exception.stacktrace'])).toContain('TypeError: kaboom');
+    });
+
+    it('records a thrown client error (4xx) as an event but leaves the status unset', async () => {
+      app = await startApp(framework, { tracing: fastExport(endpoint) });
+      expect((await fetch(`${app.url}/client-error`)).status).toBe(400);
+      const [span] = await spansAfter(1);
+      expect(span!.status.code).toBe(0);
+      expect(span!.events.map((e) => e.attributes['exception.message'])).toEqual(['bad input']);
+      expect(span!.attributes['error.type']).toBe(undefined);
+    });
+  }
+});
