@@ -155,7 +155,7 @@ describe('outgoing calls outside a request', () => {
   it('get no CLIENT span and no traceparent', async () => {
     let seen: string | undefined = 'unset';
     const server = (await import('node:http')).createServer((req, res) => {
-      seen = req.headers.traceparent;
+      seen = req.headers.traceparent as string | undefined;
       res.end('ok');
     });
     const { listen, closeServer } = await import('./helpers.js');
@@ -173,7 +173,7 @@ describe('outgoing calls outside a request', () => {
     const { createServer } = await import('node:http');
     const { listen, closeServer } = await import('./helpers.js');
     const target = createServer((req, res) => {
-      seen = req.headers.traceparent;
+      seen = req.headers.traceparent as string | undefined;
       res.end('ok');
     });
     const url = await listen(target);
