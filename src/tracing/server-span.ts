@@ -79,9 +79,11 @@ export class ServerSpans implements RequestHook {
   onStart(scope: RequestScope): void {
     const active = context.active();
     const existing = trace.getSpan(active);
-    if (existing !== undefined) {
-      // Something that runs before the request listener (OpenTelemetry's own HTTP
-      // instrumentation) already made this request's SERVER span: use it, make no second one.
+    // Something that runs before the request listener (OpenTelemetry's own HTTP
+    // instrumentation) already made this request's SERVER span: use it, make no second one.
+    // Any other active span is context the server inherited from where it was started (a
+    // startup span around listen()), which a request must not become a child of.
+    if (existing !== undefined && (existing as { kind?: unknown }).kind === SpanKind.SERVER) {
       const sc = existing.spanContext();
       scope.context = active;
       scope.traceId = sc.traceId;

@@ -119,3 +119,24 @@ describe.each(FRAMEWORKS)('SERVER spans on %s', (framework) => {
     });
   }
 });
+
+describe('a server started inside a span', () => {
+  it('still gives each request its own root SERVER span, not a child of the startup span', async () => {
+    const { createServer } = await import('node:http');
+    const { instrument } = await import('../../src/index.js');
+    const { listen, closeServer } = await import('./helpers.js');
+    const server = createServer((_req, res) => res.end('ok'));
+    const obs = instrument(server, { routes: ['/x'], tracing: fastExport(endpoint) });
+    const url = await obs.withSpan('startup', () => listen(server));
+    await (await fetch(`${url}/x`)).text();
+    await obs.shutdown();
+    await closeServer(server);
+    const spans = await receiver.waitFor(2);
+    const request = spans.find((s) => s.name === 'GET /x')!;
+    const startup = spans.find((s) => s.name === 'startup')!;
+    expect(request.kind).toBe(SERVER_KIND);
+    expect(request.parentSpanId).toBe('');
+    expect(request.traceId).not.toBe(startup.traceId);
+    receiver.spans.length = 0;
+  });
+});
