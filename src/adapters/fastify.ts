@@ -35,8 +35,10 @@ export function attachFastify(app: FastifyInstance, ctx: AdapterContext): Adapte
       core.run(core.start(request.raw, reply.raw, options.url), done);
     });
     // A body is read in the socket's callbacks, outside that context: enter it again before
-    // validation, so the handler sees it on requests with a body too.
-    app.addHook('preValidation', function periscopePreValidation(_request, reply, done) {
+    // validation, so the handler sees it on requests with a body too. Without a body the
+    // hooks ran synchronously from onRequest and are still inside it.
+    app.addHook('preValidation', function periscopePreValidation(request, reply, done) {
+      if (request.body === undefined) return done();
       const scope = scopeOf(reply.raw);
       if (scope === undefined) return done();
       core.run(scope, done);

@@ -1,6 +1,6 @@
 import { hostname, arch } from 'node:os';
-import { context, propagation, ProxyTracerProvider, SpanStatusCode, trace } from '@opentelemetry/api';
-import type { Attributes, Span, Tracer, TracerProvider as ApiTracerProvider } from '@opentelemetry/api';
+import { context, isSpanContextValid, propagation, ProxyTracerProvider, SpanStatusCode, trace, TraceFlags } from '@opentelemetry/api';
+import type { Attributes, Context, Span, SpanOptions, Tracer, TracerProvider as ApiTracerProvider } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
@@ -11,6 +11,7 @@ import {
   AlwaysOnSampler,
   ConsoleSpanExporter,
   ParentBasedSampler,
+  RandomIdGenerator,
   TraceIdRatioBasedSampler,
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
@@ -96,6 +97,49 @@ function exporterOf(options: ResolvedTracingOptions): SpanExporter | undefined {
   });
 }
 
+/** Starts a span: the SDK tracer's, or a light one when nothing is exported. */
+export type StartSpan = (name: string, options: SpanOptions | undefined, parent: Context) => Span;
+
+/**
+ * Spans for when nothing is exported (`exporter: 'none'`, the default without an endpoint):
+ * IDs and the sampling decision are made exactly as the SDK would, so logs carry trace IDs
+ * and callees get a correct `traceparent`, but the span is the API's non-recording one. An
+ * SDK span would be built, filled with attributes and thrown away on every request.
+ */
+export function lightSpans(sampler: ResolvedSampler): StartSpan {
+  const ids = new RandomIdGenerator();
+  const ratio = sampler.ratio;
+  // The upper bound the SDK's TraceIdRatioBasedSampler compares a trace ID's low bits with.
+  const bound = Math.floor(ratio * 0xffffffff);
+  const sampleRoot = (traceId: string): number => {
+    if (ratio >= 1) return TraceFlags.SAMPLED;
+    if (ratio <= 0) return TraceFlags.NONE;
+    let acc = 0;
+    for (let i = 0; i < 32; i += 8) {
+      let part = 0;
+      for (let j = 0; j < 8; j++) {
+        const c = traceId.charCodeAt(i + j);
+        part = (part << 4) | (c < 58 ? c - 48 : c - 87);
+      }
+      acc = (acc ^ part) >>> 0;
+    }
+    return acc < bound ? TraceFlags.SAMPLED : TraceFlags.NONE;
+  };
+  return (_name, _options, parentContext) => {
+    const parent = trace.getSpanContext(parentContext);
+    if (parent !== undefined && isSpanContextValid(parent)) {
+      return trace.wrapSpanContext({
+        traceId: parent.traceId,
+        spanId: ids.generateSpanId(),
+        traceFlags: sampler.parentBased ? parent.traceFlags & TraceFlags.SAMPLED : sampleRoot(parent.traceId),
+        traceState: parent.traceState,
+      });
+    }
+    const traceId = ids.generateTraceId();
+    return trace.wrapSpanContext({ traceId, spanId: ids.generateSpanId(), traceFlags: sampleRoot(traceId) });
+  };
+}
+
 /**
  * Builds tracing for one `instrument()` call. It owns its TracerProvider unless the
  * application registered a global one, which it then uses, registering nothing. The
@@ -136,6 +180,9 @@ export function createTracing(input: CreateTracingInput): TracingSubsystem {
     tracer = provider.getTracer(TRACER_NAME);
   }
 
+  const startSpan: StartSpan =
+    fromApp === undefined && queue === undefined ? lightSpans(options.sampler) : (name, spanOptions, parent) => tracer.startSpan(name, spanOptions, parent);
+
   // Spans of this instance: server spans carry a mark (they may be non-recording), the rest
   // are recognised by their resource, which is this instance's own object.
   const kOwner = Symbol('periscope.tracingOwner');
@@ -148,7 +195,7 @@ export function createTracing(input: CreateTracingInput): TracingSubsystem {
 
   let warnedForeign = false;
   const hook = new ServerSpans({
-    tracer,
+    startSpan,
     propagator,
     bindRequestBody: input.bindRequestBody,
     mark,
@@ -166,14 +213,15 @@ export function createTracing(input: CreateTracingInput): TracingSubsystem {
 
   let outgoing: OutgoingSpans | undefined;
   if (options.outgoing) {
-    outgoing = new OutgoingSpans({ tracer, propagator, owns, report });
+    outgoing = new OutgoingSpans({ startSpan, propagator, owns, report });
     outgoing.subscribe();
   }
 
   function withSpan<T>(name: string, fn: (span: Span) => T | Promise<T>, attributes?: Attributes): Promise<T> {
-    const span = tracer.startSpan(name, attributes === undefined ? undefined : { attributes });
+    const active = context.active();
+    const span = startSpan(name, attributes === undefined ? undefined : { attributes }, active);
     mark(span);
-    const ctx = trace.setSpan(context.active(), span);
+    const ctx = trace.setSpan(active, span);
     const fail = (error: unknown) => {
       span.recordException(error instanceof Error ? error : String(error));
       span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });

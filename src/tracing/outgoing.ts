@@ -1,7 +1,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import type { Context, Span, SpanOptions, TextMapPropagator, TextMapSetter, Tracer } from '@opentelemetry/api';
+import type { Context, Span, SpanOptions, TextMapPropagator, TextMapSetter } from '@opentelemetry/api';
 import { isTracingSuppressed } from '@opentelemetry/core';
 import { errorType } from './server-span.js';
 
@@ -51,7 +51,8 @@ function portOf(url: URL): number {
 }
 
 export interface OutgoingSpansOptions {
-  tracer: Tracer;
+  /** Starts a span (the SDK tracer's, or a light non-recording one when nothing is exported). */
+  startSpan: (name: string, options: SpanOptions | undefined, parent: Context) => Span;
   propagator: TextMapPropagator;
   /** True for a span made by this tracing instance: only its own requests' calls get CLIENT spans from it. */
   owns: (span: Span) => boolean;
@@ -66,14 +67,14 @@ export interface OutgoingSpansOptions {
  * is left alone, so nothing gets two CLIENT spans.
  */
 export class OutgoingSpans {
-  readonly #tracer: Tracer;
+  readonly #startSpan: (name: string, options: SpanOptions | undefined, parent: Context) => Span;
   readonly #propagator: TextMapPropagator;
   readonly #owns: (span: Span) => boolean;
   readonly #report: (error: unknown, where: string) => void;
   readonly #subscriptions: [string, (message: unknown) => void][];
 
   constructor(options: OutgoingSpansOptions) {
-    this.#tracer = options.tracer;
+    this.#startSpan = options.startSpan;
     this.#propagator = options.propagator;
     this.#owns = options.owns;
     this.#report = options.report;
@@ -115,7 +116,7 @@ export class OutgoingSpans {
   }
 
   #start(parentContext: Context, method: string, url: URL): Span {
-    const span = this.#tracer.startSpan(method, CLIENT, parentContext);
+    const span = this.#startSpan(method, CLIENT, parentContext);
     if (span.isRecording()) {
       span.setAttribute('http.request.method', method);
       span.setAttribute('server.address', url.hostname);

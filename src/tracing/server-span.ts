@@ -1,5 +1,5 @@
 import { context, defaultTextMapGetter, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags } from '@opentelemetry/api';
-import type { Span, SpanOptions, TextMapPropagator, Tracer } from '@opentelemetry/api';
+import type { Context, Span, SpanOptions, TextMapPropagator } from '@opentelemetry/api';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestHook, RequestScope } from '../core/index.js';
 import { METHOD_NAMES, METHOD_OTHER, STATUS_CLIENT_CLOSED, UNMATCHED_ROUTE } from '../core/index.js';
@@ -8,7 +8,8 @@ import { METHOD_NAMES, METHOD_OTHER, STATUS_CLIENT_CLOSED, UNMATCHED_ROUTE } fro
 const SERVER: SpanOptions = Object.freeze({ kind: SpanKind.SERVER });
 
 export interface ServerSpansOptions {
-  tracer: Tracer;
+  /** Starts a span (the SDK tracer's, or a light non-recording one when nothing is exported). */
+  startSpan: (name: string, options: SpanOptions | undefined, parent: Context) => Span;
   propagator: TextMapPropagator;
   /**
    * Bind the request's stream events to its context, for frameworks whose body parsers
@@ -60,7 +61,7 @@ export function errorType(error: unknown): string {
  * non-recording span and no attribute work at all.
  */
 export class ServerSpans implements RequestHook {
-  readonly #tracer: Tracer;
+  readonly #startSpan: (name: string, options: SpanOptions | undefined, parent: Context) => Span;
   readonly #propagator: TextMapPropagator;
   readonly #bindBody: boolean;
   readonly #mark: (span: Span) => void;
@@ -69,7 +70,7 @@ export class ServerSpans implements RequestHook {
   readonly #names = new Map<string, string[]>();
 
   constructor(options: ServerSpansOptions) {
-    this.#tracer = options.tracer;
+    this.#startSpan = options.startSpan;
     this.#propagator = options.propagator;
     this.#bindBody = options.bindRequestBody;
     this.#mark = options.mark;
@@ -99,7 +100,7 @@ export class ServerSpans implements RequestHook {
         ? ROOT_CONTEXT
         : this.#propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter);
     const method = scope.method;
-    const span = this.#tracer.startSpan(method === METHOD_OTHER ? 'HTTP' : METHOD_NAMES[method]!, SERVER, parent);
+    const span = this.#startSpan(method === METHOD_OTHER ? 'HTTP' : METHOD_NAMES[method]!, SERVER, parent);
     this.#mark(span);
     const ctx = trace.setSpan(parent, span);
     const sc = span.spanContext();
@@ -120,12 +121,7 @@ export class ServerSpans implements RequestHook {
     const socket = req.socket;
     if (socket !== null) {
       const address = socket.remoteAddress;
-      if (address !== undefined) {
-        span.setAttribute('client.address', address);
-        span.setAttribute('network.peer.address', address);
-      }
-      const port = socket.remotePort;
-      if (port !== undefined) span.setAttribute('network.peer.port', port);
+      if (address !== undefined) span.setAttribute('client.address', address);
       const localPort = socket.localPort;
       if (localPort !== undefined) span.setAttribute('server.port', localPort);
     }

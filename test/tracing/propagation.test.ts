@@ -189,3 +189,51 @@ describe('outgoing calls outside a request', () => {
     await closeServer(target);
   });
 });
+
+describe('with nothing exported (exporter none, the default without an endpoint)', () => {
+  it.each([
+    ['01', 'sampled'],
+    ['00', 'unsampled'],
+  ])('the %s (%s) decision of the caller reaches the callee through an outgoing fetch', async (flags) => {
+    const { createServer } = await import('node:http');
+    const { listen, closeServer } = await import('./helpers.js');
+    let seen: string | undefined;
+    const target = createServer((req, res) => {
+      seen = req.headers.traceparent as string | undefined;
+      res.end('ok');
+    });
+    const url = await listen(target);
+    const caller = await start('express', { tracing: { exporter: 'none' } }, {
+      inUsers: async () => (await fetch(url)).status,
+    });
+    const body = (await (await fetch(`${caller.url}/users/1`, { headers: { traceparent: `00-${PARENT_TRACE}-${PARENT_SPAN}-${flags}` } })).json()) as {
+      active: { traceId: string; spanId: string };
+    };
+    await closeServer(target);
+    expect(body.active.traceId).toBe(PARENT_TRACE);
+    expect(body.active.spanId).toMatch(/^[0-9a-f]{16}$/);
+    const m = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(seen ?? '');
+    expect(m?.[1]).toBe(PARENT_TRACE);
+    // A CLIENT span of its own: neither the caller's nor the request span's ID.
+    expect(m?.[2]).not.toBe(PARENT_SPAN);
+    expect(m?.[2]).not.toBe(body.active.spanId);
+    expect(m?.[3]).toBe(flags);
+  });
+
+  it('samples new traces by ratio exactly as the SDK TraceIdRatioBasedSampler does', async () => {
+    const { lightSpans } = await import('../../src/tracing/index.js');
+    const { TraceIdRatioBasedSampler } = await import('@opentelemetry/sdk-trace');
+    const { ROOT_CONTEXT, SpanKind } = await import('@opentelemetry/api');
+    const start = lightSpans({ parentBased: true, ratio: 0.3 });
+    const sdk = new TraceIdRatioBasedSampler(0.3);
+    let sampled = 0;
+    for (let i = 0; i < 2000; i++) {
+      const sc = start('x', undefined, ROOT_CONTEXT).spanContext();
+      const decision = sdk.shouldSample(ROOT_CONTEXT, sc.traceId, 'x', SpanKind.SERVER, {}, []).decision;
+      expect(sc.traceFlags).toBe(decision === 2 ? 1 : 0);
+      sampled += sc.traceFlags;
+    }
+    expect(sampled).toBeGreaterThan(450);
+    expect(sampled).toBeLessThan(750);
+  });
+});

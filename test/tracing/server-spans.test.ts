@@ -49,7 +49,6 @@ describe.each(FRAMEWORKS)('SERVER spans on %s', (framework) => {
       'server.address': '127.0.0.1',
       'server.port': port,
       'client.address': '127.0.0.1',
-      'network.peer.address': '127.0.0.1',
       'network.protocol.version': '1.1',
       'user_agent.original': 'test-agent/1',
     });
