@@ -4,3 +4,4 @@ export { PeriscopeError, isPeriscopeError, ERRORS } from './errors.js';
 export type { PeriscopeErrorCode } from './errors.js';
 export type { PeriscopeOptions, MetricsOptions, ResolvedOptions, ResolvedMetricsOptions } from './options.js';
 export { STATUS_CLIENT_CLOSED, UNMATCHED_ROUTE } from './core/index.js';
+export type { TracingOptions, TracingExporter, ResolvedTracingOptions } from './options.js';
