@@ -4,6 +4,9 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestHook, RequestScope } from '../core/index.js';
 import { METHOD_NAMES, METHOD_OTHER, STATUS_CLIENT_CLOSED, UNMATCHED_ROUTE } from '../core/index.js';
 
+/** Span names are cached for at most this many routes. */
+const MAX_CACHED_ROUTES = 2000;
+
 /** Shared, so starting a span allocates no options object. */
 const SERVER: SpanOptions = Object.freeze({ kind: SpanKind.SERVER });
 
@@ -162,6 +165,8 @@ export class ServerSpans implements RequestHook {
   #name(route: string, method: number): string {
     let byMethod = this.#names.get(route);
     if (byMethod === undefined) {
+      // Route templates are few; a `routeOf` that returns raw paths must not grow this forever.
+      if (this.#names.size >= MAX_CACHED_ROUTES) return `${method === METHOD_OTHER ? 'HTTP' : METHOD_NAMES[method]} ${route}`;
       byMethod = [];
       this.#names.set(route, byMethod);
     }
