@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import { scopeOf } from '../core/index.js';
 import { createError } from '../errors.js';
 import type { AdapterContext, AdapterHandle } from './context.js';
 
@@ -31,17 +30,9 @@ export function attachFastify(app: FastifyInstance, ctx: AdapterContext): Adapte
     app.addHook('onRequest', function periscopeOnRequest(request, reply, done) {
       const options = request.routeOptions;
       if (options.config.periscope === false) return done();
-      // The rest of the request (hooks, handler) runs inside the request's trace context.
+      // The rest of the request (hooks, handler) runs inside the request's trace context;
+      // Fastify runs its body parsers in an AsyncResource, so a body does not lose it.
       core.run(core.start(request.raw, reply.raw, options.url), done);
-    });
-    // A body is read in the socket's callbacks, outside that context: enter it again before
-    // validation, so the handler sees it on requests with a body too. Without a body the
-    // hooks ran synchronously from onRequest and are still inside it.
-    app.addHook('preValidation', function periscopePreValidation(request, reply, done) {
-      if (request.body === undefined) return done();
-      const scope = scopeOf(reply.raw);
-      if (scope === undefined) return done();
-      core.run(scope, done);
     });
     app.addHook('onError', function periscopeOnError(_request, reply, error, done) {
       core.recordError(reply.raw, error);

@@ -81,11 +81,22 @@ describe.each(FRAMEWORKS)('SERVER spans on %s', (framework) => {
 
   it('keeps the request span active in the handler of a request with a body', async () => {
     app = await startApp(framework, { tracing: fastExport(endpoint) });
+    // The body arrives in two socket reads, so the handler continues from a later socket callback.
+    const chunks = ['{"hello":', '"world"}'];
+    const body2 = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const next = chunks.shift();
+        if (next === undefined) return controller.close();
+        await new Promise((r) => setTimeout(r, 20));
+        controller.enqueue(new TextEncoder().encode(next));
+      },
+    });
     const res = await fetch(`${app.url}/echo`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', traceparent: TRACEPARENT },
-      body: JSON.stringify({ hello: 'world' }),
-    });
+      headers: { 'content-type': 'application/json', 'content-length': '17', traceparent: TRACEPARENT },
+      body: body2,
+      duplex: 'half',
+    } as RequestInit);
     const body = (await res.json()) as { active: { traceId: string; spanId: string } | null };
     const [span] = await spansAfter(1);
     expect(span!.name).toBe('POST /echo');
