@@ -103,3 +103,20 @@ describe('obs.withSpan', () => {
     ).rejects.toThrow('still thrown');
   });
 });
+
+describe('the console exporter', () => {
+  it('prints each finished span when asked for', async () => {
+    const { vi } = await import('vitest');
+    const printed: unknown[] = [];
+    const dir = vi.spyOn(console, 'dir').mockImplementation((obj) => void printed.push(obj));
+    try {
+      app = await startApp('node-http', { tracing: { exporter: 'console', scheduledDelayMillis: 10 } });
+      await (await fetch(`${app.url}/users/3`)).text();
+      await app.obs.shutdown();
+    } finally {
+      dir.mockRestore();
+    }
+    expect(printed).toHaveLength(1);
+    expect(printed[0]).toMatchObject({ name: 'GET /users/:id', kind: 1, attributes: { 'http.route': '/users/:id', 'http.response.status_code': 200 } });
+  });
+});
