@@ -103,6 +103,14 @@ describe.each(FRAMEWORKS)('SERVER spans on %s', (framework) => {
     expect(body.active).toEqual({ traceId: PARENT_TRACE, spanId: span!.spanId });
   });
 
+  it("periscope's own endpoints are not traced", async () => {
+    app = await startApp(framework, { tracing: fastExport(endpoint) });
+    expect((await fetch(`${app.url}/metrics`)).status).toBe(200);
+    expect((await fetch(`${app.url}/users/1`)).status).toBe(200);
+    const spans = await spansAfter(1);
+    expect(spans.map((s) => s.name)).toEqual(['GET /users/:id']);
+  });
+
   if (framework !== 'node-http') {
     it('records a thrown error as an exception event with status ERROR', async () => {
       app = await startApp(framework, { tracing: fastExport(endpoint) });
