@@ -12,10 +12,15 @@ export interface WarnLogger {
 export type DropReason = 'queue_full' | 'export_failed';
 
 export interface ExportQueueOptions {
+  /** Where batches go (periscope uses the OTLP/HTTP or the console exporter). */
   exporter: SpanExporter;
+  /** Most finished spans held; past it spans are dropped and counted (periscope's default 2048). */
   maxQueueSize: number;
+  /** Most spans per export call, at most maxQueueSize (periscope's default 512). */
   maxExportBatchSize: number;
+  /** Wait before a partial batch is exported (periscope's default 5000 ms). */
   scheduledDelayMillis: number;
+  /** An export not settled after this long counts as failed (periscope's default 10000 ms). */
   exportTimeoutMillis: number;
   /** Counts spans that will never be exported (feeds `periscope_spans_dropped_total`). */
   onDrop: (reason: DropReason, count: number) => void;

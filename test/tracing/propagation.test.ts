@@ -237,3 +237,24 @@ describe('with nothing exported (exporter none, the default without an endpoint)
     expect(sampled).toBeLessThan(750);
   });
 });
+
+describe('tracing.outgoing: false', () => {
+  it('leaves outgoing calls alone', async () => {
+    const { createServer } = await import('node:http');
+    const { listen, closeServer } = await import('./helpers.js');
+    let seen: string | undefined = 'unset';
+    const target = createServer((req, res) => {
+      seen = req.headers.traceparent as string | undefined;
+      res.end('ok');
+    });
+    const url = await listen(target);
+    const caller = await start('fastify', { tracing: { ...fastExport(endpoint), outgoing: false } }, {
+      inUsers: async () => (await fetch(url)).status,
+    });
+    await (await fetch(`${caller.url}/users/1`)).text();
+    await caller.obs.shutdown();
+    await closeServer(target);
+    expect(seen).toBe(undefined);
+    expect(receiver.spans.map((s) => s.kind)).toEqual([SERVER_KIND]);
+  });
+});

@@ -1,5 +1,7 @@
 import { trace } from '@opentelemetry/api';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Span, Tracer } from '@opentelemetry/api';
+import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
+import type { Periscope } from '../../src/index.js';
 import { startApp } from './frameworks.js';
 import type { TestApp } from './frameworks.js';
 import { fastExport, INTERNAL_KIND, Receiver, SERVER_KIND, STATUS_ERROR } from './helpers.js';
@@ -118,5 +120,18 @@ describe('the console exporter', () => {
     }
     expect(printed).toHaveLength(1);
     expect(printed[0]).toMatchObject({ name: 'GET /users/:id', kind: 1, attributes: { 'http.route': '/users/:id', 'http.response.status_code': 200 } });
+  });
+});
+
+describe('public types', () => {
+  it('withSpan resolves to what fn returns; tracer is the API Tracer', () => {
+    // Only the types are checked: this handle is never called.
+    const obs = {} as Periscope;
+    if (obs.withSpan === undefined) return;
+    expectTypeOf<Periscope['withSpan']>().toBeFunction();
+    expectTypeOf(obs.withSpan('x', async () => 1)).toEqualTypeOf<Promise<number>>();
+    expectTypeOf(obs.withSpan('x', () => 'a', { k: 1 })).toEqualTypeOf<Promise<string>>();
+    expectTypeOf<Periscope['tracer']>().toEqualTypeOf<Tracer>();
+    expectTypeOf<Parameters<Parameters<Periscope['withSpan']>[1]>[0]>().toEqualTypeOf<Span>();
   });
 });
