@@ -158,3 +158,52 @@ describe('a server started inside a span', () => {
     receiver.spans.length = 0;
   });
 });
+
+describe('edge requests on node:http', () => {
+  it('an unknown method is named HTTP, recorded as _OTHER with the original kept', async () => {
+    const { createServer, request } = await import('node:http');
+    const { instrument } = await import('../../src/index.js');
+    const { listen, closeServer } = await import('./helpers.js');
+    const server = createServer((_req, res) => res.end('ok'));
+    const obs = instrument(server, { routes: ['/cache/:key'], tracing: fastExport(endpoint) });
+    const url = new URL(await listen(server));
+    await new Promise<void>((resolve, reject) => {
+      request({ host: url.hostname, port: url.port, path: '/cache/a', method: 'PURGE' }, (res) => {
+        res.resume();
+        res.on('end', resolve);
+      })
+        .on('error', reject)
+        .end();
+    });
+    await obs.shutdown();
+    await closeServer(server);
+    const [span] = await receiver.waitFor(1);
+    expect(span!.name).toBe('HTTP /cache/:key');
+    expect(span!.attributes['http.request.method']).toBe('_OTHER');
+    expect(span!.attributes['http.request.method_original']).toBe('PURGE');
+    receiver.spans.length = 0;
+  });
+
+  it('a request the client abandons ends its span, without a status code', async () => {
+    const { createServer } = await import('node:http');
+    const { instrument } = await import('../../src/index.js');
+    const { listen, closeServer } = await import('./helpers.js');
+    let arrived!: () => void;
+    const reached = new Promise<void>((r) => (arrived = r));
+    const server = createServer(() => arrived());
+    const obs = instrument(server, { routes: ['/slow'], tracing: fastExport(endpoint) });
+    const url = await listen(server);
+    const abort = new AbortController();
+    const pending = fetch(`${url}/slow`, { signal: abort.signal }).catch((e: Error) => e.name);
+    await reached;
+    abort.abort();
+    expect(await pending).toBe('AbortError');
+    const [span] = await receiver.waitFor(1);
+    await obs.shutdown();
+    await closeServer(server);
+    expect(span!.name).toBe('GET /slow');
+    expect(span!.attributes['http.response.status_code']).toBe(undefined);
+    expect(span!.status.code).toBe(0);
+    receiver.spans.length = 0;
+  });
+});
