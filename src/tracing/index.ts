@@ -61,6 +61,13 @@ const processWarnLogger: WarnLogger = {
   },
 };
 
+/** True when a global of this kind is registered with the OpenTelemetry API (by the app, or an earlier instrument()). */
+function hasGlobal(kind: 'context' | 'propagation'): boolean {
+  // The API keeps its globals under this registry symbol, shared by every copy of major version 1.
+  const registry = (globalThis as Record<symbol, Record<string, unknown> | undefined>)[Symbol.for('opentelemetry.js.api.1')];
+  return registry?.[kind] !== undefined;
+}
+
 /** The app has its own SDK when the global provider delegates to something other than the API's no-op. */
 function appTracerProvider(): ApiTracerProvider | undefined {
   const global = trace.getTracerProvider();
@@ -150,11 +157,11 @@ export function createTracing(input: CreateTracingInput): TracingSubsystem {
   const { options, report } = input;
   const logger = input.logger ?? processWarnLogger;
   const onDrop = input.onDrop ?? (() => {});
-  // Both return false (and leave the existing one) when something is registered already.
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager());
+  // Registering over an existing global would fail anyway, with an error on the diag logger.
+  if (!hasGlobal('context')) context.setGlobalContextManager(new AsyncLocalStorageContextManager());
   const propagator = new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] });
   const fromApp = appTracerProvider();
-  if (fromApp === undefined) propagation.setGlobalPropagator(propagator);
+  if (fromApp === undefined && !hasGlobal('propagation')) propagation.setGlobalPropagator(propagator);
 
   let provider: TracerProvider | undefined;
   let queue: ExportQueue | undefined;
