@@ -23,3 +23,4 @@ export type {
   ShutdownReport,
 } from './health/index.js';
 export type { HealthOptions, ShutdownOptions, ResolvedHealthOptions, ResolvedShutdownOptions } from './options.js';
+export type { TracingOptions, TracingExporter, ResolvedTracingOptions } from './options.js';

@@ -1,6 +1,8 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Gauge, Histogram, Registry } from '@prometheus-io/client';
+import { Counter, Gauge, Histogram, Registry } from '@prometheus-io/client';
+import { INVALID_SPAN_CONTEXT, trace } from '@opentelemetry/api';
+import type { Attributes, Span, Tracer } from '@opentelemetry/api';
 import { Core, Endpoints, protect } from './core/index.js';
 import type { RequestHook } from './core/index.js';
 import { createError, describeValue } from './errors.js';
@@ -8,6 +10,8 @@ import { resolveOptions } from './options.js';
 import type { PeriscopeOptions, ResolvedOptions } from './options.js';
 import { createMetrics } from './metrics/index.js';
 import type { MetricsSubsystem } from './metrics/index.js';
+import { createTracing, TRACER_NAME } from './tracing/index.js';
+import type { TracingSubsystem } from './tracing/index.js';
 import { attachExpress, isExpress } from './adapters/express.js';
 import { attachFastify, isFastify } from './adapters/fastify.js';
 import { attachNodeHttp, isNodeHttpServer } from './adapters/node-http.js';
@@ -27,6 +31,17 @@ export interface Periscope {
   readonly framework: 'fastify' | 'express' | 'node-http';
   /** The options after defaults and environment were applied (frozen). */
   readonly options: ResolvedOptions;
+  /**
+   * The OpenTelemetry tracer periscope's spans come from (this call's own provider, or the
+   * app's global one when it registered one). With `tracing: false`, the global API's tracer.
+   */
+  readonly tracer: Tracer;
+  /**
+   * Runs `fn` in a child span of the active span (the request's, inside a handler), ends it
+   * when the returned promise settles and records a thrown error or rejection as the span's
+   * exception with status ERROR. Resolves or rejects as `fn` does.
+   */
+  withSpan<T>(name: string, fn: (span: Span) => T | Promise<T>, attributes?: Attributes): Promise<T>;
   /**
    * The management server, when `metrics.port` or `health.port` was given (the metrics one
    * when both were, on different ports); undefined otherwise.
@@ -50,7 +65,8 @@ export interface Periscope {
   onShutdown(fn: () => unknown): void;
   /**
    * The graceful shutdown: readiness off, drain delay, stop accepting and finish in-flight
-   * requests (deadline `shutdown.timeoutMs`), hooks, flush, stop periscope's own servers.
+   * requests (deadline `shutdown.timeoutMs`), hooks, stop periscope's own servers, flush
+   * pending spans (bounded by `tracing.shutdownTimeoutMillis`).
    * Never exits the process (a signal-started shutdown does, unless `shutdown.exit` is false).
    * Idempotent: later calls return the same result.
    */
@@ -140,6 +156,15 @@ function makeReporter(options: ResolvedOptions, metrics: () => MetricsSubsystem 
   };
 }
 
+/** `withSpan` with `tracing: false`: runs `fn` with a non-recording span, keeping the same contract. */
+function withoutTracing<T>(_name: string, fn: (span: Span) => T | Promise<T>): Promise<T> {
+  try {
+    return Promise.resolve(fn(trace.wrapSpanContext(INVALID_SPAN_CONTEXT)));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
 /**
  * Instruments a Fastify instance, an Express app or a node:http Server: request metrics,
  * a `/metrics` endpoint and the process metrics, with one call. Synchronous for every
@@ -167,6 +192,30 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
   }
   const registry = metrics?.registry ?? new Registry();
   const hooks: RequestHook[] = [];
+
+  let tracing: TracingSubsystem | undefined;
+  if (resolved.tracing !== false) {
+    let dropped: Counter<'reason'> | undefined;
+    if (metrics !== undefined) {
+      dropped = new Counter({
+        name: 'periscope_spans_dropped_total',
+        help: 'Spans that will never be exported, by reason (queue_full: the export queue was at its maximum; export_failed: the collector did not take them).',
+        labelNames: ['reason'],
+        registers: [registry],
+      });
+      dropped.inc({ reason: 'queue_full' }, 0);
+      dropped.inc({ reason: 'export_failed' }, 0);
+    }
+    tracing = createTracing({
+      options: resolved.tracing,
+      service: { name: resolved.serviceName, version: resolved.version },
+      onDrop: dropped === undefined ? undefined : (reason, count) => dropped.inc({ reason }, count),
+      report,
+      bindRequestBody: framework !== 'fastify',
+    });
+    // First, so every later hook (metrics exemplars, logs) finds the trace ID on the scope.
+    hooks.push(tracing.hook);
+  }
   if (metrics !== undefined) hooks.push(metrics.http);
   let slowRequests: SlowRequestDetector | undefined;
   if (resolved.slowRequests !== false) {
@@ -304,6 +353,12 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
     logger,
     stopInternal,
   });
+  // periscope's own last steps, after the user's hooks: spans first (bounded by
+  // tracing.shutdownTimeoutMillis), then logs once logging lands.
+  if (tracing !== undefined) {
+    const t = tracing;
+    shutdown.addFlush('tracing', () => t.shutdown());
+  }
   if (shutdownOptions !== false) {
     shutdown.installSignals();
     if (shutdownOptions.drainDelayMs + shutdownOptions.timeoutMs > shutdownOptions.gracePeriodMs) {
@@ -322,6 +377,8 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
     registry,
     framework: adapter.framework,
     options: resolved,
+    tracer: tracing?.tracer ?? trace.getTracer(TRACER_NAME),
+    withSpan: tracing?.withSpan ?? withoutTracing,
     managementServer,
     managementAddress: (which?: 'metrics' | 'health') =>
       (which === 'metrics' ? metricsPort : which === 'health' ? healthPort : mainPort)?.listening ?? Promise.resolve(undefined),

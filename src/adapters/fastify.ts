@@ -17,8 +17,9 @@ export function isFastify(app: unknown): app is FastifyInstance {
 
 /**
  * Fastify: one `onRequest` hook starts the scope with the route template Fastify already
- * matched (`routeOptions.url`, undefined for its 404 handler); periscope's endpoints are
- * plain routes that opt out through their config.
+ * matched (`routeOptions.url`, undefined for its 404 handler) and runs the rest of the
+ * request in the scope's context; `onError` hands thrown errors to the scope. periscope's
+ * endpoints are plain routes that opt out through their config.
  */
 export function attachFastify(app: FastifyInstance, ctx: AdapterContext): AdapterHandle {
   if (app.server.listening) {
@@ -28,7 +29,13 @@ export function attachFastify(app: FastifyInstance, ctx: AdapterContext): Adapte
   try {
     app.addHook('onRequest', function periscopeOnRequest(request, reply, done) {
       const options = request.routeOptions;
-      if (options.config.periscope !== false) core.start(request.raw, reply.raw, options.url);
+      if (options.config.periscope === false) return done();
+      // The rest of the request (hooks, handler) runs inside the request's trace context;
+      // Fastify runs its body parsers in an AsyncResource, so a body does not lose it.
+      core.run(core.start(request.raw, reply.raw, options.url), done);
+    });
+    app.addHook('onError', function periscopeOnError(_request, reply, error, done) {
+      core.recordError(reply.raw, error);
       done();
     });
     for (const [path, handler] of ctx.endpoints.entries()) {

@@ -1,9 +1,9 @@
 import { createServer } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { instrument, isPeriscopeError } from '../../src/index.js';
-import { resolveOptions } from '../../src/options.js';
+import { readEnv, resolveOptions } from '../../src/options.js';
 
-const env = { serviceName: 's', commit: undefined, inKubernetes: false };
+const env = { ...readEnv({}), serviceName: 's' };
 
 describe('health and shutdown options', () => {
   it('defaults', () => {
