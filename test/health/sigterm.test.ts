@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Receiver } from '../tracing/helpers.js';
 import { get } from './helpers.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/sigterm-app.mjs', import.meta.url));
@@ -55,15 +56,21 @@ class Child {
 }
 
 let child: Child | undefined;
-afterEach(() => {
+let cleanup: (() => unknown) | undefined;
+afterEach(async () => {
   if (child !== undefined && child.proc.exitCode === null) child.proc.kill('SIGKILL');
   child = undefined;
+  await cleanup?.();
+  cleanup = undefined;
 });
 
 describe('SIGTERM on a Fastify service (child process, built package)', () => {
-  it('readiness 503 at once, in-flight request finishes with 200, new connections refused, hooks run, exit 0', async () => {
+  it('readiness 503 at once, in-flight request finishes with 200, new connections refused, hooks run, spans flushed, exit 0', async () => {
     expect(existsSync(dist), 'run `npm run build` first: the child uses dist/').toBe(true);
-    child = new Child();
+    const collector = new Receiver();
+    const otlp = await collector.start();
+    cleanup = () => collector.close();
+    child = new Child({ OTLP_URL: otlp });
     const { port } = (await child.waitFor('out', (l) => l.event === 'listening')) as { port: number };
     const base = `http://127.0.0.1:${port}`;
     expect(await get(`${base}/readyz`)).toMatchObject({ status: 200, body: 'ok\n' });
@@ -83,8 +90,11 @@ describe('SIGTERM on a Fastify service (child process, built package)', () => {
 
     child.proc.stdin.write('release\n');
     expect(await slow).toMatchObject({ status: 200, body: 'slow done\n' });
+    expect(collector.spans).toEqual([]);
     expect(await child.exited).toEqual({ code: 0, signal: null });
     expect(child.out.map((l) => l.event)).toEqual(['listening', 'slow-start', 'hook']);
+    // The span of the last request was exported by the shutdown flush, before the exit.
+    expect(collector.spans.map((s) => s.name)).toEqual(['GET /slow']);
     const logs = child.err.map((l) => l.msg);
     expect(logs).toEqual([
       'shutdown started: readiness now fails',
