@@ -8,6 +8,8 @@ import { resolveOptions } from './options.js';
 import type { PeriscopeOptions, ResolvedOptions } from './options.js';
 import { createMetrics } from './metrics/index.js';
 import type { MetricsSubsystem } from './metrics/index.js';
+import { createLogging, periscopeLoggerOf, silentLogger } from './logging/index.js';
+import type { Logger, LoggingSubsystem } from './logging/index.js';
 import { attachExpress, isExpress } from './adapters/express.js';
 import { attachFastify, isFastify } from './adapters/fastify.js';
 import { attachNodeHttp, isNodeHttpServer } from './adapters/node-http.js';
@@ -18,6 +20,11 @@ import { kInstrumented } from './symbols.js';
 export interface Periscope {
   /** The Prometheus client's Registry holding every metric periscope made; register your own in it. */
   readonly registry: Registry;
+  /**
+   * pino logger writing JSON lines with `trace_id`/`span_id`/`trace_flags` of the active span;
+   * a logger that writes nothing when `logging: false`.
+   */
+  readonly logger: Logger;
   /** Which adapter was picked. */
   readonly framework: 'fastify' | 'express' | 'node-http';
   /** The options after defaults and environment were applied (frozen). */
@@ -26,7 +33,7 @@ export interface Periscope {
   readonly managementServer: Server | undefined;
   /** Resolves with the management server's address once it listens (undefined without one). */
   managementAddress(): Promise<AddressInfo | undefined>;
-  /** Stops periscope's own servers and timers. Idempotent. */
+  /** Stops periscope's own servers and timers and flushes the logs. Idempotent. */
   shutdown(): Promise<void>;
 }
 
@@ -78,6 +85,18 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
   const registry = metrics?.registry ?? new Registry();
   const hooks: RequestHook[] = [];
   if (metrics !== undefined) hooks.push(metrics.http);
+  let logging: LoggingSubsystem | undefined;
+  if (resolved.logging !== false) {
+    logging = createLogging({
+      options: resolved.logging,
+      service: resolved.serviceName,
+      version: resolved.version,
+      report,
+      // Fastify takes its logger at construction: one made by createLogger() becomes obs.logger.
+      adopt: framework === 'fastify' ? periscopeLoggerOf((app as { log?: unknown }).log) : undefined,
+    });
+    hooks.push(logging.hook);
+  }
 
   const appEndpoints = new Endpoints();
   const managementEndpoints = new Endpoints();
@@ -91,6 +110,7 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
     endpoints: appEndpoints,
     trackServer: (server) => metrics?.http.trackServer(server),
     report,
+    logging,
     warnOnce(code, message) {
       if (warned.has(code)) return;
       warned.add(code);
@@ -125,6 +145,7 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
   let stopped: Promise<void> | undefined;
   return Object.freeze({
     registry,
+    logger: logging?.logger ?? silentLogger(),
     framework: adapter.framework,
     options: resolved,
     managementServer,
@@ -134,7 +155,7 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
         if (managementServer === undefined || !managementServer.listening) return resolve();
         managementServer.close(() => resolve());
         managementServer.closeAllConnections();
-      });
+      }).then(() => logging?.flush());
       return stopped;
     },
   });

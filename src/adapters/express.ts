@@ -1,9 +1,23 @@
+import { STATUS_CODES } from 'node:http';
 import type { IncomingMessage, ServerResponse, Server } from 'node:http';
 import type { Express, Request } from 'express';
+import type { Logger } from 'pino';
+import { scopeOf } from '../core/index.js';
 import { kRouteCache, kRouteTemplate } from '../symbols.js';
 import type { AdapterContext, AdapterHandle } from './context.js';
 
 const kRoute = Symbol('periscope.expressRoute');
+const kLog = Symbol('periscope.expressLog');
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** periscope: a child of `obs.logger` carrying this request's ID (made on first use). */
+      log: Logger;
+    }
+  }
+}
 
 interface RouteLike {
   path?: unknown;
@@ -51,6 +65,47 @@ function captureRouteTemplates(app: Express): void {
   });
 }
 
+/**
+ * `req.log`, made on first use so requests that never log cost nothing: a getter on this app's
+ * request prototype, like the route capture above. Assignable, for apps that set their own.
+ */
+function defineRequestLog(app: Express, requestLogger: (req: IncomingMessage) => Logger): void {
+  Object.defineProperty(app.request, 'log', {
+    configurable: true,
+    enumerable: false,
+    get(this: Request & { [kLog]?: Logger }) {
+      return (this[kLog] ??= requestLogger(this));
+    },
+    set(this: Request & { [kLog]?: Logger }, log: Logger) {
+      this[kLog] = log;
+    },
+  });
+}
+
+function errorStatus(error: unknown): number {
+  const e = error as { status?: unknown; statusCode?: unknown } | null;
+  const status = typeof e === 'object' && e !== null ? (e.status ?? e.statusCode) : undefined;
+  return typeof status === 'number' && Number.isInteger(status) && status >= 400 && status <= 599 ? status : 500;
+}
+
+/**
+ * Error-handling middleware kept at the end of the stack, so the user's own error handlers
+ * run first and this one replaces Express's final handler: the error goes on the request scope
+ * (the request line logs it once, with its stack) and the client gets the status text only.
+ */
+function periscopeErrorHandler(error: unknown, req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {
+  const scope = scopeOf(res);
+  if (scope !== undefined) scope.error = error;
+  // Headers gone: only Express's final handler can end this response (it destroys the socket).
+  if (res.headersSent) return next(error);
+  const status = errorStatus(error);
+  const body = JSON.stringify({ error: STATUS_CODES[status] ?? 'Error', status });
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.setHeader('content-length', Buffer.byteLength(body));
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
 function resolveRoute(req: IncomingMessage): string | undefined {
   const r = req as CapturingRequest;
   const captured = r[kRouteTemplate];
@@ -69,6 +124,8 @@ export function attachExpress(app: Express, ctx: AdapterContext): AdapterHandle 
   captureRouteTemplates(app);
   const core = ctx.createCore(resolveRoute);
   const endpoints = ctx.endpoints;
+  const logging = ctx.logging;
+  if (logging !== undefined) defineRequestLog(app, logging.requestLogger);
   let server: Server | undefined;
   function periscopeMiddleware(req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {
     if (server === undefined) {
@@ -83,12 +140,22 @@ export function attachExpress(app: Express, ctx: AdapterContext): AdapterHandle 
       }
     }
     core.start(req, res);
+    if (stack !== undefined && stack[stack.length - 1]!.handle !== periscopeErrorHandler) keepErrorHandlerLast(stack);
     next();
   }
   app.use(periscopeMiddleware);
-  const stack = (app as unknown as { router?: { stack?: { handle?: unknown }[] } }).router?.stack;
+  let stack = (app as unknown as { router?: { stack?: { handle?: unknown }[] } }).router?.stack;
   if (Array.isArray(stack) && stack.length > 1 && stack[stack.length - 1]?.handle === periscopeMiddleware) {
     stack.unshift(stack.pop()!);
   }
+  if (!Array.isArray(stack)) stack = undefined;
+  else if (logging !== undefined) app.use(periscopeErrorHandler);
+  else stack = undefined;
   return { framework: 'express' };
+}
+
+/** Routes and error handlers declared after instrument() land behind ours: move ours back to the end. */
+function keepErrorHandlerLast(stack: { handle?: unknown }[]): void {
+  const i = stack.findIndex((layer) => layer.handle === periscopeErrorHandler);
+  if (i !== -1) stack.push(stack.splice(i, 1)[0]!);
 }

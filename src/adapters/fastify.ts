@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { scopeOf } from '../core/index.js';
 import { createError } from '../errors.js';
 import type { AdapterContext, AdapterHandle } from './context.js';
 
@@ -26,6 +27,19 @@ export function attachFastify(app: FastifyInstance, ctx: AdapterContext): Adapte
   }
   const core = ctx.createCore();
   try {
+    const logging = ctx.logging;
+    if (logging !== undefined) {
+      // Fastify's reqId is periscope's request ID (Fastify asks before any hook runs).
+      app.setGenReqId((req) => logging.requestId(req)!);
+      const { ownsRequestLogging, childLoggerFactory } = logging.fastify(app.log);
+      app.setChildLoggerFactory(childLoggerFactory as unknown as Parameters<FastifyInstance['setChildLoggerFactory']>[0]);
+      if (ownsRequestLogging) disableFastifyRequestLogging(app, ctx);
+      app.addHook('onError', function periscopeOnError(_request, reply, error, done) {
+        const scope = scopeOf(reply.raw);
+        if (scope !== undefined) scope.error = error;
+        done();
+      });
+    }
     app.addHook('onRequest', function periscopeOnRequest(request, reply, done) {
       const options = request.routeOptions;
       if (options.config.periscope !== false) core.start(request.raw, reply.raw, options.url);
@@ -48,4 +62,21 @@ export function attachFastify(app: FastifyInstance, ctx: AdapterContext): Adapte
   }
   ctx.trackServer(app.server);
   return { framework: 'fastify' };
+}
+
+/**
+ * periscope's request line replaces Fastify's "incoming request" / "request completed" lines and
+ * its error log (the request line carries the error). Fastify takes that setting only at
+ * construction (`logController`), so the instance's log controller is switched here, found by
+ * its symbol's description; with another Fastify version it warns and leaves them on.
+ */
+function disableFastifyRequestLogging(app: FastifyInstance, ctx: AdapterContext): void {
+  const key = Object.getOwnPropertySymbols(app).find((s) => s.description === 'fastify.logController');
+  const controller = key === undefined ? undefined : ((app as unknown as Record<symbol, unknown>)[key] as { disableRequestLogging?: unknown; isDisableRequestLoggingFunction?: unknown } | undefined);
+  if (controller === undefined || typeof controller !== 'object' || !('disableRequestLogging' in controller)) {
+    ctx.warnOnce('PERISCOPE_FASTIFY_REQUEST_LOGGING', 'periscope: could not turn off Fastify\'s own request log lines; create the app with `disableRequestLogging: true` to avoid duplicates.');
+    return;
+  }
+  controller.disableRequestLogging = true;
+  controller.isDisableRequestLoggingFunction = false;
 }

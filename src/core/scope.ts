@@ -29,6 +29,10 @@ export interface RequestScope {
   duration: number;
   /** Response body bytes. Valid at end. */
   bytes: number;
+  /** The request ID, when the logging concern assigned one at start. */
+  requestId: string | undefined;
+  /** The error a handler threw, as the adapter saw it (Express error middleware, Fastify onError). */
+  error: unknown;
 }
 
 /** What a concern (metrics, logging, tracing) plugs into the request lifecycle. */
@@ -49,6 +53,8 @@ class Scope implements RequestScope {
   status = 0;
   duration = 0;
   bytes = 0;
+  requestId: string | undefined = undefined;
+  error: unknown = undefined;
   readonly method: number;
   readonly startTime: number;
   readonly socket: Socket | null;
