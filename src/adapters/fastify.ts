@@ -1,4 +1,5 @@
-import type { FastifyInstance } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { scopeOf } from '../core/index.js';
 import { createError } from '../errors.js';
 import type { AdapterContext, AdapterHandle } from './context.js';
@@ -39,6 +40,7 @@ export function attachFastify(app: FastifyInstance, ctx: AdapterContext): Adapte
         if (scope !== undefined) scope.error = error;
         done();
       });
+      app.addHook('onSend', hideServerErrorDetails);
     }
     app.addHook('onRequest', function periscopeOnRequest(request, reply, done) {
       const options = request.routeOptions;
@@ -62,6 +64,25 @@ export function attachFastify(app: FastifyInstance, ctx: AdapterContext): Adapte
   }
   ctx.trackServer(app.server);
   return { framework: 'fastify' };
+}
+
+/**
+ * Fastify's default error handler sends the thrown error's message to the client, also for a
+ * 500. periscope logged the error; the client gets the status text only. An app with its own
+ * error handler decides for itself.
+ */
+function hideServerErrorDetails(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  payload: unknown,
+  done: (err: null, payload: unknown) => void,
+): void {
+  const status = reply.statusCode;
+  if (status < 500 || scopeOf(reply.raw)?.error === undefined || request.server.errorHandler.name !== 'defaultErrorHandler') {
+    return done(null, payload);
+  }
+  const text = STATUS_CODES[status] ?? 'Error';
+  done(null, JSON.stringify({ statusCode: status, error: text, message: text }));
 }
 
 /**

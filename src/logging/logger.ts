@@ -12,9 +12,10 @@ export const REDACTED_HEADERS: readonly string[] = Object.freeze(['authorization
 export const REDACTED = '[REDACTED]';
 
 /**
- * Fields periscope owns on every line. A user's field of the same name (in a log call or
- * child bindings) is written as `user_<name>` so it can never shadow the real one: a JSON
- * parser keeps the last of two equal keys, and pino writes the user's fields last.
+ * Fields periscope owns on every line. A user's field of the same name in a log call is
+ * written as `user_<name>` so it can never shadow the real one: a JSON parser keeps the last
+ * of two equal keys, and pino writes the call's fields last. (Child bindings are written
+ * before the call's fields, so the real trace fields already follow them.)
  */
 export const RESERVED_FIELDS: readonly string[] = Object.freeze(['level', 'time', 'trace_id', 'span_id', 'trace_flags']);
 
@@ -72,10 +73,6 @@ export function protectedMerge(merge: object, mixin: object): Fields {
   return Object.assign(mixinObject, user);
 }
 
-function protectBindings(bindings: Fields): Fields {
-  return hasReserved(bindings) ? renameReserved(bindings) : bindings;
-}
-
 const kLogging = Symbol('periscope.logging');
 
 /** What stays attached to a logger periscope made: how to flush and close its destinations. */
@@ -110,7 +107,6 @@ export function buildLogger(options: ResolvedLoggingOptions, identity: LoggerIde
     redact: { paths: redactPaths(options.redact), censor: REDACTED },
     serializers: { err: pino.stdSerializers.err, req: pino.stdSerializers.req, res: pino.stdSerializers.res },
     formatters: {
-      bindings: protectBindings,
       ...(options.levelFormat === 'label' ? { level: (label: string) => ({ level: label }) } : {}),
     },
   };
