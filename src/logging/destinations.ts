@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { resolve } from 'node:path';
 import pino from 'pino';
 import type { DestinationStream } from 'pino';
@@ -29,8 +30,7 @@ function flushOf(stream: Flushable, report: Report): () => Promise<void> {
     new Promise<void>((done) => {
       try {
         stream.flush((err) => {
-          // sonic-boom refuses to flush before its file is open; nothing is buffered then.
-          if (err && !/not ready/i.test(err.message)) report(err, 'log-flush');
+          if (err) report(err, 'log-flush');
           done();
         });
       } catch (error) {
@@ -49,7 +49,18 @@ function flushOf(stream: Flushable, report: Report): () => Promise<void> {
 function sonic(dest: number | string, sync: boolean, report: Report): Part {
   const stream = pino.destination({ dest, sync, mkdir: typeof dest === 'string' });
   stream.on('error', (error: Error) => report(error, 'log-destination'));
-  const flush = flushOf(stream, report);
+  const flush = async () => {
+    try {
+      // sonic-boom's flush(cb) returns at once when it does not batch (minLength 0), so: wait
+      // for the file to open and for the write in flight, then write the rest synchronously,
+      // in order. `_writing` is sonic-boom's own flag; pino's exit handler relies on the same.
+      if ((stream as unknown as { fd: number }).fd < 0) await once(stream, 'ready');
+      while ((stream as unknown as { _writing?: boolean })._writing === true) await once(stream, 'write');
+      stream.flushSync();
+    } catch (error) {
+      report(error, 'log-flush');
+    }
+  };
   return {
     stream,
     flush,

@@ -108,16 +108,17 @@ describe('Fastify request line and request.log', () => {
   it('adopts a logger made by createLogger() and given to Fastify as loggerInstance', async () => {
     const capture = new Capture();
     const logger = createLogger({ destination: capture, serviceName: 'adopted' });
-    app = Fastify({ loggerInstance: logger });
-    obs = instrument(app);
+    const adopted = Fastify({ loggerInstance: logger });
+    app = adopted as unknown as FastifyInstance;
+    obs = instrument(adopted);
     expect(obs.logger).toBe(logger);
-    app.get('/a', async (request) => {
+    adopted.get('/a', async (request) => {
       request.log.info('inside');
-      app!.log.info('app log');
+      adopted.log.info('app log');
       return 'a';
     });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    await (await fetch(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}/a`, { headers: { 'x-request-id': 'r1' } })).text();
+    await adopted.listen({ port: 0, host: '127.0.0.1' });
+    await (await fetch(`http://127.0.0.1:${(adopted.server.address() as AddressInfo).port}/a`, { headers: { 'x-request-id': 'r1' } })).text();
     await settle();
     const lines = capture.lines.filter((l) => typeof l.msg !== 'string' || !l.msg.startsWith('Server listening'));
     expect(lines.map((l) => [l.msg, l.request_id, l.service])).toEqual([
