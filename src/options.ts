@@ -183,7 +183,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): Env {
   return {
     serviceName: nonEmpty(env.OTEL_SERVICE_NAME),
     commit: nonEmpty(env.GIT_COMMIT) ?? nonEmpty(env.SOURCE_COMMIT) ?? nonEmpty(env.COMMIT_SHA),
-    logLevel: nonEmpty(env.LOG_LEVEL)?.toLowerCase(),
+    logLevel: nonEmpty(env.LOG_LEVEL),
   };
 }
 
@@ -436,7 +436,7 @@ export function resolveLogging(value: unknown, env: Env = readEnv()): ResolvedLo
   if (l.levelFormat !== undefined && l.levelFormat !== 'label' && l.levelFormat !== 'number') throw invalid('logging.levelFormat', l.levelFormat, '"label" or "number"');
   return Object.freeze({
     // The option wins; LOG_LEVEL is only read (and only validated) when the option is absent.
-    level: l.level !== undefined ? checkLevel(l.level, 'logging.level', 'info') : checkLevel(env.logLevel, 'LOG_LEVEL', 'info'),
+    level: l.level !== undefined ? checkLevel(l.level, 'logging.level', 'info') : checkLevel(env.logLevel?.toLowerCase(), 'LOG_LEVEL', 'info'),
     destinations,
     sync: (l.sync as boolean | undefined) ?? false,
     redact: Object.freeze([...((l.redact as string[] | undefined) ?? [])]),
