@@ -6,7 +6,7 @@ import { context, trace, TraceFlags } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { instrument } from '../../src/index.js';
 import type { Periscope, LoggingOptions } from '../../src/index.js';
-import { Capture, settle } from './helpers.js';
+import { Capture, settle, track } from './helpers.js';
 
 const TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
 const SPAN_ID = 'b7ad6b7169203331';
@@ -27,6 +27,7 @@ async function start(build: (app: express.Express) => void, logging: LoggingOpti
   obs = instrument(app, { logging: { destination: capture, ...logging } });
   build(app);
   server = app.listen(0, '127.0.0.1');
+  track(server);
   await new Promise<void>((r) => server!.once('listening', () => r()));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return { capture, base };
@@ -51,7 +52,7 @@ describe('Express request line', () => {
     await (await fetch(`${base}/missing`)).text();
     await (await fetch(`${base}/bad`)).text();
     await (await fetch(`${base}/metrics`)).text();
-    await settle();
+    await settle(server!);
     const lines = capture.withMsg('request completed');
     expect(lines).toHaveLength(3);
     const [ok, missing, bad] = lines;
@@ -88,7 +89,7 @@ describe('Express request line', () => {
     );
     await (await fetch(`${base}/a`)).text();
     await (await fetch(`${base}/b`)).text();
-    await settle();
+    await settle(server!);
     const lines = capture.lines;
     expect(lines).toHaveLength(1);
     expect(Object.keys(lines[0]!)).toEqual(['level', 'time', 'service', 'version', 'route', 'status_code', 'msg']);
@@ -111,7 +112,7 @@ describe('Express request line', () => {
         headers: { authorization: 'Bearer s3cret', cookie: 'sid=s3cret', 'x-api-key': 's3cret', 'proxy-authorization': 'Basic s3cret', accept: 'text/html' },
       })
     ).text();
-    await settle();
+    await settle(server!);
     const lines = capture.lines;
     expect(lines.map((l) => l.msg)).toEqual(['headers', 'request', 'request completed']);
     const fromHeaders = lines[0]!.headers as Record<string, string>;
@@ -136,7 +137,7 @@ describe('Express request line', () => {
       });
     });
     await (await fetch(`${base}/c`)).text();
-    await settle();
+    await settle(server!);
     const res = capture.withMsg('response')[0]!.res as { headers: Record<string, unknown> };
     expect(res.headers['set-cookie']).toBe('[REDACTED]');
     expect(capture.raw.join('').includes('s3cret')).toBe(false);
@@ -159,7 +160,7 @@ describe('Express request IDs and req.log', () => {
     await spaced.text();
     const fromTrace = await fetch(`${base}/x`, { headers: { traceparent: `00-${TRACE_ID}-${SPAN_ID}-01` } });
     await fromTrace.text();
-    await settle();
+    await settle(server!);
     expect(sane.headers.get('x-request-id')).toBe('abc-DEF_123');
     const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
     expect(tooLong.headers.get('x-request-id')).toMatch(uuid);
@@ -179,7 +180,7 @@ describe('Express request IDs and req.log', () => {
     }, { requestId: false });
     const r = await fetch(`${base}/x`, { headers: { 'x-request-id': 'abc' } });
     await r.text();
-    await settle();
+    await settle(server!);
     expect(r.headers.get('x-request-id')).toBe(null);
     expect('request_id' in capture.lines[0]!).toBe(false);
   });
@@ -203,7 +204,7 @@ describe('Express errors', () => {
     const t = await fetch(`${base}/async`);
     expect(t.status).toBe(418);
     expect(await t.text()).toBe(`{"error":"I'm a Teapot","status":418}`);
-    await settle();
+    await settle(server!);
     expect(capture.lines).toHaveLength(2);
     const [boom, teapot] = capture.lines;
     expect(boom).toMatchObject({ level: 'error', route: '/boom', status_code: 500, msg: 'request completed' });
@@ -226,7 +227,7 @@ describe('Express errors', () => {
     });
     const r = await fetch(`${base}/boom`);
     expect([r.status, await r.text()]).toEqual([502, 'handled mine']);
-    await settle();
+    await settle(server!);
     expect(capture.lines).toHaveLength(1);
     expect(capture.lines[0]).toMatchObject({ level: 'error', status_code: 502 });
   });
@@ -257,7 +258,7 @@ describe('Express trace IDs on the request line and req.log', () => {
       });
     });
     await (await fetch(`${base}/t`)).text();
-    await settle();
+    await settle(server!);
     const lines = capture.lines;
     expect(lines.map((l) => [l.msg, l.trace_id, l.span_id])).toEqual([
       ['after await', TRACE_ID, SPAN_ID],

@@ -8,7 +8,7 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { instrument } from '../../src/index.js';
 import type { Periscope, LoggingOptions } from '../../src/index.js';
 import { createLogger } from '../../src/logging/index.js';
-import { Capture, settle } from './helpers.js';
+import { Capture, settle, track } from './helpers.js';
 
 const TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
 const SPAN_ID = 'b7ad6b7169203331';
@@ -27,6 +27,7 @@ async function start(build: (app: FastifyInstance) => void, logging: LoggingOpti
   app = Fastify(fastifyOptions);
   obs = instrument(app, logging === undefined ? {} : { logging: { destination: capture, ...logging } });
   build(app);
+  track(app.server);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   return { capture, base };
@@ -45,7 +46,7 @@ describe('Fastify request line and request.log', () => {
     expect(r.headers.get('x-request-id')).toBe('abc-123');
     await (await fetch(`${base}/metrics`)).text();
     await (await fetch(`${base}/nowhere`)).text();
-    await settle();
+    await settle(app!.server);
     const lines = capture.lines;
     expect(lines.map((l) => [l.msg, l.request_id])).toEqual([
       ['inside', 'abc-123'],
@@ -66,7 +67,7 @@ describe('Fastify request line and request.log', () => {
     const sent = await (await fetch(`${base}/id`, { headers: { 'x-request-id': 'given-1' } })).json();
     const r = await fetch(`${base}/id`, { headers: { traceparent: `00-${TRACE_ID}-${SPAN_ID}-01` } });
     const fromTrace = await r.json();
-    await settle();
+    await settle(app!.server);
     expect(sent).toEqual({ id: 'given-1' });
     expect(fromTrace).toEqual({ id: TRACE_ID });
     expect(r.headers.get('x-request-id')).toBe(TRACE_ID);
@@ -82,7 +83,7 @@ describe('Fastify request line and request.log', () => {
     const r = await fetch(`${base}/boom`);
     expect(r.status).toBe(500);
     expect(await r.text()).toBe('{"statusCode":500,"error":"Internal Server Error","message":"Internal Server Error"}');
-    await settle();
+    await settle(app!.server);
     expect(capture.lines).toHaveLength(1);
     const line = capture.lines[0]!;
     expect(line).toMatchObject({ level: 'error', route: '/boom', status_code: 500 });
@@ -100,7 +101,7 @@ describe('Fastify request line and request.log', () => {
     });
     const r = await fetch(`${base}/boom`);
     expect([r.status, await r.text()]).toEqual([503, '{"mine":"visible"}']);
-    await settle();
+    await settle(app!.server);
     expect(capture.lines).toHaveLength(1);
     expect(capture.lines[0]).toMatchObject({ level: 'error', status_code: 503 });
   });
@@ -117,9 +118,10 @@ describe('Fastify request line and request.log', () => {
       adopted.log.info('app log');
       return 'a';
     });
+    track(adopted.server);
     await adopted.listen({ port: 0, host: '127.0.0.1' });
     await (await fetch(`http://127.0.0.1:${(adopted.server.address() as AddressInfo).port}/a`, { headers: { 'x-request-id': 'r1' } })).text();
-    await settle();
+    await settle(app!.server);
     const lines = capture.lines.filter((l) => typeof l.msg !== 'string' || !l.msg.startsWith('Server listening'));
     expect(lines.map((l) => [l.msg, l.request_id, l.service])).toEqual([
       ['inside', 'r1', 'adopted'],
@@ -141,7 +143,7 @@ describe('Fastify request line and request.log', () => {
       { loggerInstance: pino({}, own) },
     );
     await (await fetch(`${base}/own`, { headers: { 'x-request-id': 'own-1' } })).text();
-    await settle();
+    await settle(app!.server);
     expect(own.lines.filter((l) => l.reqId !== undefined).map((l) => [l.msg, l.reqId])).toEqual([
       ['incoming request', 'own-1'],
       ['mine', 'own-1'],
@@ -165,7 +167,7 @@ describe('Fastify injection', () => {
     // fetch refuses raw newlines in headers; tabs, quotes, backslashes and JSON are allowed.
     const ua = 'x"}\t{"level":"fatal","msg":"forged\\';
     await (await fetch(`${base}/inj?%0A%7B%22level%22%3A%22fatal%22%7D`, { headers: { 'user-agent': ua, 'x-request-id': 'a"b' } })).text();
-    await settle();
+    await settle(app!.server);
     expect(capture.raw).toHaveLength(2);
     for (const raw of capture.raw) expect(raw.slice(0, -1).includes('\n')).toBe(false);
     const [user, line] = capture.lines;
@@ -197,7 +199,7 @@ describe('Fastify trace IDs', () => {
       });
     });
     await (await fetch(`${base}/t`)).text();
-    await settle();
+    await settle(app!.server);
     expect(capture.withMsg('after await').map((l) => [l.trace_id, l.span_id, l.trace_flags])).toEqual([[TRACE_ID, SPAN_ID, '01']]);
   });
 
@@ -219,7 +221,7 @@ describe('Fastify trace IDs', () => {
       { loggerInstance: pino({ mixin: () => ({ tenant: 'acme' }) }, own) },
     );
     await (await fetch(`${base}/t`)).text();
-    await settle();
+    await settle(app!.server);
     const inside = own.lines.find((l) => l.msg === 'own after await')!;
     expect([inside.trace_id, inside.span_id, inside.trace_flags, inside.tenant, inside.level, inside.user_level]).toEqual([TRACE_ID, SPAN_ID, '01', 'acme', 30, 'fatal']);
     const outside = own.lines.find((l) => l.msg === 'own outside')!;

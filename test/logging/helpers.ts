@@ -1,3 +1,4 @@
+import type { Server, ServerResponse } from 'node:http';
 import type { LogStream } from '../../src/options.js';
 
 /** A destination that keeps every line, parsed, and the raw text. */
@@ -15,10 +16,29 @@ export class Capture implements LogStream {
   }
 }
 
-/** Waits until `res` has closed on the server side: the request line is written on `close`. */
-export async function settle(): Promise<void> {
-  // The request line is written from the response's 'close' event, which Node emits in a
-  // nextTick after 'finish'; the client may see the body first. Two macrotask turns cover it.
-  await new Promise<void>((r) => setImmediate(r));
-  await new Promise<void>((r) => setImmediate(r));
+const trackers = new WeakMap<Server, { open: number; waiters: (() => void)[] }>();
+
+/** Counts the server's responses that have not closed yet; call before the first request. */
+export function track(server: Server): void {
+  const t = { open: 0, waiters: [] as (() => void)[] };
+  trackers.set(server, t);
+  server.on('request', (_req, res: ServerResponse) => {
+    t.open++;
+    res.once('close', () => {
+      // periscope writes the request line from its own 'close' listener; let every listener run.
+      setImmediate(() => {
+        if (--t.open === 0) for (const w of t.waiters.splice(0)) w();
+      });
+    });
+  });
+}
+
+/**
+ * Resolves once every response the server has started has closed, so every request line is
+ * written: event-driven, no guessing at delays.
+ */
+export function settle(server: Server): Promise<void> {
+  const t = trackers.get(server);
+  if (t === undefined) throw new Error('settle(server) needs track(server) before the first request');
+  return t.open === 0 ? Promise.resolve() : new Promise<void>((resolve) => t.waiters.push(resolve));
 }

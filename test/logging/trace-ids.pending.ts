@@ -10,7 +10,7 @@ import express from 'express';
 import Fastify from 'fastify';
 import { instrument } from '../../src/index.js';
 import type { Periscope } from '../../src/index.js';
-import { Capture, settle } from './helpers.js';
+import { Capture, settle, track } from './helpers.js';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const TRACEPARENT = `00-${TRACE_ID}-00f067aa0ba902b7-01`;
@@ -49,11 +49,12 @@ describe('trace IDs from a traceparent header', () => {
       request.log.info('after await');
       return 'done';
     });
+    track(app.server);
     await app.listen({ port: 0, host: '127.0.0.1' });
     close = () => app.close();
     const r = await fetch(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}/work`, { headers: { traceparent: TRACEPARENT } });
     await r.text();
-    await settle();
+    await settle(app.server);
     expect(r.headers.get('x-request-id')).toBe(TRACE_ID);
     expectTraced(capture);
   });
@@ -68,11 +69,12 @@ describe('trace IDs from a traceparent header', () => {
       res.send('done');
     });
     const server: Server = app.listen(0, '127.0.0.1');
+    track(server);
     await new Promise<void>((r) => server.once('listening', () => r()));
     close = () => new Promise<void>((r) => server.close(() => r()));
     const r = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/work`, { headers: { traceparent: TRACEPARENT } });
     await r.text();
-    await settle();
+    await settle(server);
     expect(r.headers.get('x-request-id')).toBe(TRACE_ID);
     expectTraced(capture);
   });
