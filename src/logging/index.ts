@@ -7,7 +7,7 @@ import { buildLogger, loggerControl, traceIdsForForeignChildren } from './logger
 import { RequestLog } from './request-log.js';
 import { requestIdOf } from './request-id.js';
 
-export { REDACTED, REDACTED_HEADERS, RESERVED_FIELDS, traceMixin } from './logger.js';
+export { HEADER_CONTAINERS, REDACTED, REDACTED_HEADERS, RESERVED_FIELDS, traceMixin } from './logger.js';
 export { REQUEST_LINE_MESSAGE, RequestLog } from './request-log.js';
 export { saneRequestId, traceIdOfTraceparent } from './request-id.js';
 export type { Logger } from 'pino';

@@ -5,8 +5,19 @@ import type { ResolvedLoggingOptions } from '../options.js';
 import { buildDestination } from './destinations.js';
 import type { BuiltDestination } from './destinations.js';
 
-/** Header names redacted wherever they appear as a header (top level or one object deep). */
+/** Header names redacted wherever periscope looks for headers (see {@link HEADER_CONTAINERS}). */
 export const REDACTED_HEADERS: readonly string[] = Object.freeze(['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key']);
+
+/**
+ * Where headers objects are looked for: a logged `headers` object, a request or response
+ * (raw, Fastify's, or pino's serialized `req`/`res`), and the request and response of an HTTP
+ * client error (axios-style `err.config` / `err.response`); plus the header names at top
+ * level, for `logger.info(req.headers)`. Explicit paths, no leading wildcard: pino checks them
+ * only when the key is present, while a `*.headers` path measured about 10x slower on every line.
+ */
+export const HEADER_CONTAINERS: readonly string[] = Object.freeze([
+  'headers', 'req.headers', 'request.headers', 'res.headers', 'response.headers', 'reply.headers', 'err.config.headers', 'err.response.headers',
+]);
 
 /** The replacement for redacted values. */
 export const REDACTED = '[REDACTED]';
@@ -23,9 +34,8 @@ function redactPaths(extra: readonly string[]): string[] {
   const paths: string[] = [];
   for (const h of REDACTED_HEADERS) {
     const key = `["${h}"]`;
-    // `logger.info(req.headers)`, `{ headers }`, `{ req }` / `{ request }` / `{ res }` and any other
-    // one-level wrapper, and Fastify's or pino's serialized req/res.
-    paths.push(key, `headers${key}`, `*.headers${key}`);
+    paths.push(key);
+    for (const container of HEADER_CONTAINERS) paths.push(container + key);
   }
   return paths.concat(extra);
 }

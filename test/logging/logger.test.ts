@@ -181,6 +181,17 @@ describe('redaction', () => {
     expect(capture.raw.join('').includes('secret')).toBe(false);
   });
 
+  it('redacts the request headers of an HTTP client error (axios-style err.config.headers)', () => {
+    const { logger, capture } = makeLogger();
+    const err = Object.assign(new Error('Request failed with status code 502'), { config: { url: 'http://upstream', headers } });
+    logger.error({ err }, 'upstream failed');
+    const logged = capture.lines[0]!.err as { message: string; config: { url: string; headers: unknown } };
+    expect(logged.message).toBe('Request failed with status code 502');
+    expect(logged.config.url).toBe('http://upstream');
+    expect(logged.config.headers).toEqual(redacted);
+    expect(err.config.headers.authorization).toBe('Bearer secret');
+  });
+
   it('redacts configured paths as well', () => {
     const { logger, capture } = makeLogger({ redact: ['body.password', '*.token'] });
     logger.info({ body: { user: 'ann', password: 'hunter2' }, auth: { token: 't0k' } });
