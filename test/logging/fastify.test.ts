@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
@@ -174,6 +175,46 @@ describe('Fastify injection', () => {
     expect([user!.level, user!.user_level, user!.ua]).toEqual(['info', 'fatal', ua]);
     expect([line!.level, line!.user_agent, line!.path]).toEqual(['info', ua, '/inj']);
     expect((line!.headers as Record<string, string>)['x-request-id']).toBe('a"b');
+  });
+});
+
+describe('Fastify injection over a raw socket', () => {
+  function raw(base: string, payload: string): Promise<string> {
+    const { hostname, port } = new URL(base);
+    return new Promise((resolve, reject) => {
+      const socket = connect(Number(port), hostname, () => socket.end(Buffer.from(payload, 'latin1')));
+      let data = '';
+      socket.on('data', (chunk: Buffer) => (data += chunk.toString('latin1')));
+      socket.on('error', reject);
+      socket.on('close', () => resolve(data.slice(0, data.indexOf('\r\n'))));
+    });
+  }
+
+  it('never lets a newline, carriage return or NUL in a header reach a log line, and escapes the rest', async () => {
+    const { capture, base } = await start(
+      (a) => {
+        a.get('/inj', async (request) => {
+          request.log.info({ ua: request.headers['user-agent'] }, 'user fields');
+          return 'ok';
+        });
+      },
+      { requests: { fields: ['user_agent', 'request_id'] } },
+    );
+    const forged = '{"level":"fatal","msg":"forged"}';
+    // Node's HTTP parser refuses these before any application code runs.
+    expect(await raw(base, `GET /inj HTTP/1.1\r\nHost: x\r\nUser-Agent: a\n${forged}\r\nConnection: close\r\n\r\n`)).toBe('HTTP/1.1 400 Bad Request');
+    expect(await raw(base, `GET /inj HTTP/1.1\r\nHost: x\r\nUser-Agent: a\r${forged}\r\nConnection: close\r\n\r\n`)).toBe('HTTP/1.1 400 Bad Request');
+    expect(await raw(base, `GET /inj HTTP/1.1\r\nHost: x\r\nUser-Agent: a\u0000b\r\nConnection: close\r\n\r\n`)).toBe('HTTP/1.1 400 Bad Request');
+    // Bytes above 0x7f and quotes are allowed in values: escaped in the line; not a sane request ID.
+    expect(await raw(base, `GET /inj HTTP/1.1\r\nHost: x\r\nUser-Agent: \u00ff"}${forged}\r\nX-Request-Id: \u00e9\r\nConnection: close\r\n\r\n`)).toBe('HTTP/1.1 200 OK');
+    await settle(app!.server);
+    expect(capture.raw).toHaveLength(2);
+    for (const line of capture.raw) expect(line.indexOf('\n')).toBe(line.length - 1);
+    const [user, request] = capture.lines;
+    expect([user!.level, user!.msg, user!.ua]).toEqual(['info', 'user fields', `\u00ff"}${forged}`]);
+    expect([request!.level, request!.msg, request!.user_agent]).toEqual(['info', 'request completed', `\u00ff"}${forged}`]);
+    expect(request!.request_id).not.toBe('\u00e9');
+    expect(request!.request_id).toBe(user!.request_id);
   });
 });
 
