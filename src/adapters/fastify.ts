@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { scopeOf } from '../core/index.js';
 import { createError } from '../errors.js';
 import type { AdapterContext, AdapterHandle } from './context.js';
@@ -27,6 +27,10 @@ export function attachFastify(app: FastifyInstance, ctx: AdapterContext): Adapte
     throw createError('PERISCOPE_ERR_TOO_LATE', ['Fastify', 'the server is already listening']);
   }
   const core = ctx.createCore();
+  // Fastify's null logger, when the app has none: routes declared before instrument() kept
+  // the old child-logger factory and would hand it out as request.log.
+  let nullLog: unknown;
+  let requestLog: ((raw: FastifyRequest['raw']) => FastifyBaseLogger) | undefined;
   try {
     const logging = ctx.logging;
     if (logging !== undefined) {
@@ -34,7 +38,13 @@ export function attachFastify(app: FastifyInstance, ctx: AdapterContext): Adapte
       app.setGenReqId((req) => logging.requestId(req)!);
       const { ownsRequestLogging, childLoggerFactory } = logging.fastify(app.log);
       app.setChildLoggerFactory(childLoggerFactory as unknown as Parameters<FastifyInstance['setChildLoggerFactory']>[0]);
-      if (ownsRequestLogging) disableFastifyRequestLogging(app, ctx);
+      if (ownsRequestLogging) {
+        disableFastifyRequestLogging(app, ctx);
+        if (app.log.child({}) === app.log) {
+          nullLog = app.log;
+          requestLog = (raw) => logging.requestLogger(raw) as unknown as FastifyBaseLogger;
+        }
+      }
       app.addHook('onError', function periscopeOnError(_request, reply, error, done) {
         const scope = scopeOf(reply.raw);
         if (scope !== undefined) scope.error = error;
@@ -43,6 +53,7 @@ export function attachFastify(app: FastifyInstance, ctx: AdapterContext): Adapte
       app.addHook('onSend', hideServerErrorDetails);
     }
     app.addHook('onRequest', function periscopeOnRequest(request, reply, done) {
+      if (request.log === nullLog) request.log = reply.log = requestLog!(request.raw);
       const options = request.routeOptions;
       if (options.config.periscope !== false) core.start(request.raw, reply.raw, options.url);
       done();

@@ -61,6 +61,34 @@ describe('Fastify request line and request.log', () => {
     expect(lines[2]).toMatchObject({ level: 'warn', route: 'unmatched', path: '/nowhere', status_code: 404 });
   });
 
+  it('gives request.log to routes declared before instrument() and in plugins too', async () => {
+    const capture = new Capture();
+    app = Fastify();
+    app.get('/early', async (request) => {
+      request.log.info('early');
+      return 'e';
+    });
+    app.register(async (child) => {
+      child.get('/plugin', async (request) => {
+        request.log.info('plugin');
+        return 'p';
+      });
+    });
+    obs = instrument(app, { logging: { destination: capture } });
+    track(app.server);
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    await (await fetch(`${base}/early`, { headers: { 'x-request-id': 'e-1' } })).text();
+    await (await fetch(`${base}/plugin`, { headers: { 'x-request-id': 'p-1' } })).text();
+    await settle(app.server);
+    expect(capture.lines.map((l) => [l.msg, l.request_id])).toEqual([
+      ['early', 'e-1'],
+      ['request completed', 'e-1'],
+      ['plugin', 'p-1'],
+      ['request completed', 'p-1'],
+    ]);
+  });
+
   it('makes Fastify\'s own request.id the same request ID', async () => {
     const { capture, base } = await start((a) => {
       a.get('/id', async (request) => ({ id: request.id }));
