@@ -31,6 +31,11 @@ export interface LoggingSubsystem {
    * Fastify's built-in per-request lines should be turned off: the request line replaces them.
    */
   fastify(appLog: unknown): { ownsRequestLogging: boolean; childLoggerFactory: (parent: Logger, bindings: Record<string, unknown>, opts: ChildOptions, req: IncomingMessage) => Logger };
+  /**
+   * The warn line for a request still in flight past the slow-request threshold (written from
+   * a timer, outside the request's context: the request ID ties it to the request's lines).
+   */
+  slowRequest(method: string, route: string | undefined, url: string | undefined, elapsedMs: number, thresholdMs: number, requestId: string | undefined): void;
   /** Resolves once every line written so far has been handed to the OS or transport. */
   flush(): Promise<void>;
   /** Flushes and closes periscope's files and transport workers (stdout stays open). */
@@ -44,6 +49,14 @@ export interface LoggingDeps {
   readonly report: (error: unknown, where: string) => void;
   /** A logger made by {@link createLogger} that the app already uses (Fastify `loggerInstance`): adopted as `obs.logger`. */
   readonly adopt?: Logger;
+}
+
+/** The message of the slow-request warn line. */
+export const SLOW_REQUEST_MESSAGE = 'request still in flight past the slow-request threshold';
+
+function pathOnly(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
 }
 
 /** A logger that writes nothing: `obs.logger` when `logging: false`. */
@@ -99,6 +112,12 @@ export function createLogging(deps: LoggingDeps): LoggingSubsystem {
           return child;
         },
       };
+    },
+    slowRequest(method, route, url, elapsedMs, thresholdMs, requestId) {
+      logger.warn(
+        { request_id: requestId, method, route, path: url === undefined ? undefined : pathOnly(url), elapsed_ms: Math.round(elapsedMs), threshold_ms: thresholdMs },
+        SLOW_REQUEST_MESSAGE,
+      );
     },
     flush: () => control.destination.flush(),
     close: () => control.destination.close(),
