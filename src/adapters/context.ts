@@ -13,7 +13,7 @@ export interface AdapterContext {
   report(error: unknown, where: string): void;
   warnOnce(code: string, message: string): void;
   /** The logging concern, when on: request IDs and request loggers (`req.log`, Fastify's `request.log`). */
-  readonly logging: Pick<LoggingSubsystem, 'requestId' | 'requestLogger' | 'fastify'> | undefined;
+  readonly logging: Pick<LoggingSubsystem, 'requestIds' | 'requestId' | 'requestLogger' | 'fastify'> | undefined;
 }
 
 /** What an adapter gives back. */

@@ -35,7 +35,7 @@ export function attachFastify(app: FastifyInstance, ctx: AdapterContext): Adapte
     const logging = ctx.logging;
     if (logging !== undefined) {
       // Fastify's reqId is periscope's request ID (Fastify asks before any hook runs).
-      app.setGenReqId((req) => logging.requestId(req)!);
+      if (logging.requestIds) app.setGenReqId((req) => logging.requestId(req)!);
       const { ownsRequestLogging, childLoggerFactory } = logging.fastify(app.log);
       app.setChildLoggerFactory(childLoggerFactory as unknown as Parameters<FastifyInstance['setChildLoggerFactory']>[0]);
       if (ownsRequestLogging) {

@@ -21,6 +21,8 @@ export interface LoggingSubsystem {
   readonly logger: Logger;
   /** The request hook (request ID at start, request line at end). */
   readonly hook: RequestLog;
+  /** False when `logging.requestId` is false. */
+  readonly requestIds: boolean;
   /** The request's ID, or undefined when `logging.requestId` is false. Decided once per request. */
   requestId(req: IncomingMessage): string | undefined;
   /** A child of `obs.logger` carrying the request's ID (`req.log` in Express). */
@@ -86,6 +88,7 @@ export function createLogging(deps: LoggingDeps): LoggingSubsystem {
   return {
     logger,
     hook,
+    requestIds: idOptions !== false,
     requestId,
     requestLogger,
     fastify(appLog) {

@@ -103,6 +103,23 @@ describe('Fastify request line and request.log', () => {
     expect(capture.withMsg('request completed').map((l) => l.request_id)).toEqual(['given-1', TRACE_ID]);
   });
 
+  it('leaves Fastify\'s request IDs alone with requestId: false', async () => {
+    const { capture, base } = await start((a) => {
+      a.get('/id', async (request) => {
+        request.log.info('inside');
+        return { id: request.id };
+      });
+    }, { requestId: false });
+    const r = await fetch(`${base}/id`, { headers: { 'x-request-id': 'ignored' } });
+    expect(await r.json()).toEqual({ id: 'req-1' });
+    expect(r.headers.get('x-request-id')).toBe(null);
+    await settle(app!.server);
+    expect(capture.lines.map((l) => [l.msg, l.reqId, l.request_id])).toEqual([
+      ['inside', 'req-1', undefined],
+      ['request completed', undefined, undefined],
+    ]);
+  });
+
   it('logs a thrown error once, with type, message and stack, and hides it from the client', async () => {
     const { capture, base } = await start((a) => {
       a.get('/boom', async () => {
