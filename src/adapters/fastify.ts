@@ -27,23 +27,20 @@ export function attachFastify(app: FastifyInstance, ctx: AdapterContext): Adapte
     throw createError('PERISCOPE_ERR_TOO_LATE', ['Fastify', 'the server is already listening']);
   }
   const core = ctx.createCore();
-  // Fastify's null logger, when the app has none: routes declared before instrument() kept
-  // the old child-logger factory and would hand it out as request.log.
-  let nullLog: unknown;
+  // Set when periscope owns request logging: makes request.log once the request has started.
   let requestLog: ((raw: FastifyRequest['raw']) => FastifyBaseLogger) | undefined;
+  const requestIds = ctx.logging?.requestIds === true;
   try {
     const logging = ctx.logging;
     if (logging !== undefined) {
-      // Fastify's reqId is periscope's request ID (Fastify asks before any hook runs).
-      if (logging.requestIds) app.setGenReqId((req) => logging.requestId(req)!);
       const { ownsRequestLogging, childLoggerFactory } = logging.fastify(app.log);
       app.setChildLoggerFactory(childLoggerFactory as unknown as Parameters<FastifyInstance['setChildLoggerFactory']>[0]);
       if (ownsRequestLogging) {
         disableFastifyRequestLogging(app, ctx);
-        if (app.log.child({}) === app.log) {
-          nullLog = app.log;
-          requestLog = (raw) => logging.requestLogger(raw) as unknown as FastifyBaseLogger;
-        }
+        requestLog = (raw) => logging.requestLogger(raw) as unknown as FastifyBaseLogger;
+      } else if (requestIds) {
+        // The app's own logger binds Fastify's reqId before any hook runs: make it periscope's.
+        app.setGenReqId((req) => logging.requestId(req)!);
       }
       app.addHook('onError', function periscopeOnError(_request, reply, error, done) {
         const scope = scopeOf(reply.raw);
@@ -53,9 +50,13 @@ export function attachFastify(app: FastifyInstance, ctx: AdapterContext): Adapte
       app.addHook('onSend', hideServerErrorDetails);
     }
     app.addHook('onRequest', function periscopeOnRequest(request, reply, done) {
-      if (request.log === nullLog) request.log = reply.log = requestLog!(request.raw);
       const options = request.routeOptions;
-      if (options.config.periscope !== false) core.start(request.raw, reply.raw, options.url);
+      const scope = options.config.periscope !== false ? core.start(request.raw, reply.raw, options.url) : undefined;
+      if (requestLog !== undefined) {
+        // After start, so the request ID can be the trace ID tracing just made.
+        request.log = reply.log = requestLog(request.raw);
+        if (requestIds && scope?.requestId !== undefined) request.id = scope.requestId;
+      }
       done();
     });
     for (const [path, handler] of ctx.endpoints.entries()) {

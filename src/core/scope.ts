@@ -31,6 +31,8 @@ export interface RequestScope {
   bytes: number;
   /** The request ID, when the logging concern assigned one at start. */
   requestId: string | undefined;
+  /** Trace ID of the request span (32 hex digits), set by tracing at start; undefined when tracing is off. */
+  traceId: string | undefined;
   /** The error a handler threw, as the adapter saw it (Express error middleware, Fastify onError). */
   error: unknown;
 }
@@ -54,6 +56,7 @@ class Scope implements RequestScope {
   duration = 0;
   bytes = 0;
   requestId: string | undefined = undefined;
+  traceId: string | undefined = undefined;
   error: unknown = undefined;
   readonly method: number;
   readonly startTime: number;

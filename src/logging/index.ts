@@ -29,8 +29,10 @@ export interface LoggingSubsystem {
   requestLogger(req: IncomingMessage): Logger;
   /**
    * Fastify `childLoggerFactory` for this app, and whether periscope owns the app's request
-   * logging (true when Fastify has no logger of its own or uses `obs.logger`), in which case
-   * Fastify's built-in per-request lines should be turned off: the request line replaces them.
+   * logging (true when Fastify has no logger of its own or uses `obs.logger`). When it does,
+   * `request.log` should be `requestLogger(req)` set once the request has started, and
+   * Fastify's built-in per-request lines turned off: the request line replaces them. When it
+   * does not, the factory gives the app's own request children the trace-ID mixin.
    */
   fastify(appLog: unknown): { ownsRequestLogging: boolean; childLoggerFactory: (parent: Logger, bindings: Record<string, unknown>, opts: ChildOptions, req: IncomingMessage) => Logger };
   /**
@@ -97,14 +99,9 @@ export function createLogging(deps: LoggingDeps): LoggingSubsystem {
       const isNull = log === undefined || typeof log.child !== 'function' || log.child({}) === log;
       const ours = loggerControl(log)?.root === logger;
       if (isNull || ours) {
-        return {
-          ownsRequestLogging: true,
-          childLoggerFactory: (_parent, bindings, opts, req) => {
-            const id = requestId(req);
-            // Fastify labels its request ID `reqId`; periscope's lines say `request_id` everywhere.
-            return logger.child(id === undefined ? bindings : { request_id: id }, opts);
-          },
-        };
+        // request.log is set from the request hook, once the request ID (maybe the trace ID)
+        // is known; Fastify's own per-request child would only be thrown away.
+        return { ownsRequestLogging: true, childLoggerFactory: (parent) => parent };
       }
       const addTraceIds = traceIdsForForeignChildren(log);
       return {

@@ -45,14 +45,15 @@ const kRequestId = Symbol('periscope.requestId');
 
 /**
  * The request's ID, decided once and kept on the request: a sane incoming header, else the
- * active span's trace ID, else the `traceparent` trace ID, else a random UUID. Fastify asks
- * for it (genReqId) before periscope's request hook runs; both get the same value.
+ * request span's trace ID (`traceId`, from the request scope, or the active span), else the
+ * `traceparent` trace ID, else a random UUID. Whoever asks first decides; later calls get
+ * the same value.
  */
-export function requestIdOf(req: IncomingMessage, header: string, maxLength: number): string {
+export function requestIdOf(req: IncomingMessage, header: string, maxLength: number, traceId?: string): string {
   const r = req as unknown as Record<symbol, string | undefined>;
   const known = r[kRequestId];
   if (known !== undefined) return known;
-  let id = saneRequestId(req.headers[header], maxLength);
+  let id = saneRequestId(req.headers[header], maxLength) ?? traceId;
   if (id === undefined) {
     const sc = trace.getActiveSpan()?.spanContext();
     if (sc !== undefined && isSpanContextValid(sc)) id = sc.traceId;

@@ -74,7 +74,8 @@ export class RequestLog implements RequestHook {
   onStart(scope: RequestScope): void {
     const header = this.#idHeader;
     if (header === undefined) return;
-    const id = requestIdOf(scope.req, header, this.#idMaxLength);
+    // Tracing's hook runs first and puts the request span's trace ID on the scope.
+    const id = requestIdOf(scope.req, header, this.#idMaxLength, scope.traceId);
     scope.requestId = id;
     if (!scope.res.headersSent) scope.res.setHeader(header, id);
   }

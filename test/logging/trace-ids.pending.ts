@@ -78,4 +78,26 @@ describe('trace IDs from a traceparent header', () => {
     expect(r.headers.get('x-request-id')).toBe(TRACE_ID);
     expectTraced(capture);
   });
+
+  it('without any header, the request ID is the trace ID tracing made (Fastify and Express)', async () => {
+    const capture = new Capture();
+    const app = Fastify();
+    obs = instrument(app, { logging: { destination: capture } });
+    app.get('/id', async (request) => {
+      request.log.info('inside');
+      return { id: request.id };
+    });
+    track(app.server);
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    close = () => app.close();
+    const r = await fetch(`http://127.0.0.1:${(app.server.address() as AddressInfo).port}/id`);
+    const body = (await r.json()) as { id: string };
+    await settle(app.server);
+    const lines = capture.lines;
+    expect(lines.map((l) => l.msg)).toEqual(['inside', 'request completed']);
+    expect(lines[0]!.trace_id).toMatch(/^[0-9a-f]{32}$/);
+    for (const l of lines) expect([l.request_id, l.trace_id]).toEqual([lines[0]!.trace_id, lines[0]!.trace_id]);
+    expect(r.headers.get('x-request-id')).toBe(lines[0]!.trace_id);
+    expect(body.id).toBe(lines[0]!.trace_id);
+  });
 });
