@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogging } from '../../src/logging/index.js';
 import type { LoggingSubsystem } from '../../src/logging/index.js';
-import { resolveOptions } from '../../src/options.js';
+import { readEnv, resolveOptions } from '../../src/options.js';
 import type { LoggingOptions, ResolvedLoggingOptions } from '../../src/options.js';
 import { Capture } from './helpers.js';
 
@@ -22,7 +22,7 @@ function tempDir(): string {
 }
 
 function makeLogging(logging: LoggingOptions): LoggingSubsystem {
-  const resolved = resolveOptions({ serviceName: 'svc', version: '1', metrics: false, logging }, { serviceName: undefined, commit: undefined, logLevel: undefined });
+  const resolved = resolveOptions({ serviceName: 'svc', version: '1', metrics: false, logging }, readEnv({}));
   const l = createLogging({
     options: resolved.logging as ResolvedLoggingOptions,
     service: 'svc',

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { context, trace, TraceFlags } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { createLogging } from '../../src/logging/index.js';
-import { resolveOptions } from '../../src/options.js';
+import { readEnv, resolveOptions } from '../../src/options.js';
 import type { LoggingOptions, ResolvedLoggingOptions } from '../../src/options.js';
 import { Capture } from './helpers.js';
 
@@ -10,7 +10,7 @@ const noReport = (error: unknown) => {
   throw error;
 };
 
-function makeLogger(logging: LoggingOptions = {}, env = { serviceName: undefined, commit: undefined, logLevel: undefined as string | undefined }) {
+function makeLogger(logging: LoggingOptions = {}, env = readEnv({})) {
   const capture = new Capture();
   const resolved = resolveOptions({ serviceName: 'svc', version: '1.2.3', metrics: false, logging: { destination: capture, ...logging } }, env);
   const logging_ = createLogging({ options: resolved.logging as ResolvedLoggingOptions, service: 'svc', version: '1.2.3', report: noReport });
@@ -44,11 +44,11 @@ describe('logger line shape', () => {
   });
 
   it('takes the level from LOG_LEVEL, and the option wins over it', () => {
-    const fromEnv = makeLogger({}, { serviceName: undefined, commit: undefined, logLevel: 'warn' });
+    const fromEnv = makeLogger({}, readEnv({ LOG_LEVEL: 'warn' }));
     fromEnv.logger.info('dropped');
     fromEnv.logger.warn('kept');
     expect(fromEnv.capture.lines.map((l) => l.msg)).toEqual(['kept']);
-    const fromOption = makeLogger({ level: 'debug' }, { serviceName: undefined, commit: undefined, logLevel: 'error' });
+    const fromOption = makeLogger({ level: 'debug' }, readEnv({ LOG_LEVEL: 'error' }));
     fromOption.logger.debug('kept');
     expect(fromOption.capture.lines.map((l) => l.msg)).toEqual(['kept']);
   });

@@ -4,9 +4,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { instrument, isPeriscopeError } from '../../src/index.js';
-import { resolveOptions } from '../../src/options.js';
+import { readEnv, resolveOptions } from '../../src/options.js';
 
-const env = (logLevel?: string) => ({ serviceName: undefined, commit: undefined, logLevel });
+const env = (logLevel?: string) => readEnv(logLevel === undefined ? {} : { LOG_LEVEL: logLevel });
 
 function thrown(fn: () => unknown): { code: string; option: string | undefined; message: string } {
   try {

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { Core } from '../../src/core/index.js';
 import type { RequestScope } from '../../src/core/index.js';
 import { createLogging, saneRequestId, traceIdOfTraceparent } from '../../src/logging/index.js';
-import { resolveOptions } from '../../src/options.js';
+import { readEnv, resolveOptions } from '../../src/options.js';
 import type { ResolvedLoggingOptions } from '../../src/options.js';
 import { Capture, settle, track } from './helpers.js';
 
@@ -49,7 +49,7 @@ describe('traceIdOfTraceparent', () => {
 describe('request ID from the request scope\'s trace ID', () => {
   it('uses the trace ID tracing put on the scope when no sane header came', async () => {
     const capture = new Capture();
-    const resolved = resolveOptions({ metrics: false, logging: { destination: capture } }, { serviceName: undefined, commit: undefined, logLevel: undefined });
+    const resolved = resolveOptions({ metrics: false, logging: { destination: capture } }, readEnv({}));
     const report = (error: unknown) => {
       throw error;
     };
