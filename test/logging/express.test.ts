@@ -92,7 +92,9 @@ describe('Express request line', () => {
     await settle(server!);
     const lines = capture.lines;
     expect(lines).toHaveLength(1);
-    expect(Object.keys(lines[0]!)).toEqual(['level', 'time', 'service', 'version', 'route', 'status_code', 'msg']);
+    // Trace fields appear when tracing is on; the configured fields are the only others.
+    const keys = Object.keys(lines[0]!).filter((k) => !['trace_id', 'span_id', 'trace_flags'].includes(k));
+    expect(keys).toEqual(['level', 'time', 'service', 'version', 'route', 'status_code', 'msg']);
     expect(lines[0]).toMatchObject({ level: 'error', route: '/b', status_code: 400 });
   });
 
@@ -162,9 +164,12 @@ describe('Express request IDs and req.log', () => {
     await fromTrace.text();
     await settle(server!);
     expect(sane.headers.get('x-request-id')).toBe('abc-DEF_123');
-    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-    expect(tooLong.headers.get('x-request-id')).toMatch(uuid);
-    expect(spaced.headers.get('x-request-id')).toMatch(uuid);
+    // Refused IDs are replaced by the request's trace ID when tracing made one, else a UUID.
+    const lines = capture.withMsg('request completed');
+    const replacement = (i: number) => (lines[i]!.trace_id as string | undefined) ?? /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+    expect(tooLong.headers.get('x-request-id')).toMatch(replacement(1));
+    expect(spaced.headers.get('x-request-id')).toMatch(replacement(2));
+    expect(tooLong.headers.get('x-request-id')).not.toBe(spaced.headers.get('x-request-id'));
     expect(fromTrace.headers.get('x-request-id')).toBe(TRACE_ID);
     const inside = capture.withMsg('inside').map((l) => l.request_id);
     const done = capture.withMsg('request completed').map((l) => l.request_id);
