@@ -118,7 +118,7 @@ function resolveRoute(req: IncomingMessage): string | undefined {
 /**
  * Express: one middleware at the front of the stack (moved there if routes were declared
  * first) starts the scope and serves periscope's endpoints; the route template is resolved
- * when the response closes.
+ * when the response closes. With logging on, `req.log` and an error handler kept last.
  */
 export function attachExpress(app: Express, ctx: AdapterContext): AdapterHandle {
   captureRouteTemplates(app);
@@ -126,6 +126,8 @@ export function attachExpress(app: Express, ctx: AdapterContext): AdapterHandle 
   const endpoints = ctx.endpoints;
   const logging = ctx.logging;
   if (logging !== undefined) defineRequestLog(app, logging.requestLogger);
+  /** The router's stack, when periscope keeps its error handler at the end of it (logging on). */
+  let errorStack: { handle?: unknown }[] | undefined;
   let server: Server | undefined;
   function periscopeMiddleware(req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {
     if (server === undefined) {
@@ -140,17 +142,19 @@ export function attachExpress(app: Express, ctx: AdapterContext): AdapterHandle 
       }
     }
     core.start(req, res);
-    if (stack !== undefined && stack[stack.length - 1]!.handle !== periscopeErrorHandler) keepErrorHandlerLast(stack);
+    if (errorStack !== undefined && errorStack[errorStack.length - 1]!.handle !== periscopeErrorHandler) keepErrorHandlerLast(errorStack);
     next();
   }
   app.use(periscopeMiddleware);
-  let stack = (app as unknown as { router?: { stack?: { handle?: unknown }[] } }).router?.stack;
+  const stack = (app as unknown as { router?: { stack?: { handle?: unknown }[] } }).router?.stack;
   if (Array.isArray(stack) && stack.length > 1 && stack[stack.length - 1]?.handle === periscopeMiddleware) {
     stack.unshift(stack.pop()!);
   }
-  if (!Array.isArray(stack)) stack = undefined;
-  else if (logging !== undefined) app.use(periscopeErrorHandler);
-  else stack = undefined;
+  // Only with logging on: without it, nothing would log the error this handler answers.
+  if (Array.isArray(stack) && logging !== undefined) {
+    app.use(periscopeErrorHandler);
+    errorStack = stack;
+  }
   return { framework: 'express' };
 }
 
