@@ -18,6 +18,17 @@ import { kInstrumented } from './symbols.js';
 import { BreakerMetrics, CircuitBreaker, SlowRequestDetector, slowRequestCounter } from './resilience/index.js';
 import type { CircuitBreakerOptions } from './resilience/index.js';
 
+// Here rather than in the Express adapter so that it reaches users through the public types.
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** periscope (logging on): a child of `obs.logger` carrying this request's ID, made on first use. */
+      log: Logger;
+    }
+  }
+}
+
 /** The handle `instrument()` returns. */
 export interface Periscope {
   /** The Prometheus client's Registry holding every metric periscope made; register your own in it. */

@@ -9,15 +9,6 @@ import type { AdapterContext, AdapterHandle } from './context.js';
 const kRoute = Symbol('periscope.expressRoute');
 const kLog = Symbol('periscope.expressLog');
 
-declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
-  namespace Express {
-    interface Request {
-      /** periscope: a child of `obs.logger` carrying this request's ID (made on first use). */
-      log: Logger;
-    }
-  }
-}
 
 interface RouteLike {
   path?: unknown;
