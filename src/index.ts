@@ -16,3 +16,4 @@ export type {
 export { CircuitOpenError, CircuitTimeoutError, CircuitFallbackError } from './resilience/index.js';
 export type { CircuitBreaker, CircuitBreakerOptions, CircuitState, CircuitBreakerEvents, CircuitBreakerHealth, CircuitBreakerStats, StateChangeEvent } from './resilience/index.js';
 export { STATUS_CLIENT_CLOSED, UNMATCHED_ROUTE } from './core/index.js';
+export type { TracingOptions, TracingExporter, ResolvedTracingOptions } from './options.js';

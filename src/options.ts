@@ -69,6 +69,71 @@ export interface PeriscopeOptions {
    * merely slow, and still in flight when someone reads the warning.
    */
   slowRequests?: { thresholdMs?: number } | false;
+  /** OpenTelemetry tracing; `false` turns it off. Default `true` (all defaults). */
+  tracing?: boolean | TracingOptions;
+}
+
+/** Which span exporter tracing uses. */
+export type TracingExporter = 'otlp' | 'console' | 'none';
+
+/** Options for OpenTelemetry tracing. Each wins over its environment variable. */
+export interface TracingOptions {
+  /**
+   * OTLP/HTTP endpoint: a base URL such as `http://collector:4318` (`/v1/traces` is appended),
+   * or a URL that already ends in `/v1/traces`. Default: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`
+   * (used as is), else `OTEL_EXPORTER_OTLP_ENDPOINT` (`/v1/traces` appended), else none.
+   */
+  endpoint?: string;
+  /**
+   * `'otlp'` sends spans to `endpoint`, `'console'` prints them, `'none'` exports nothing (spans
+   * are still made, so logs carry trace IDs). Default: `OTEL_TRACES_EXPORTER`, else `'otlp'`
+   * when an endpoint is set, else `'none'`.
+   */
+  exporter?: TracingExporter;
+  /**
+   * Fraction of new traces to sample, 0 to 1; a request with a sampled parent is always sampled
+   * (parent-based). Default: `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG`, else `1`.
+   */
+  sampleRatio?: number;
+  /** Extra HTTP headers on OTLP export requests (an API key, say). Default: none (`OTEL_EXPORTER_OTLP_HEADERS` still applies). */
+  headers?: Record<string, string>;
+  /** Extra resource attributes; they win over `OTEL_RESOURCE_ATTRIBUTES`. Default: none. */
+  resourceAttributes?: Record<string, string | number | boolean>;
+  /** CLIENT spans and `traceparent` for outgoing `fetch` and `http.request` calls made inside a request. Default `true`. */
+  outgoing?: boolean;
+  /** Most finished spans held for export; past it spans are dropped and counted. Default `2048`. */
+  maxQueueSize?: number;
+  /** Most spans per export request. Default `512`. */
+  maxExportBatchSize?: number;
+  /** Milliseconds between exports of a partial batch. Default `5000`. */
+  scheduledDelayMillis?: number;
+  /** Milliseconds one export request may take before it counts as failed. Default `10000`. */
+  exportTimeoutMillis?: number;
+  /** Milliseconds `shutdown()` waits for pending spans to be exported. Default `5000`. */
+  shutdownTimeoutMillis?: number;
+}
+
+/** A sampler in the terms of `OTEL_TRACES_SAMPLER`. */
+export interface ResolvedSampler {
+  readonly parentBased: boolean;
+  /** 1 samples every new trace, 0 none. */
+  readonly ratio: number;
+}
+
+export interface ResolvedTracingOptions {
+  /** Full OTLP traces URL, or undefined. */
+  readonly endpoint: string | undefined;
+  readonly exporter: TracingExporter;
+  readonly sampler: ResolvedSampler;
+  readonly headers: Readonly<Record<string, string>>;
+  /** `OTEL_RESOURCE_ATTRIBUTES` merged with the option (the option wins). */
+  readonly resourceAttributes: Readonly<Record<string, string | number | boolean>>;
+  readonly outgoing: boolean;
+  readonly maxQueueSize: number;
+  readonly maxExportBatchSize: number;
+  readonly scheduledDelayMillis: number;
+  readonly exportTimeoutMillis: number;
+  readonly shutdownTimeoutMillis: number;
 }
 
 /** A pino level name. */
@@ -188,6 +253,7 @@ export interface ResolvedOptions {
   readonly onInternalError: ((error: unknown, where: string) => void) | undefined;
   readonly logging: ResolvedLoggingOptions | false;
   readonly slowRequests: ResolvedSlowRequestsOptions | false;
+  readonly tracing: ResolvedTracingOptions | false;
 }
 
 export const DEFAULT_DURATION_BUCKETS: readonly number[] = Object.freeze([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
@@ -199,15 +265,52 @@ export interface Env {
   readonly serviceName: string | undefined;
   readonly commit: string | undefined;
   readonly logLevel: string | undefined;
+  /** `OTEL_SDK_DISABLED=true` turns tracing off. */
+  readonly otelDisabled: boolean;
+  readonly otlpEndpoint: string | undefined;
+  readonly otlpTracesEndpoint: string | undefined;
+  readonly tracesExporter: string | undefined;
+  readonly tracesSampler: string | undefined;
+  readonly tracesSamplerArg: string | undefined;
+  /** `OTEL_RESOURCE_ATTRIBUTES`, parsed. */
+  readonly resourceAttributes: Readonly<Record<string, string>>;
 }
 
 export function readEnv(env: NodeJS.ProcessEnv = process.env): Env {
   const nonEmpty = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v.trim());
+  const resourceAttributes = parseResourceAttributes(env.OTEL_RESOURCE_ATTRIBUTES);
   return {
-    serviceName: nonEmpty(env.OTEL_SERVICE_NAME),
+    // The spec ranks OTEL_SERVICE_NAME above a service.name in OTEL_RESOURCE_ATTRIBUTES.
+    serviceName: nonEmpty(env.OTEL_SERVICE_NAME) ?? nonEmpty(resourceAttributes['service.name']),
     commit: nonEmpty(env.GIT_COMMIT) ?? nonEmpty(env.SOURCE_COMMIT) ?? nonEmpty(env.COMMIT_SHA),
     logLevel: nonEmpty(env.LOG_LEVEL),
+    otelDisabled: nonEmpty(env.OTEL_SDK_DISABLED)?.toLowerCase() === 'true',
+    otlpEndpoint: nonEmpty(env.OTEL_EXPORTER_OTLP_ENDPOINT),
+    otlpTracesEndpoint: nonEmpty(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT),
+    tracesExporter: nonEmpty(env.OTEL_TRACES_EXPORTER)?.toLowerCase(),
+    tracesSampler: nonEmpty(env.OTEL_TRACES_SAMPLER)?.toLowerCase(),
+    tracesSamplerArg: nonEmpty(env.OTEL_TRACES_SAMPLER_ARG),
+    resourceAttributes,
   };
+}
+
+/** `key1=value1,key2=value2` (values percent-encoded) as the OpenTelemetry spec defines it; bad pairs are skipped. */
+export function parseResourceAttributes(raw: string | undefined): Readonly<Record<string, string>> {
+  const out: Record<string, string> = {};
+  if (raw === undefined) return out;
+  for (const pair of raw.split(',')) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) continue;
+    const key = pair.slice(0, eq).trim();
+    let value = pair.slice(eq + 1).trim();
+    try {
+      value = decodeURIComponent(value);
+    } catch {
+      continue;
+    }
+    if (key !== '') out[key] = value;
+  }
+  return out;
 }
 
 interface AppPackage {
@@ -224,7 +327,20 @@ function readAppPackage(): AppPackage {
   }
 }
 
-const TOP_LEVEL_KEYS = ['serviceName', 'version', 'commit', 'metrics', 'routes', 'routeOf', 'onInternalError', 'slowRequests', 'logging'];
+const TOP_LEVEL_KEYS = ['serviceName', 'version', 'commit', 'metrics', 'routes', 'routeOf', 'onInternalError', 'slowRequests', 'tracing', 'logging'];
+const TRACING_KEYS = [
+  'endpoint',
+  'exporter',
+  'sampleRatio',
+  'headers',
+  'resourceAttributes',
+  'outgoing',
+  'maxQueueSize',
+  'maxExportBatchSize',
+  'scheduledDelayMillis',
+  'exportTimeoutMillis',
+  'shutdownTimeoutMillis',
+];
 const METRICS_KEYS = ['path', 'port', 'host', 'registry', 'defaultMetrics', 'durationBuckets', 'sizeBuckets', 'maxSeries', 'auth'];
 
 function invalid(option: string, value: unknown, allowed: string) {
@@ -351,6 +467,120 @@ function resolveSlowRequests(value: unknown): ResolvedSlowRequestsOptions | fals
   return Object.freeze({ thresholdMs: (t as number | undefined) ?? DEFAULT_SLOW_REQUEST_MS });
 }
 
+function checkInt(value: unknown, option: string, min: number, max: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw invalid(option, value, `an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function checkUrl(value: string, option: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw invalid(option, value, 'an http:// or https:// URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalid(option, value, 'an http:// or https:// URL');
+  return value;
+}
+
+/** A base URL gets the signal path; a URL that already names it is used as is. */
+function tracesUrl(base: string): string {
+  if (/\/v1\/traces\/?$/.test(base)) return base;
+  return base.endsWith('/') ? `${base}v1/traces` : `${base}/v1/traces`;
+}
+
+function resolveSampler(ratioOption: unknown, env: Env): ResolvedSampler {
+  if (ratioOption !== undefined) {
+    if (typeof ratioOption !== 'number' || !Number.isFinite(ratioOption) || ratioOption < 0 || ratioOption > 1) {
+      throw invalid('tracing.sampleRatio', ratioOption, 'a number from 0 to 1');
+    }
+    return Object.freeze({ parentBased: true, ratio: ratioOption });
+  }
+  const name = env.tracesSampler ?? 'parentbased_always_on';
+  const parentBased = name.startsWith('parentbased_');
+  const kind = parentBased ? name.slice('parentbased_'.length) : name;
+  let ratio: number;
+  if (kind === 'always_on') ratio = 1;
+  else if (kind === 'always_off') ratio = 0;
+  else if (kind === 'traceidratio') {
+    const arg = env.tracesSamplerArg;
+    ratio = arg === undefined ? 1 : Number(arg);
+    if (!Number.isFinite(ratio) || ratio < 0 || ratio > 1) throw invalid('OTEL_TRACES_SAMPLER_ARG', arg, 'a number from 0 to 1');
+  } else {
+    throw invalid(
+      'OTEL_TRACES_SAMPLER',
+      env.tracesSampler,
+      'always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio',
+    );
+  }
+  return Object.freeze({ parentBased, ratio });
+}
+
+function checkStringRecord<T>(value: unknown, option: string, ok: (v: unknown) => boolean, allowed: string): Record<string, T> {
+  if (value === undefined) return {};
+  if (!isPlainObject(value) || !Object.values(value).every(ok)) throw invalid(option, value, allowed);
+  return { ...(value as Record<string, T>) };
+}
+
+function resolveTracing(value: unknown, env: Env): ResolvedTracingOptions | false {
+  if (value === false) return false;
+  if (value !== undefined && value !== true && !isPlainObject(value)) {
+    throw invalid('tracing', value, 'true, false or an object of tracing options');
+  }
+  const t: Record<string, unknown> = isPlainObject(value) ? value : {};
+  checkKeys(t, TRACING_KEYS, 'tracing.');
+  // OTEL_SDK_DISABLED turns tracing off unless the code asked for it explicitly.
+  if (env.otelDisabled && value === undefined) return false;
+  const endpointOption = optString(t.endpoint, 'tracing.endpoint');
+  let endpoint: string | undefined;
+  if (endpointOption !== undefined) endpoint = tracesUrl(checkUrl(endpointOption, 'tracing.endpoint'));
+  else if (env.otlpTracesEndpoint !== undefined) endpoint = checkUrl(env.otlpTracesEndpoint, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+  else if (env.otlpEndpoint !== undefined) endpoint = tracesUrl(checkUrl(env.otlpEndpoint, 'OTEL_EXPORTER_OTLP_ENDPOINT'));
+  const exporters = ['otlp', 'console', 'none'];
+  let exporter: TracingExporter;
+  if (t.exporter !== undefined) {
+    if (typeof t.exporter !== 'string' || !exporters.includes(t.exporter)) throw invalid('tracing.exporter', t.exporter, "'otlp', 'console' or 'none'");
+    exporter = t.exporter as TracingExporter;
+  } else if (env.tracesExporter !== undefined) {
+    if (!exporters.includes(env.tracesExporter)) throw invalid('OTEL_TRACES_EXPORTER', env.tracesExporter, 'otlp, console or none');
+    exporter = env.tracesExporter as TracingExporter;
+  } else {
+    exporter = endpoint === undefined ? 'none' : 'otlp';
+  }
+  // The exporter's own default (localhost:4318) applies when 'otlp' is asked for without an endpoint.
+  if (exporter === 'otlp' && endpoint === undefined) endpoint = 'http://localhost:4318/v1/traces';
+  if (t.outgoing !== undefined && typeof t.outgoing !== 'boolean') throw invalid('tracing.outgoing', t.outgoing, 'true or false');
+  const maxQueueSize = checkInt(t.maxQueueSize, 'tracing.maxQueueSize', 1, 1_000_000, 2048);
+  const maxExportBatchSize = checkInt(t.maxExportBatchSize, 'tracing.maxExportBatchSize', 1, 1_000_000, 512);
+  if (maxExportBatchSize > maxQueueSize) {
+    throw invalid('tracing.maxExportBatchSize', maxExportBatchSize, `at most tracing.maxQueueSize (${maxQueueSize})`);
+  }
+  return Object.freeze({
+    endpoint,
+    exporter,
+    sampler: resolveSampler(t.sampleRatio, env),
+    headers: Object.freeze(checkStringRecord<string>(t.headers, 'tracing.headers', (v) => typeof v === 'string', 'an object of string header values')),
+    resourceAttributes: Object.freeze({
+      ...env.resourceAttributes,
+      ...checkStringRecord<string | number | boolean>(
+        t.resourceAttributes,
+        'tracing.resourceAttributes',
+        (v) => typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v)),
+        'an object of string, number or boolean values',
+      ),
+    }),
+    outgoing: (t.outgoing as boolean | undefined) ?? true,
+    maxQueueSize,
+    maxExportBatchSize,
+    scheduledDelayMillis: checkInt(t.scheduledDelayMillis, 'tracing.scheduledDelayMillis', 1, 3_600_000, 5000),
+    exportTimeoutMillis: checkInt(t.exportTimeoutMillis, 'tracing.exportTimeoutMillis', 1, 600_000, 10_000),
+    shutdownTimeoutMillis: checkInt(t.shutdownTimeoutMillis, 'tracing.shutdownTimeoutMillis', 0, 600_000, 5000),
+  });
+}
+
 function checkRoutes(value: unknown): readonly string[] {
   if (value === undefined) return [];
   if (!Array.isArray(value) || !value.every((r) => typeof r === 'string' && r.startsWith('/'))) {
@@ -383,6 +613,7 @@ export function resolveOptions(options: unknown, env: Env = readEnv()): Resolved
     onInternalError: optFunction<(error: unknown, where: string) => void>(o.onInternalError, 'onInternalError'),
     slowRequests: resolveSlowRequests(o.slowRequests),
     logging: resolveLogging(o.logging, env),
+    tracing: resolveTracing(o.tracing, env),
   });
 }
 

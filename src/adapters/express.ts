@@ -106,10 +106,17 @@ function resolveRoute(req: IncomingMessage): string | undefined {
   return route !== undefined && route !== null ? templateOf(r.baseUrl ?? '', route) : undefined;
 }
 
+function routerStack(app: Express): { handle?: unknown }[] | undefined {
+  const stack = (app as unknown as { router?: { stack?: unknown } }).router?.stack;
+  return Array.isArray(stack) ? (stack as { handle?: unknown }[]) : undefined;
+}
+
 /**
  * Express: one middleware at the front of the stack (moved there if routes were declared
- * first) starts the scope and serves periscope's endpoints; the route template is resolved
- * when the response closes. With logging on, `req.log` and an error handler kept last.
+ * first) starts the scope, serves periscope's endpoints and runs the rest of the stack in
+ * the scope's context; an error-handling middleware hands errors to the scope; the route
+ * template is resolved when the response closes. With logging on, `req.log` and an error
+ * handler kept last that answers the client.
  */
 export function attachExpress(app: Express, ctx: AdapterContext): AdapterHandle {
   captureRouteTemplates(app);
@@ -132,12 +139,35 @@ export function attachExpress(app: Express, ctx: AdapterContext): AdapterHandle 
         return;
       }
     }
-    core.start(req, res);
+    // periscope's error handler goes back to the end first, so the recorder placed next lands
+    // after the routes (before the first error handler).
     if (errorStack !== undefined && errorStack[errorStack.length - 1]!.handle !== periscopeErrorHandler) keepErrorHandlerLast(errorStack);
-    next();
+    if (!errorRecorderPlaced) placeErrorRecorder();
+    // The rest of the stack runs inside the request's trace context.
+    core.run(core.start(req, res), next);
+  }
+  /** Sees an error on its way to the user's error handlers (or Express's final handler). */
+  function periscopeRecordError(error: unknown, _req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {
+    core.recordError(res, error);
+    next(error);
+  }
+  let errorRecorderPlaced = false;
+  /**
+   * The error recorder must come after the routes and before the first error-handling
+   * middleware, which usually answers without passing the error on. Routes are declared
+   * after instrument(), so it is placed when the first request arrives.
+   */
+  function placeErrorRecorder(): void {
+    errorRecorderPlaced = true;
+    app.use(periscopeRecordError);
+    const stack = routerStack(app);
+    if (stack === undefined || stack[stack.length - 1]?.handle !== periscopeRecordError) return;
+    const layer = stack.pop()!;
+    const first = stack.findIndex((l) => typeof l.handle === 'function' && l.handle.length === 4);
+    stack.splice(first === -1 ? stack.length : Math.max(first, 1), 0, layer);
   }
   app.use(periscopeMiddleware);
-  const stack = (app as unknown as { router?: { stack?: { handle?: unknown }[] } }).router?.stack;
+  const stack = routerStack(app);
   if (Array.isArray(stack) && stack.length > 1 && stack[stack.length - 1]?.handle === periscopeMiddleware) {
     stack.unshift(stack.pop()!);
   }

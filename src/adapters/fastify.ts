@@ -19,8 +19,9 @@ export function isFastify(app: unknown): app is FastifyInstance {
 
 /**
  * Fastify: one `onRequest` hook starts the scope with the route template Fastify already
- * matched (`routeOptions.url`, undefined for its 404 handler); periscope's endpoints are
- * plain routes that opt out through their config.
+ * matched (`routeOptions.url`, undefined for its 404 handler) and runs the rest of the
+ * request in the scope's context; `onError` hands thrown errors to the scope. periscope's
+ * endpoints are plain routes that opt out through their config.
  */
 export function attachFastify(app: FastifyInstance, ctx: AdapterContext): AdapterHandle {
   if (app.server.listening) {
@@ -42,11 +43,6 @@ export function attachFastify(app: FastifyInstance, ctx: AdapterContext): Adapte
         // The app's own logger binds Fastify's reqId before any hook runs: make it periscope's.
         app.setGenReqId((req) => logging.requestId(req)!);
       }
-      app.addHook('onError', function periscopeOnError(_request, reply, error, done) {
-        const scope = scopeOf(reply.raw);
-        if (scope !== undefined) scope.error = error;
-        done();
-      });
       app.addHook('onSend', hideServerErrorDetails);
     }
     app.addHook('onRequest', function periscopeOnRequest(request, reply, done) {
@@ -57,6 +53,13 @@ export function attachFastify(app: FastifyInstance, ctx: AdapterContext): Adapte
         request.log = reply.log = requestLog(request.raw);
         if (requestIds && scope?.requestId !== undefined) request.id = scope.requestId;
       }
+      if (scope === undefined) return done();
+      // The rest of the request (hooks, handler) runs inside the request's trace context;
+      // Fastify runs its body parsers in an AsyncResource, so a body does not lose it.
+      core.run(scope, done);
+    });
+    app.addHook('onError', function periscopeOnError(_request, reply, error, done) {
+      core.recordError(reply.raw, error);
       done();
     });
     for (const [path, handler] of ctx.endpoints.entries()) {

@@ -1,7 +1,6 @@
 /**
- * Enable after the tracing branch is merged: rename to trace-ids.test.ts. It needs periscope's
- * own tracing (on by default) to start a SERVER span per request from the `traceparent` header
- * and to run the handler in that span's context; the logging mixin then reads it.
+ * With periscope's own tracing (on by default): a SERVER span per request from the
+ * `traceparent` header, the handler run in its context, and the logging mixin reading it.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AddressInfo } from 'node:net';
