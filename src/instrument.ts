@@ -172,7 +172,7 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
       thresholdMs: resolved.slowRequests.thresholdMs,
       onSlowRequest: (request) => {
         countSlow?.(request.method);
-        logging?.slowRequest(request.method, request.route, request.url, request.elapsedMs, request.thresholdMs, request.scope.requestId);
+        logging?.slowRequest(request.scope, request.method, request.route, request.url, request.elapsedMs, request.thresholdMs);
       },
       report,
     });

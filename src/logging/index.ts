@@ -1,7 +1,9 @@
 import type { IncomingMessage } from 'node:http';
+import { context } from '@opentelemetry/api';
 import pino from 'pino';
 import type { ChildLoggerOptions, Logger } from 'pino';
 import { resolveOptions } from '../options.js';
+import type { RequestScope } from '../core/index.js';
 import type { LoggingOptions, ResolvedLoggingOptions } from '../options.js';
 import { buildLogger, loggerControl, traceIdsForForeignChildren } from './logger.js';
 import { RequestLog } from './request-log.js';
@@ -36,10 +38,11 @@ export interface LoggingSubsystem {
    */
   fastify(appLog: unknown): { ownsRequestLogging: boolean; childLoggerFactory: (parent: Logger, bindings: Record<string, unknown>, opts: ChildOptions, req: IncomingMessage) => Logger };
   /**
-   * The warn line for a request still in flight past the slow-request threshold (written from
-   * a timer, outside the request's context: the request ID ties it to the request's lines).
+   * The warn line for a request still in flight past the slow-request threshold. The timer
+   * that finds it runs outside the request's context, so the line is written inside the
+   * scope's trace context (when tracing is on) to carry the request's trace IDs.
    */
-  slowRequest(method: string, route: string | undefined, url: string | undefined, elapsedMs: number, thresholdMs: number, requestId: string | undefined): void;
+  slowRequest(scope: RequestScope, method: string, route: string | undefined, url: string | undefined, elapsedMs: number, thresholdMs: number): void;
   /** Resolves once every line written so far has been handed to the OS or transport. */
   flush(): Promise<void>;
   /** Flushes and closes periscope's files and transport workers (stdout stays open). */
@@ -113,11 +116,15 @@ export function createLogging(deps: LoggingDeps): LoggingSubsystem {
         },
       };
     },
-    slowRequest(method, route, url, elapsedMs, thresholdMs, requestId) {
-      logger.warn(
-        { request_id: requestId, method, route, path: url === undefined ? undefined : pathOnly(url), elapsed_ms: Math.round(elapsedMs), threshold_ms: thresholdMs },
-        SLOW_REQUEST_MESSAGE,
-      );
+    slowRequest(scope, method, route, url, elapsedMs, thresholdMs) {
+      const write = () =>
+        logger.warn(
+          { request_id: scope.requestId, method, route, path: url === undefined ? undefined : pathOnly(url), elapsed_ms: Math.round(elapsedMs), threshold_ms: thresholdMs },
+          SLOW_REQUEST_MESSAGE,
+        );
+      // Slow requests are rare: a closure here costs nothing on the hot path.
+      if (scope.context === undefined) write();
+      else context.with(scope.context, write);
     },
     flush: () => control.destination.flush(),
     close: () => control.destination.close(),

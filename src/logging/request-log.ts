@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { context } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { RequestHook, RequestScope } from '../core/index.js';
 import type { LogLevel, ResolvedLoggingOptions, RequestLogField } from '../options.js';
@@ -82,6 +83,15 @@ export class RequestLog implements RequestHook {
 
   onEnd(scope: RequestScope): void {
     if (!this.#enabled) return;
+    // The response may end outside the request's context (a timer, another request's code):
+    // write the line inside it so it carries the request's trace IDs. No closure: the
+    // method and its argument go to context.with as they are.
+    const ctx = scope.context;
+    if (ctx !== undefined && context.active() !== ctx) context.with(ctx, this.#write, this, scope);
+    else this.#write(scope);
+  }
+
+  #write(scope: RequestScope): void {
     const status = scope.status;
     const level = status >= 500 ? this.#serverError : status >= 400 ? this.#clientError : this.#success;
     if (level === 'silent') return;

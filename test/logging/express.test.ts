@@ -240,34 +240,39 @@ describe('Express errors', () => {
 
 describe('Express trace IDs on the request line and req.log', () => {
   const manager = new AsyncLocalStorageContextManager();
+  // periscope's tracing registers the global context manager when instrument() runs; this
+  // one is only registered (and removed) when none is there yet.
+  let registered = false;
   beforeAll(() => {
-    manager.enable();
-    context.setGlobalContextManager(manager);
+    registered = context.setGlobalContextManager(manager.enable());
   });
   afterAll(() => {
-    context.disable();
+    if (registered) context.disable();
+    manager.disable();
   });
 
-  it('carries the trace IDs of the context the handler runs in, after an await too', async () => {
-    // Stands in for the tracing concern, which runs the rest of the request in its span's context.
+  it('req.log lines carry the span the code runs in (a user\'s own span too); the request line the request\'s span', async () => {
     const { capture, base } = await start((app) => {
       app.get('/t', async (req, res) => {
-        await new Promise<void>((r) => setImmediate(r));
-        req.log.info('after await');
-        res.send('t');
-      });
-    }, {}, (app) => {
-      app.use((_req, _res, next) => {
+        req.log.info('in the request span');
         const span = trace.wrapSpanContext({ traceId: TRACE_ID, spanId: SPAN_ID, traceFlags: TraceFlags.SAMPLED });
-        context.with(trace.setSpan(context.active(), span), next);
+        await context.with(trace.setSpan(context.active(), span), async () => {
+          await new Promise<void>((r) => setImmediate(r));
+          req.log.info('in my span, after an await');
+        });
+        // Ended from a timer: the request line is still written in the request's context.
+        setTimeout(() => res.send('t'), 1);
       });
     });
-    await (await fetch(`${base}/t`)).text();
+    await (await fetch(`${base}/t`, { headers: { traceparent: `00-${'1'.repeat(32)}-${'2'.repeat(16)}-01` } })).text();
     await settle(server!);
     const lines = capture.lines;
+    const requestSpan = lines[0]!.span_id;
+    expect(requestSpan).toMatch(/^[0-9a-f]{16}$/);
     expect(lines.map((l) => [l.msg, l.trace_id, l.span_id])).toEqual([
-      ['after await', TRACE_ID, SPAN_ID],
-      ['request completed', TRACE_ID, SPAN_ID],
+      ['in the request span', '1'.repeat(32), requestSpan],
+      ['in my span, after an await', TRACE_ID, SPAN_ID],
+      ['request completed', '1'.repeat(32), requestSpan],
     ]);
   });
 });

@@ -265,12 +265,15 @@ describe('Fastify injection over a raw socket', () => {
 
 describe('Fastify trace IDs', () => {
   const manager = new AsyncLocalStorageContextManager();
+  // periscope's tracing registers the global context manager when instrument() runs; this
+  // one is only registered (and removed) when none is there yet.
+  let registered = false;
   beforeAll(() => {
-    manager.enable();
-    context.setGlobalContextManager(manager);
+    registered = context.setGlobalContextManager(manager.enable());
   });
   afterAll(() => {
-    context.disable();
+    if (registered) context.disable();
+    manager.disable();
   });
 
   it('puts the active span\'s IDs on request.log lines, after an await', async () => {

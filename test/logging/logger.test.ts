@@ -56,12 +56,15 @@ describe('logger line shape', () => {
 
 describe('trace IDs from the active span', () => {
   const manager = new AsyncLocalStorageContextManager();
+  // periscope's tracing registers the global context manager when instrument() runs; this
+  // one is only registered (and removed) when none is there yet.
+  let registered = false;
   beforeAll(() => {
-    manager.enable();
-    context.setGlobalContextManager(manager);
+    registered = context.setGlobalContextManager(manager.enable());
   });
   afterAll(() => {
-    context.disable();
+    if (registered) context.disable();
+    manager.disable();
   });
 
   function inSpan<T>(flags: number, fn: () => T): T {

@@ -13,7 +13,7 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-it('writes one warn line for a request still in flight past the threshold, with its request ID', async () => {
+it('writes one warn line for a request still in flight past the threshold, with its request and trace IDs', async () => {
   const capture = new Capture();
   let held: ServerResponse | undefined;
   let arrived!: () => void;
@@ -28,15 +28,19 @@ it('writes one warn line for a request still in flight past the threshold, with 
   track(server);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const pending = fetch(`${base}/slow/1?q=x`, { headers: { 'x-request-id': 'slow-1' } });
+  const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+  const pending = fetch(`${base}/slow/1?q=x`, { headers: { 'x-request-id': 'slow-1', traceparent: `00-${traceId}-00f067aa0ba902b7-01` } });
   await arrival;
   vi.advanceTimersByTime(999);
   expect(capture.lines).toEqual([]);
   vi.advanceTimersByTime(1);
   expect(capture.lines).toHaveLength(1);
-  const { time, ...warn } = capture.lines[0]!;
+  const { time, span_id, ...warn } = capture.lines[0]!;
   expect(typeof time).toBe('string');
+  expect(span_id).toMatch(/^[0-9a-f]{16}$/);
   expect(warn).toEqual({
+    trace_id: traceId,
+    trace_flags: '01',
     level: 'warn',
     service: warn.service,
     version: warn.version,
@@ -50,9 +54,10 @@ it('writes one warn line for a request still in flight past the threshold, with 
   held!.end('done');
   await (await pending).text();
   await settle(server);
-  expect(capture.lines.map((l) => [l.level, l.msg, l.request_id])).toEqual([
-    ['warn', 'request still in flight past the slow-request threshold', 'slow-1'],
-    ['info', 'request completed', 'slow-1'],
+  // The warn line, written from a timer, carries the same trace and span as the request line.
+  expect(capture.lines.map((l) => [l.level, l.msg, l.request_id, l.trace_id, l.span_id])).toEqual([
+    ['warn', 'request still in flight past the slow-request threshold', 'slow-1', traceId, span_id],
+    ['info', 'request completed', 'slow-1', traceId, span_id],
   ]);
   await new Promise<void>((r) => server.close(() => r()));
   await obs.shutdown();
