@@ -10,6 +10,8 @@ import { resolveOptions } from './options.js';
 import type { PeriscopeOptions, ResolvedOptions } from './options.js';
 import { createMetrics } from './metrics/index.js';
 import type { MetricsSubsystem } from './metrics/index.js';
+import { createLogging, periscopeLoggerOf, silentLogger } from './logging/index.js';
+import type { Logger, LoggingSubsystem } from './logging/index.js';
 import { createTracing, TRACER_NAME } from './tracing/index.js';
 import type { TracingSubsystem } from './tracing/index.js';
 import { attachExpress, isExpress } from './adapters/express.js';
@@ -20,10 +22,26 @@ import { kInstrumented } from './symbols.js';
 import { BreakerMetrics, CircuitBreaker, SlowRequestDetector, slowRequestCounter } from './resilience/index.js';
 import type { CircuitBreakerOptions } from './resilience/index.js';
 
+// Here rather than in the Express adapter so that it reaches users through the public types.
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** periscope (logging on): a child of `obs.logger` carrying this request's ID, made on first use. */
+      log: Logger;
+    }
+  }
+}
+
 /** The handle `instrument()` returns. */
 export interface Periscope {
   /** The Prometheus client's Registry holding every metric periscope made; register your own in it. */
   readonly registry: Registry;
+  /**
+   * pino logger writing JSON lines with `trace_id`/`span_id`/`trace_flags` of the active span;
+   * a logger that writes nothing when `logging: false`.
+   */
+  readonly logger: Logger;
   /** Which adapter was picked. */
   readonly framework: 'fastify' | 'express' | 'node-http';
   /** The options after defaults and environment were applied (frozen). */
@@ -50,7 +68,7 @@ export interface Periscope {
    * each breaker once and keep it. Options: see {@link CircuitBreakerOptions}.
    */
   breaker<F = never>(name: string, options?: CircuitBreakerOptions<F>): CircuitBreaker<F>;
-  /** Stops periscope's own servers and timers and flushes pending spans (bounded by `tracing.shutdownTimeoutMillis`). Idempotent. */
+  /** Stops periscope's own servers and timers, flushes pending spans (bounded by `tracing.shutdownTimeoutMillis`), then the logs. Idempotent. */
   shutdown(): Promise<void>;
 }
 
@@ -135,13 +153,27 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
     hooks.push(tracing.hook);
   }
   if (metrics !== undefined) hooks.push(metrics.http);
+  let logging: LoggingSubsystem | undefined;
+  if (resolved.logging !== false) {
+    logging = createLogging({
+      options: resolved.logging,
+      service: resolved.serviceName,
+      version: resolved.version,
+      report,
+      // Fastify takes its logger at construction: one made by createLogger() becomes obs.logger.
+      adopt: framework === 'fastify' ? periscopeLoggerOf((app as { log?: unknown }).log) : undefined,
+    });
+    hooks.push(logging.hook);
+  }
   let slowRequests: SlowRequestDetector | undefined;
   if (resolved.slowRequests !== false) {
     const countSlow = metrics !== undefined ? slowRequestCounter(registry) : undefined;
     slowRequests = new SlowRequestDetector({
       thresholdMs: resolved.slowRequests.thresholdMs,
-      // Logging wires in here: a warn line with method, route, elapsed time and trace ID.
-      onSlowRequest: (request) => countSlow?.(request.method),
+      onSlowRequest: (request) => {
+        countSlow?.(request.method);
+        logging?.slowRequest(request.scope, request.method, request.route, request.url, request.elapsedMs, request.thresholdMs);
+      },
       report,
     });
     hooks.push(slowRequests);
@@ -162,6 +194,7 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
     endpoints: appEndpoints,
     trackServer: (server) => metrics?.http.trackServer(server),
     report,
+    logging,
     warnOnce(code, message) {
       if (warned.has(code)) return;
       warned.add(code);
@@ -196,6 +229,7 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
   let stopped: Promise<void> | undefined;
   return Object.freeze({
     registry,
+    logger: logging?.logger ?? silentLogger(),
     framework: adapter.framework,
     options: resolved,
     tracer: tracing?.tracer ?? trace.getTracer(TRACER_NAME),
@@ -219,7 +253,7 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
           managementServer.closeAllConnections();
         }),
         tracing?.shutdown(),
-      ]).then(() => {});
+      ]).then(() => logging?.flush());
       return stopped;
     },
   });
