@@ -240,7 +240,14 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
       if (breakers.has(name)) throw createError('PERISCOPE_ERR_DUPLICATE_BREAKER', [name], 'name');
       const breaker = new CircuitBreaker<F>(name, options);
       breakerMetrics?.attach(breaker, report);
-      // Logging and health wire in here, through breaker.on('stateChange') and breaker.health().
+      if (logging !== undefined) {
+        const log = logging.logger;
+        breaker.on('stateChange', (e) => {
+          const fields = { breaker: name, from: e.from, to: e.to, reason: e.reason, failure_rate: e.failureRate, slow_call_rate: e.slowCallRate, calls: e.calls };
+          if (e.to === 'open') log.warn(fields, `circuit breaker ${name} opened`);
+          else log.info(fields, `circuit breaker ${name} is ${e.to === 'closed' ? 'closed' : 'half open'}`);
+        });
+      }
       breakers.set(name, breaker);
       return breaker;
     },
