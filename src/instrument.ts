@@ -10,6 +10,8 @@ import { resolveOptions } from './options.js';
 import type { PeriscopeOptions, ResolvedOptions } from './options.js';
 import { createMetrics } from './metrics/index.js';
 import type { MetricsSubsystem } from './metrics/index.js';
+import { createLogging, periscopeLoggerOf, silentLogger } from './logging/index.js';
+import type { Logger, LoggingSubsystem } from './logging/index.js';
 import { createTracing, TRACER_NAME } from './tracing/index.js';
 import type { TracingSubsystem } from './tracing/index.js';
 import { attachExpress, isExpress } from './adapters/express.js';
@@ -17,16 +19,32 @@ import { attachFastify, isFastify } from './adapters/fastify.js';
 import { attachNodeHttp, isNodeHttpServer } from './adapters/node-http.js';
 import type { AdapterContext, AdapterHandle } from './adapters/context.js';
 import { kInstrumented } from './symbols.js';
-import { createHealth, GracefulShutdown, jsonLinesLogger, readProcessFacts, signalProxyWarning } from './health/index.js';
+import { createHealth, GracefulShutdown, readProcessFacts, signalProxyWarning } from './health/index.js';
 import type { Health, HealthSink, HealthSubsystem, LoggerLike, ShutdownReport } from './health/index.js';
 import type { EndpointHandler } from './core/index.js';
 import { BreakerMetrics, CircuitBreaker, SlowRequestDetector, slowRequestCounter } from './resilience/index.js';
 import type { CircuitBreakerOptions } from './resilience/index.js';
 
+// Here rather than in the Express adapter so that it reaches users through the public types.
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** periscope (logging on): a child of `obs.logger` carrying this request's ID, made on first use. */
+      log: Logger;
+    }
+  }
+}
+
 /** The handle `instrument()` returns. */
 export interface Periscope {
   /** The Prometheus client's Registry holding every metric periscope made; register your own in it. */
   readonly registry: Registry;
+  /**
+   * pino logger writing JSON lines with `trace_id`/`span_id`/`trace_flags` of the active span;
+   * a logger that writes nothing when `logging: false`.
+   */
+  readonly logger: Logger;
   /** Which adapter was picked. */
   readonly framework: 'fastify' | 'express' | 'node-http';
   /** The options after defaults and environment were applied (frozen). */
@@ -66,7 +84,7 @@ export interface Periscope {
   /**
    * The graceful shutdown: readiness off, drain delay, stop accepting and finish in-flight
    * requests (deadline `shutdown.timeoutMs`), hooks, stop periscope's own servers, flush
-   * pending spans (bounded by `tracing.shutdownTimeoutMillis`).
+   * pending spans (bounded by `tracing.shutdownTimeoutMillis`), then the logs.
    * Never exits the process (a signal-started shutdown does, unless `shutdown.exit` is false).
    * Idempotent: later calls return the same result.
    */
@@ -217,13 +235,27 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
     hooks.push(tracing.hook);
   }
   if (metrics !== undefined) hooks.push(metrics.http);
+  let logging: LoggingSubsystem | undefined;
+  if (resolved.logging !== false) {
+    logging = createLogging({
+      options: resolved.logging,
+      service: resolved.serviceName,
+      version: resolved.version,
+      report,
+      // Fastify takes its logger at construction: one made by createLogger() becomes obs.logger.
+      adopt: framework === 'fastify' ? periscopeLoggerOf((app as { log?: unknown }).log) : undefined,
+    });
+    hooks.push(logging.hook);
+  }
   let slowRequests: SlowRequestDetector | undefined;
   if (resolved.slowRequests !== false) {
     const countSlow = metrics !== undefined ? slowRequestCounter(registry) : undefined;
     slowRequests = new SlowRequestDetector({
       thresholdMs: resolved.slowRequests.thresholdMs,
-      // Logging wires in here: a warn line with method, route, elapsed time and trace ID.
-      onSlowRequest: (request) => countSlow?.(request.method),
+      onSlowRequest: (request) => {
+        countSlow?.(request.method);
+        logging?.slowRequest(request.scope, request.method, request.route, request.url, request.elapsedMs, request.thresholdMs);
+      },
       report,
     });
     hooks.push(slowRequests);
@@ -231,8 +263,8 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
   const breakerMetrics = metrics !== undefined && metricsOptions !== false ? new BreakerMetrics(registry, metricsOptions.durationBuckets) : undefined;
   const breakers = new Map<string, CircuitBreaker<unknown>>();
 
-  // Health and shutdown log through a logger-like object; pino takes this place once logging lands.
-  const logger: LoggerLike = jsonLinesLogger({ service: resolved.serviceName });
+  // Health and shutdown write through periscope's logger (nothing with `logging: false`).
+  const logger: LoggerLike = logging?.logger ?? silentLogger();
   const healthOptions = resolved.health;
   const health: HealthSubsystem = createHealth({
     options: healthOptions,
@@ -294,6 +326,7 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
       metrics?.http.trackServer(server);
     },
     report,
+    logging,
     warnOnce(code, message) {
       if (warned.has(code)) return;
       warned.add(code);
@@ -354,10 +387,14 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
     stopInternal,
   });
   // periscope's own last steps, after the user's hooks: spans first (bounded by
-  // tracing.shutdownTimeoutMillis), then logs once logging lands.
+  // tracing.shutdownTimeoutMillis), then the logs, so the shutdown's own lines are written.
   if (tracing !== undefined) {
     const t = tracing;
     shutdown.addFlush('tracing', () => t.shutdown());
+  }
+  if (logging !== undefined) {
+    const l = logging;
+    shutdown.addFlush('logging', () => l.flush());
   }
   if (shutdownOptions !== false) {
     shutdown.installSignals();
@@ -375,6 +412,7 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
 
   return Object.freeze({
     registry,
+    logger: logging?.logger ?? silentLogger(),
     framework: adapter.framework,
     options: resolved,
     tracer: tracing?.tracer ?? trace.getTracer(TRACER_NAME),
@@ -386,7 +424,14 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
       if (breakers.has(name)) throw createError('PERISCOPE_ERR_DUPLICATE_BREAKER', [name], 'name');
       const breaker = new CircuitBreaker<F>(name, options);
       breakerMetrics?.attach(breaker, report);
-      // Logging wires in here, through breaker.on('stateChange').
+      if (logging !== undefined) {
+        const log = logging.logger;
+        breaker.on('stateChange', (e) => {
+          const fields = { breaker: name, from: e.from, to: e.to, reason: e.reason, failure_rate: e.failureRate, slow_call_rate: e.slowCallRate, calls: e.calls };
+          if (e.to === 'open') log.warn(fields, `circuit breaker ${name} opened`);
+          else log.info(fields, `circuit breaker ${name} is ${e.to === 'closed' ? 'closed' : 'half open'}`);
+        });
+      }
       breakers.set(name, breaker);
       registerBreakerCheck(name, breaker);
       return breaker;

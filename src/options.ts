@@ -118,6 +118,8 @@ export interface PeriscopeOptions {
    * app's own server (Fastify, node:http).
    */
   server?: Server;
+  /** JSON logs (pino) with trace IDs and one line per request; `false` turns them off. Default `true` (all defaults). */
+  logging?: boolean | LoggingOptions;
   /**
    * Report each request still in flight after `thresholdMs`, once, and count it in
    * `http_slow_requests_total{method}`; `false` turns it off. Default `{ thresholdMs: 5000 }`:
@@ -213,6 +215,94 @@ export interface ResolvedShutdownOptions {
   readonly gracePeriodMs: number;
 }
 
+/** A pino level name. */
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+export const LOG_LEVELS: readonly LogLevel[] = Object.freeze(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
+
+/** Anything pino can write to: an object with `write(line)`. */
+export interface LogStream {
+  write(line: string): unknown;
+}
+
+/** A log file, optionally rotated by size and/or time through the `pino-roll` transport. */
+export interface LogFileDestination {
+  /** File path; missing folders are created. */
+  path: string;
+  /** Rotate the file. Default: no rotation. */
+  rotate?: {
+    /** Rotate once the file reaches this size: a number of bytes, or a string with unit `k`, `m` or `g` (`'10m'`). Default: no size limit. */
+    size?: number | string;
+    /** Rotate `'daily'`, `'hourly'` or every this many milliseconds. Default: no time limit. */
+    frequency?: 'daily' | 'hourly' | number;
+    /** Rotated files kept besides the active one. Default: all kept. */
+    keep?: number;
+  };
+}
+
+/** `'stdout'`, `'stderr'`, a file path, a {@link LogFileDestination}, or a stream. */
+export type LogDestination = 'stdout' | 'stderr' | string | LogFileDestination | LogStream;
+
+/** Fields of the request log line; each can be left out with `logging.requests.fields`. */
+export type RequestLogField =
+  | 'request_id'
+  | 'method'
+  | 'route'
+  | 'path'
+  | 'status_code'
+  | 'duration_ms'
+  | 'bytes'
+  | 'client_address'
+  | 'user_agent'
+  | 'headers';
+export const REQUEST_LOG_FIELDS: readonly RequestLogField[] = Object.freeze([
+  'request_id', 'method', 'route', 'path', 'status_code', 'duration_ms', 'bytes', 'client_address', 'user_agent', 'headers',
+]);
+/** Every field but `headers` (request headers are large; redacted when included). */
+export const DEFAULT_REQUEST_LOG_FIELDS: readonly RequestLogField[] = Object.freeze(REQUEST_LOG_FIELDS.filter((f) => f !== 'headers'));
+
+/** The request log line: one per completed request. */
+export interface RequestLogOptions {
+  /** Level per outcome; `'silent'` leaves those requests out. Default `{ success: 'info', clientError: 'warn', serverError: 'error' }`. */
+  levels?: { success?: LogLevel; clientError?: LogLevel; serverError?: LogLevel };
+  /** Fields written on the line. Default: all of {@link RequestLogField} but `headers`. */
+  fields?: readonly RequestLogField[];
+}
+
+/** Options for the logging subsystem. */
+export interface LoggingOptions {
+  /** Lowest level written. Default: `LOG_LEVEL`, else `'info'`. */
+  level?: LogLevel;
+  /** Where lines go; an array writes to each. Default `'stdout'`. */
+  destination?: LogDestination | readonly LogDestination[];
+  /**
+   * Write stdout and files synchronously. Default `false`: pino's asynchronous destination,
+   * flushed by `obs.shutdown()` and on process exit.
+   */
+  sync?: boolean;
+  /** More pino redact paths (`'body.password'`, `'*.token'`), replaced by `"[REDACTED]"`. Default: none besides the built-in header paths. */
+  redact?: readonly string[];
+  /** `'label'` writes `"level":"info"`, `'number'` writes `"level":30`. Default `'label'`. */
+  levelFormat?: 'label' | 'number';
+  /** The request log line; `false` turns it off. Default `true`. */
+  requests?: boolean | RequestLogOptions;
+  /**
+   * Request IDs: taken from this header when sane (at most `maxLength` visible ASCII characters),
+   * else the request's trace ID, else a random UUID; echoed in the response header. `false` turns
+   * request IDs off. Default `{ header: 'x-request-id', maxLength: 128 }`.
+   */
+  requestId?: boolean | { header?: string; maxLength?: number };
+}
+
+export interface ResolvedLoggingOptions {
+  readonly level: LogLevel;
+  readonly destinations: readonly LogDestination[];
+  readonly sync: boolean;
+  readonly redact: readonly string[];
+  readonly levelFormat: 'label' | 'number';
+  readonly requests: { readonly levels: { readonly success: LogLevel; readonly clientError: LogLevel; readonly serverError: LogLevel }; readonly fields: readonly RequestLogField[] } | false;
+  readonly requestId: { readonly header: string; readonly maxLength: number } | false;
+}
+
 /** `slowRequests` after defaults. */
 export interface ResolvedSlowRequestsOptions {
   readonly thresholdMs: number;
@@ -243,6 +333,7 @@ export interface ResolvedOptions {
   readonly health: ResolvedHealthOptions | false;
   readonly shutdown: ResolvedShutdownOptions | false;
   readonly server: Server | undefined;
+  readonly logging: ResolvedLoggingOptions | false;
   readonly slowRequests: ResolvedSlowRequestsOptions | false;
   readonly tracing: ResolvedTracingOptions | false;
 }
@@ -257,6 +348,7 @@ export interface Env {
   readonly commit: string | undefined;
   /** `KUBERNETES_SERVICE_HOST` is set: the process runs in a Kubernetes pod. */
   readonly inKubernetes: boolean;
+  readonly logLevel: string | undefined;
   /** `OTEL_SDK_DISABLED=true` turns tracing off. */
   readonly otelDisabled: boolean;
   readonly otlpEndpoint: string | undefined;
@@ -276,6 +368,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): Env {
     serviceName: nonEmpty(env.OTEL_SERVICE_NAME) ?? nonEmpty(resourceAttributes['service.name']),
     commit: nonEmpty(env.GIT_COMMIT) ?? nonEmpty(env.SOURCE_COMMIT) ?? nonEmpty(env.COMMIT_SHA),
     inKubernetes: nonEmpty(env.KUBERNETES_SERVICE_HOST) !== undefined,
+    logLevel: nonEmpty(env.LOG_LEVEL),
     otelDisabled: nonEmpty(env.OTEL_SDK_DISABLED)?.toLowerCase() === 'true',
     otlpEndpoint: nonEmpty(env.OTEL_EXPORTER_OTLP_ENDPOINT),
     otlpTracesEndpoint: nonEmpty(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT),
@@ -319,7 +412,7 @@ function readAppPackage(): AppPackage {
   }
 }
 
-const TOP_LEVEL_KEYS = ['serviceName', 'version', 'commit', 'metrics', 'routes', 'routeOf', 'onInternalError', 'slowRequests', 'tracing', 'health', 'shutdown', 'server'];
+const TOP_LEVEL_KEYS = ['serviceName', 'version', 'commit', 'metrics', 'routes', 'routeOf', 'onInternalError', 'slowRequests', 'tracing', 'logging', 'health', 'shutdown', 'server'];
 const TRACING_KEYS = [
   'endpoint',
   'exporter',
@@ -688,6 +781,7 @@ export function resolveOptions(options: unknown, env: Env = readEnv()): Resolved
     routeOf: optFunction<(req: IncomingMessage) => string | undefined>(o.routeOf, 'routeOf'),
     onInternalError: optFunction<(error: unknown, where: string) => void>(o.onInternalError, 'onInternalError'),
     slowRequests: resolveSlowRequests(o.slowRequests),
+    logging: resolveLogging(o.logging, env),
     tracing: resolveTracing(o.tracing, env),
     health: resolveHealth(o.health),
     shutdown: resolveShutdown(o.shutdown, env),
@@ -697,4 +791,114 @@ export function resolveOptions(options: unknown, env: Env = readEnv()): Resolved
 
 function nonEmptyString(v: unknown): string | undefined {
   return typeof v === 'string' && v.trim() !== '' ? v : undefined;
+}
+
+const LOGGING_KEYS = ['level', 'destination', 'sync', 'redact', 'levelFormat', 'requests', 'requestId'];
+const REQUEST_LOG_KEYS = ['levels', 'fields'];
+const LEVEL_KEYS = ['success', 'clientError', 'serverError'];
+const REQUEST_ID_KEYS = ['header', 'maxLength'];
+const LEVELS_ALLOWED = LOG_LEVELS.map((l) => `"${l}"`).join(', ');
+
+function checkLevel(value: unknown, option: string, fallback: LogLevel): LogLevel {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !(LOG_LEVELS as readonly string[]).includes(value)) throw invalid(option, value, `one of ${LEVELS_ALLOWED}`);
+  return value as LogLevel;
+}
+
+function checkDestination(value: unknown, option: string): LogDestination {
+  if (value === 'stdout' || value === 'stderr') return value;
+  if (typeof value === 'string') {
+    if (value.trim() === '') throw invalid(option, value, '"stdout", "stderr", a file path, { path, rotate } or a stream');
+    return value;
+  }
+  if (typeof value === 'object' && value !== null && typeof (value as LogStream).write === 'function') return value as LogStream;
+  if (isPlainObject(value)) {
+    checkKeys(value, ['path', 'rotate'], `${option}.`);
+    const path = optString(value.path, `${option}.path`);
+    if (path === undefined) throw invalid(`${option}.path`, value.path, 'a file path');
+    if (value.rotate === undefined) return Object.freeze({ path });
+    if (!isPlainObject(value.rotate)) throw invalid(`${option}.rotate`, value.rotate, 'an object with size, frequency and/or keep');
+    const r = value.rotate;
+    checkKeys(r, ['size', 'frequency', 'keep'], `${option}.rotate.`);
+    const size = r.size;
+    if (size !== undefined && !((typeof size === 'number' && Number.isInteger(size) && size > 0) || (typeof size === 'string' && /^[1-9][0-9]*[kmg]?$/i.test(size)))) {
+      throw invalid(`${option}.rotate.size`, size, 'a positive integer number of bytes or a string such as "512k", "10m" or "1g"');
+    }
+    const frequency = r.frequency;
+    if (frequency !== undefined && frequency !== 'daily' && frequency !== 'hourly' && !(typeof frequency === 'number' && Number.isInteger(frequency) && frequency >= 1000)) {
+      throw invalid(`${option}.rotate.frequency`, frequency, '"daily", "hourly" or a whole number of milliseconds of at least 1000');
+    }
+    if (size === undefined && frequency === undefined) throw invalid(`${option}.rotate`, r, 'an object with size and/or frequency');
+    const keep = r.keep;
+    if (keep !== undefined && (typeof keep !== 'number' || !Number.isInteger(keep) || keep < 1)) throw invalid(`${option}.rotate.keep`, keep, 'a positive integer');
+    return Object.freeze({ path, rotate: Object.freeze({ size: size as number | string | undefined, frequency: frequency as 'daily' | 'hourly' | number | undefined, keep: keep as number | undefined }) });
+  }
+  throw invalid(option, value, '"stdout", "stderr", a file path, { path, rotate } or a stream with a write method');
+}
+
+function resolveRequestLog(value: unknown): ResolvedLoggingOptions['requests'] {
+  if (value === false) return false;
+  if (value !== undefined && value !== true && !isPlainObject(value)) throw invalid('logging.requests', value, 'true, false or an object with levels and fields');
+  const r: Record<string, unknown> = isPlainObject(value) ? value : {};
+  checkKeys(r, REQUEST_LOG_KEYS, 'logging.requests.');
+  if (r.levels !== undefined && !isPlainObject(r.levels)) throw invalid('logging.requests.levels', r.levels, 'an object with success, clientError and/or serverError');
+  const levels: Record<string, unknown> = isPlainObject(r.levels) ? r.levels : {};
+  checkKeys(levels, LEVEL_KEYS, 'logging.requests.levels.');
+  let fields = DEFAULT_REQUEST_LOG_FIELDS;
+  if (r.fields !== undefined) {
+    if (!Array.isArray(r.fields) || !r.fields.every((f) => (REQUEST_LOG_FIELDS as readonly unknown[]).includes(f))) {
+      throw invalid('logging.requests.fields', r.fields, `an array of ${REQUEST_LOG_FIELDS.map((f) => `"${f}"`).join(', ')}`);
+    }
+    fields = Object.freeze([...(r.fields as RequestLogField[])]);
+  }
+  return Object.freeze({
+    levels: Object.freeze({
+      success: checkLevel(levels.success, 'logging.requests.levels.success', 'info'),
+      clientError: checkLevel(levels.clientError, 'logging.requests.levels.clientError', 'warn'),
+      serverError: checkLevel(levels.serverError, 'logging.requests.levels.serverError', 'error'),
+    }),
+    fields,
+  });
+}
+
+function resolveRequestId(value: unknown): ResolvedLoggingOptions['requestId'] {
+  if (value === false) return false;
+  if (value !== undefined && value !== true && !isPlainObject(value)) throw invalid('logging.requestId', value, 'true, false or an object with header and maxLength');
+  const r: Record<string, unknown> = isPlainObject(value) ? value : {};
+  checkKeys(r, REQUEST_ID_KEYS, 'logging.requestId.');
+  const header = r.header;
+  if (header !== undefined && (typeof header !== 'string' || !/^[!#$%&'*+.^_`|~0-9a-z-]+$/i.test(header))) {
+    throw invalid('logging.requestId.header', header, 'an HTTP header name such as "x-request-id"');
+  }
+  const maxLength = r.maxLength;
+  if (maxLength !== undefined && (typeof maxLength !== 'number' || !Number.isInteger(maxLength) || maxLength < 1 || maxLength > 1024)) {
+    throw invalid('logging.requestId.maxLength', maxLength, 'an integer from 1 to 1024');
+  }
+  return Object.freeze({ header: ((header as string | undefined) ?? 'x-request-id').toLowerCase(), maxLength: (maxLength as number | undefined) ?? 128 });
+}
+
+/** Logging options over `LOG_LEVEL`; exported for `createLogger()` in `periscope/logging`. */
+export function resolveLogging(value: unknown, env: Env = readEnv()): ResolvedLoggingOptions | false {
+  if (value === false) return false;
+  if (value !== undefined && value !== true && !isPlainObject(value)) throw invalid('logging', value, 'true, false or an object of logging options');
+  const l: Record<string, unknown> = isPlainObject(value) ? value : {};
+  checkKeys(l, LOGGING_KEYS, 'logging.');
+  const rawDestinations = l.destination === undefined ? ['stdout'] : Array.isArray(l.destination) ? (l.destination as unknown[]) : [l.destination];
+  if (rawDestinations.length === 0) throw invalid('logging.destination', l.destination, 'at least one destination');
+  const destinations = Object.freeze(rawDestinations.map((d, i) => checkDestination(d, Array.isArray(l.destination) ? `logging.destination[${i}]` : 'logging.destination')));
+  if (l.sync !== undefined && typeof l.sync !== 'boolean') throw invalid('logging.sync', l.sync, 'true or false');
+  if (l.redact !== undefined && (!Array.isArray(l.redact) || !l.redact.every((p) => typeof p === 'string' && p !== ''))) {
+    throw invalid('logging.redact', l.redact, 'an array of pino redact paths such as "body.password" or "*.token"');
+  }
+  if (l.levelFormat !== undefined && l.levelFormat !== 'label' && l.levelFormat !== 'number') throw invalid('logging.levelFormat', l.levelFormat, '"label" or "number"');
+  return Object.freeze({
+    // The option wins; LOG_LEVEL is only read (and only validated) when the option is absent.
+    level: l.level !== undefined ? checkLevel(l.level, 'logging.level', 'info') : checkLevel(env.logLevel?.toLowerCase(), 'LOG_LEVEL', 'info'),
+    destinations,
+    sync: (l.sync as boolean | undefined) ?? false,
+    redact: Object.freeze([...((l.redact as string[] | undefined) ?? [])]),
+    levelFormat: (l.levelFormat as 'label' | 'number' | undefined) ?? 'label',
+    requests: resolveRequestLog(l.requests),
+    requestId: resolveRequestId(l.requestId),
+  });
 }

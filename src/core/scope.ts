@@ -31,6 +31,8 @@ export interface RequestScope {
   duration: number;
   /** Response body bytes. Valid at end. */
   bytes: number;
+  /** The request ID, when the logging concern assigned one at start. */
+  requestId: string | undefined;
   /**
    * The OpenTelemetry context the rest of the request runs in (the request span active),
    * set by tracing at start; undefined when tracing is off. Adapters run the framework's
@@ -67,6 +69,7 @@ class Scope implements RequestScope {
   status = 0;
   duration = 0;
   bytes = 0;
+  requestId: string | undefined = undefined;
   context: Context | undefined = undefined;
   traceId: string | undefined = undefined;
   spanId: string | undefined = undefined;

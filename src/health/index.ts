@@ -15,8 +15,7 @@ export { eventLoopCheck, heapCheck, httpCheck, postgresCheck, redisCheck } from 
 export type { EventLoopCheckOptions, HeapCheckOptions, HttpCheckOptions, PgQueryable, PostgresCheckOptions, RedisPingable } from './checkers.js';
 export { Lifecycle } from './lifecycle.js';
 export type { LifecycleState } from './lifecycle.js';
-export { jsonLinesLogger } from './log.js';
-export type { LineSink, LoggerLike } from './log.js';
+export type { LoggerLike } from './log.js';
 export { GracefulShutdown, readProcessFacts, signalProxyWarning } from './shutdown.js';
 export type { ProcessFacts, ShutdownConfig, ShutdownDeps, ShutdownReport } from './shutdown.js';
 export type { HealthzBody } from './probes.js';

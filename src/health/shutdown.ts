@@ -126,7 +126,10 @@ export class GracefulShutdown {
     const { lifecycle, logger, config } = this.#deps;
     const t0 = performance.now();
     lifecycle.drain();
-    logger.info({ reason, drain_delay_ms: config.drainDelayMs, timeout_ms: config.timeoutMs }, 'shutdown started: readiness now fails');
+    // A signal's shutdown is news for the operator; one the app started itself is the app's
+    // to tell, so periscope keeps its own start and end lines at debug (failures stay loud).
+    const note = (this.#exitOnFinish || reason.startsWith('signal') ? logger.info : logger.debug).bind(logger);
+    note({ reason, drain_delay_ms: config.drainDelayMs, timeout_ms: config.timeoutMs }, 'shutdown started: readiness now fails');
     if (config.drainDelayMs > 0) await delay(config.drainDelayMs);
     const t1 = performance.now();
 
@@ -140,12 +143,12 @@ export class GracefulShutdown {
     let t2 = t1;
     let t3 = t1;
     const servers = lifecycle.servers();
-    logger.info({ servers: servers.length, drain_delay_ms: round(t1 - t0) }, 'stopped accepting connections; waiting for in-flight requests');
+    logger.debug({ servers: servers.length, drain_delay_ms: round(t1 - t0) }, 'stopped accepting connections; waiting for in-flight requests');
     lifecycle.closing = true;
     const work = (async () => {
       await Promise.all(servers.map(drainServer));
       t2 = performance.now();
-      logger.info({ servers: servers.length, drain_ms: round(t2 - t1) }, 'in-flight requests finished; servers closed');
+      logger.debug({ servers: servers.length, drain_ms: round(t2 - t1) }, 'in-flight requests finished; servers closed');
       for (const hook of this.#hooks) {
         // Past the deadline nothing more starts in the background of the exit.
         if (timedOut) {
@@ -187,7 +190,7 @@ export class GracefulShutdown {
       flushMs: 0,
       totalMs: 0,
     };
-    logger.info(
+    note(
       { reason, code: timedOut || failures > 0 ? 1 : 0, timed_out: timedOut, drain_delay_ms: timings.drainDelayMs, drain_ms: timings.drainMs, hooks_ms: timings.hooksMs, total_ms: round(performance.now() - t0) },
       'shutdown complete',
     );

@@ -15,7 +15,7 @@ export interface Started {
 /** A node:http app instrumented with `options`, listening on a free port. */
 export async function startNodeApp(options: PeriscopeOptions = {}, handler?: Parameters<typeof createServer>[1]): Promise<Started> {
   const server = createServer(handler ?? ((_req, res) => res.end('app\n')));
-  const obs = instrument(server, { routes: ['/'], shutdown: false, ...options });
+  const obs = instrument(server, { routes: ['/'], shutdown: false, logging: false, ...options });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
@@ -69,4 +69,10 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => 
   let resolve!: (v: T) => void;
   const promise = new Promise<T>((r) => (resolve = r));
   return { promise, resolve };
+}
+
+/** periscope's log lines, parsed, through a `logging.destination` stream (request lines off). */
+export function captureLogs(): { lines: Record<string, unknown>[]; logging: { destination: { write(line: string): void }; requests: false } } {
+  const lines: Record<string, unknown>[] = [];
+  return { lines, logging: { destination: { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) }, requests: false } };
 }

@@ -4,8 +4,9 @@ import express from 'express';
 import Fastify from 'fastify';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { instrument } from '../../src/index.js';
+import type { PeriscopeOptions } from '../../src/index.js';
 import { signalProxyWarning } from '../../src/health/index.js';
-import { deferred, get } from './helpers.js';
+import { captureLogs, deferred, get } from './helpers.js';
 
 const cleanups: (() => Promise<unknown> | void)[] = [];
 afterEach(async () => {
@@ -46,7 +47,8 @@ describe('lifecycle drives readiness', () => {
 
   it('startup tasks: pending keeps 503, settled makes 200, rejected keeps 503', async () => {
     const server = createServer((_q, s) => s.end());
-    const obs = instrument(server, { routes: ['/'], metrics: false, shutdown: false, health: { eventLoop: false } });
+    const logs = captureLogs();
+    const obs = instrument(server, { routes: ['/'], metrics: false, shutdown: false, health: { eventLoop: false }, logging: logs.logging });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     cleanups.push(() => obs.shutdown());
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -58,13 +60,11 @@ describe('lifecycle drives readiness', () => {
     migrations.resolve();
     await migrations.promise;
     expect((await get(`${base}/readyz`)).body).toBe('[-]lifecycle failed: 1 startup task pending\nreadyz check failed\n');
-    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     warmup.resolve();
     await vi.waitFor(() => expect(obs.health.state).toBe('starting'));
     await new Promise((r) => setImmediate(r));
     expect(await get(`${base}/readyz`)).toMatchObject({ status: 503, body: '[-]lifecycle failed: startup task warmup failed\nreadyz check failed\n' });
-    const logged = stderr.mock.calls.map((c) => JSON.parse(String(c[0])) as Record<string, unknown>);
-    expect(logged).toEqual([expect.objectContaining({ level: 50, task: 'warmup', err: 'cache warm-up failed', msg: 'startup task failed; the service stays not ready' })]);
+    expect(logs.lines).toEqual([expect.objectContaining({ level: 'error', task: 'warmup', err: 'cache warm-up failed', msg: 'startup task failed; the service stays not ready' })]);
     expect(() => obs.health.startup('bad', 42 as never)).toThrow(/PERISCOPE_ERR_INVALID_OPTION/);
   });
 });
@@ -107,7 +107,7 @@ describe('management servers', () => {
 });
 
 describe('graceful shutdown in process', () => {
-  async function slowApp(drainDelayMs: number, timeoutMs: number, events: string[] = []) {
+  async function slowApp(drainDelayMs: number, timeoutMs: number, events: string[] = [], logging: PeriscopeOptions['logging'] = false) {
     const entered = deferred();
     const release = deferred();
     const server = createServer((req, res) => {
@@ -117,7 +117,7 @@ describe('graceful shutdown in process', () => {
         void release.promise.then(() => res.end('done\n'));
       } else res.end('fast\n');
     });
-    const obs = instrument(server, { routes: ['/slow'], metrics: false, health: { eventLoop: false }, shutdown: { signals: [], drainDelayMs, timeoutMs, exit: false } });
+    const obs = instrument(server, { routes: ['/slow'], metrics: false, health: { eventLoop: false }, shutdown: { signals: [], drainDelayMs, timeoutMs, exit: false }, logging });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     cleanups.push(() => {
       server.closeAllConnections();
@@ -127,7 +127,6 @@ describe('graceful shutdown in process', () => {
   }
 
   it('readiness off, drain delay, listener closed, in-flight request finishes, then hooks in order', async () => {
-    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance'] });
     const events: string[] = [];
     const { obs, server, base, entered, release } = await slowApp(1000, 10_000, events);
@@ -159,7 +158,6 @@ describe('graceful shutdown in process', () => {
   });
 
   it('past the deadline the remaining connections are closed and the code is 1', async () => {
-    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval'] });
     const { obs, base, entered } = await slowApp(0, 500);
     let hookRan = false;
@@ -183,8 +181,8 @@ describe('graceful shutdown in process', () => {
   });
 
   it('a failing hook is logged, the next hooks still run, and the code is 1', async () => {
-    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-    const { obs } = await slowApp(0, 1000);
+    const logs = captureLogs();
+    const { obs } = await slowApp(0, 1000, [], { ...logs.logging, level: 'debug' });
     const ran: string[] = [];
     obs.onShutdown(() => {
       throw new Error('pool.end failed');
@@ -195,21 +193,21 @@ describe('graceful shutdown in process', () => {
     const report = await obs.shutdown();
     expect(ran).toEqual(['second']);
     expect(report).toMatchObject({ code: 1, failures: 1, timedOut: false });
-    const lines = stderr.mock.calls.map((c) => JSON.parse(String(c[0])) as Record<string, unknown>);
-    expect(lines.map((l) => l.msg)).toEqual([
-      'shutdown started: readiness now fails',
-      'stopped accepting connections; waiting for in-flight requests',
-      'in-flight requests finished; servers closed',
-      'shutdown hook failed',
-      'shutdown complete',
+    const lines = logs.lines;
+    // shutdown() called by the app: periscope's own steps at debug, the failure at error.
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([
+      ['debug', 'shutdown started: readiness now fails'],
+      ['debug', 'stopped accepting connections; waiting for in-flight requests'],
+      ['debug', 'in-flight requests finished; servers closed'],
+      ['error', 'shutdown hook failed'],
+      ['debug', 'shutdown complete'],
     ]);
-    expect(lines[3]).toMatchObject({ level: 50, err: { message: 'pool.end failed' } });
-    expect(lines[4]).toMatchObject({ level: 30, code: 1, timed_out: false });
+    expect(lines[3]).toMatchObject({ err: { message: 'pool.end failed' } });
+    expect(lines[4]).toMatchObject({ code: 1, timed_out: false });
     expect(() => obs.onShutdown('x' as never)).toThrow(/PERISCOPE_ERR_INVALID_OPTION/);
   });
 
   it('Express: the `server` option lets shutdown drain an app that has had no request', async () => {
-    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     const app = express();
     app.get('/', (_q, s) => void s.send('x'));
     const server = await new Promise<ReturnType<typeof app.listen>>((resolve) => {
@@ -225,18 +223,22 @@ describe('graceful shutdown in process', () => {
 describe('start-up warnings', () => {
   it('warns once when drain delay plus deadline exceed the grace period', () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
-    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-    const obs = instrument(createServer(), { routes: ['/'], metrics: false, shutdown: { signals: ['SIGUSR2'], drainDelayMs: 15_000, timeoutMs: 20_000, gracePeriodMs: 30_000 } });
+    const logs = captureLogs();
+    const obs = instrument(createServer(), {
+      routes: ['/'],
+      metrics: false,
+      logging: logs.logging,
+      shutdown: { signals: ['SIGUSR2'], drainDelayMs: 15_000, timeoutMs: 20_000, gracePeriodMs: 30_000 },
+    });
     cleanups.push(async () => {
       const done = obs.shutdown();
       await vi.advanceTimersByTimeAsync(15_000);
       await done;
       expect(process.listenerCount('SIGUSR2')).toBe(0);
     });
-    const lines = stderr.mock.calls.map((c) => JSON.parse(String(c[0])) as Record<string, unknown>);
-    expect(lines).toEqual([
+    expect(logs.lines).toEqual([
       expect.objectContaining({
-        level: 40,
+        level: 'warn',
         drain_delay_ms: 15_000,
         timeout_ms: 20_000,
         grace_period_ms: 30_000,

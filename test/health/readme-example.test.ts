@@ -28,9 +28,11 @@ describe.skipIf(!pgUp && !CI)('README example (docs/readme-health.md)', () => {
     const file = `${root}scratch/readme-health-example.mts`;
     writeFileSync(file, exampleSource());
     const port = 20000 + (process.pid % 20000);
-    const child = spawn(process.execPath, [file], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [file], { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
+    let stdout = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
       let ready = false;
@@ -46,7 +48,9 @@ describe.skipIf(!pgUp && !CI)('README example (docs/readme-health.md)', () => {
       });
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
-      expect(stderr).toContain('"msg":"shutdown complete"');
+      // periscope's log (stdout by default) ends with the shutdown's own line.
+      const last = JSON.parse(stdout.trim().split('\n').at(-1)!) as Record<string, unknown>;
+      expect(last).toMatchObject({ level: 'info', msg: 'shutdown complete', code: 0, reason: 'signal SIGTERM' });
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
     }

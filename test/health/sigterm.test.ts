@@ -102,9 +102,9 @@ describe('SIGTERM on a Fastify service (child process, built package)', () => {
       'in-flight requests finished; servers closed',
       'shutdown complete',
     ]);
-    expect(child.err[0]).toMatchObject({ level: 30, reason: 'signal SIGTERM', drain_delay_ms: 1000, timeout_ms: 5000 });
+    expect(child.err[0]).toMatchObject({ level: 'info', reason: 'signal SIGTERM', drain_delay_ms: 1000, timeout_ms: 5000 });
     const done = child.err[3]!;
-    expect(done).toMatchObject({ level: 30, reason: 'signal SIGTERM', code: 0, timed_out: false });
+    expect(done).toMatchObject({ level: 'info', reason: 'signal SIGTERM', code: 0, timed_out: false });
     // libuv times from its cached loop clock, so a timer may fire a hair before the wall-clock delay.
     expect(done.drain_delay_ms as number).toBeGreaterThanOrEqual(995);
   });
@@ -119,7 +119,7 @@ describe('SIGTERM on a Fastify service (child process, built package)', () => {
     child.proc.kill('SIGINT');
     expect(await child.exited).toEqual({ code: 1, signal: null });
     expect(await slow).toBe('ECONNRESET');
-    expect(child.err.at(-1)).toMatchObject({ level: 40, signal: 'SIGINT', msg: 'second signal during shutdown: closing every connection and exiting now' });
+    expect(child.err.at(-1)).toMatchObject({ level: 'warn', signal: 'SIGINT', msg: 'second signal during shutdown: closing every connection and exiting now' });
     expect(child.out.some((l) => l.event === 'hook')).toBe(false);
   });
 });

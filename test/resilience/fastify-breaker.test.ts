@@ -43,6 +43,8 @@ let app: FastifyInstance;
 let obs: Periscope;
 let base: string;
 let changes: StateChangeEvent[];
+let logLines: Record<string, unknown>[];
+const breakerLines = () => logLines.filter((l) => l.breaker !== undefined).map(({ level, msg, breaker, from, to, reason, failure_rate, calls }) => ({ level, msg, breaker, from, to, reason, failure_rate, calls }));
 
 beforeEach(async () => {
   // The clock and setTimeout are fake (openMs and timeoutMs pass at will); sockets are real.
@@ -50,7 +52,8 @@ beforeEach(async () => {
   dep = new Dependency();
   depUrl = await dep.listen();
   app = Fastify();
-  obs = instrument(app, { metrics: { defaultMetrics: false } });
+  logLines = [];
+  obs = instrument(app, { metrics: { defaultMetrics: false }, logging: { destination: { write: (line: string) => void logLines.push(JSON.parse(line)) } } });
   const payments = obs.breaker('payments', { window: { type: 'count', size: 10 }, minimumCalls: 5, openMs: 30_000 });
   const inventory = obs.breaker('inventory', { timeoutMs: 1000 });
   changes = [];
@@ -110,9 +113,12 @@ test('a failing dependency trips the breaker: metrics, the state-change event an
   expect((await histogram(obs.registry, 'circuit_breaker_call_duration_seconds', { name: 'payments' }))?.count).toBe(5);
   expect(oneHot(m, 'inventory')).toEqual([1, 0, 0]);
 
-  // What logging (warn on open, with the rate) and health (open => degraded) will read.
   expect(changes).toEqual([
     { name: 'payments', from: 'closed', to: 'open', reason: 'failure_rate', failureRate: 1, slowCallRate: 0, calls: 5, consecutiveFailures: 0 },
+  ]);
+  // The log says it once, at warn, with the failure rate that tripped it.
+  expect(breakerLines()).toEqual([
+    { level: 'warn', msg: 'circuit breaker payments opened', breaker: 'payments', from: 'closed', to: 'open', reason: 'failure_rate', failure_rate: 1, calls: 5 },
   ]);
   // No breaker timer runs while open, so no time has to pass for these numbers to hold.
   expect((await fetch(`${base}/checkout`)).status).toBe(503);
@@ -132,6 +138,11 @@ test('after openMs a scrape shows half_open, and a successful trial closes it', 
   expect(oneHot(m, 'payments')).toEqual([1, 0, 0]);
   expect(outcomes(m, 'payments')).toEqual({ success: 1, failure: 5, timeout: 0, rejected: 0, fallback: 0 });
   expect(changes.map((c) => `${c.from}->${c.to}`)).toEqual(['closed->open', 'open->half_open', 'half_open->closed']);
+  expect(breakerLines().map((l) => [l.level, l.msg])).toEqual([
+    ['warn', 'circuit breaker payments opened'],
+    ['info', 'circuit breaker payments is half open'],
+    ['info', 'circuit breaker payments is closed'],
+  ]);
 });
 
 test('a timeout aborts the request to the dependency and counts as a timeout', async () => {
