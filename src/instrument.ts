@@ -297,23 +297,22 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
   const appEndpoints = new Endpoints();
   // One management server per distinct port; metrics and health on the same port share it.
   const managementPorts = new Map<number, ManagementPort>();
-  const endpointsFor = (port: number | undefined, host: string | undefined, option: string): Endpoints => {
+  // (resolveOptions made sure two concerns on one port name the same host.)
+  const endpointsFor = (port: number | undefined, host: string | undefined): Endpoints => {
     if (port === undefined) return appEndpoints;
     let m = managementPorts.get(port);
     if (m === undefined) {
       m = { endpoints: new Endpoints(), host };
       managementPorts.set(port, m);
-    } else if (m.host !== host) {
-      throw createError('PERISCOPE_ERR_INVALID_OPTION', [option, describeValue(host), `the same host as the other concern on port ${port} (${describeValue(m.host)})`], option);
     }
     return m.endpoints;
   };
   if (metrics !== undefined && metricsOptions !== false) {
     const serve = metricsOptions.auth === undefined ? metrics.serve : protect(metrics.serve, metricsOptions.auth);
-    endpointsFor(metricsOptions.port, metricsOptions.host, 'metrics.host').add(metricsOptions.path, serve);
+    endpointsFor(metricsOptions.port, metricsOptions.host).add(metricsOptions.path, serve);
   }
   if (healthOptions !== false) {
-    const target = endpointsFor(healthOptions.port, healthOptions.host, 'health.host');
+    const target = endpointsFor(healthOptions.port, healthOptions.host);
     for (const [path, handler] of health.endpoints) target.add(path, handler as EndpointHandler);
   }
 

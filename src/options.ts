@@ -772,18 +772,24 @@ export function resolveOptions(options: unknown, env: Env = readEnv()): Resolved
   const serviceName =
     optString(o.serviceName, 'serviceName') ?? env.serviceName ?? nonEmptyString(appPackage().name) ?? 'unknown_service:node';
   const version = optString(o.version, 'version') ?? nonEmptyString(appPackage().version) ?? '0.0.0';
+  const metrics = resolveMetrics(o.metrics);
+  const health = resolveHealth(o.health);
+  // Metrics and health on one port share one management server, so they must agree on its host.
+  if (metrics !== false && health !== false && metrics.port !== undefined && metrics.port === health.port && metrics.host !== health.host) {
+    throw invalid('health.host', health.host, `the same host as metrics.host on port ${health.port} (${describeValue(metrics.host)})`);
+  }
   return Object.freeze({
     serviceName,
     version,
     commit: optString(o.commit, 'commit') ?? env.commit ?? 'unknown',
-    metrics: resolveMetrics(o.metrics),
+    metrics,
     routes: checkRoutes(o.routes),
     routeOf: optFunction<(req: IncomingMessage) => string | undefined>(o.routeOf, 'routeOf'),
     onInternalError: optFunction<(error: unknown, where: string) => void>(o.onInternalError, 'onInternalError'),
     slowRequests: resolveSlowRequests(o.slowRequests),
     logging: resolveLogging(o.logging, env),
     tracing: resolveTracing(o.tracing, env),
-    health: resolveHealth(o.health),
+    health,
     shutdown: resolveShutdown(o.shutdown, env),
     server: checkServer(o.server),
   });

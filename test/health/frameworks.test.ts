@@ -50,3 +50,22 @@ describe('probes in-band on each framework', () => {
     await probeAll(obs, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
   });
 });
+
+describe('circuit breakers are health-reported', () => {
+  it('a breaker is a non-critical check: open makes the service degraded, not unready', async () => {
+    const server = (await import('node:http')).createServer((_q, s) => s.end('app\n'));
+    const obs = instrument(server, { routes: ['/'], metrics: false, logging: false, shutdown: false, health: { cacheMs: 0, eventLoop: false } });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => obs.shutdown());
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const breaker = obs.breaker('payments api', { consecutiveFailures: 1 });
+    expect(await get(`${base}/readyz?verbose`)).toMatchObject({
+      status: 200,
+      body: '[+]lifecycle ok\n[+]circuit_breaker.payments_api ok\nreadyz check passed\n',
+    });
+    await breaker.execute(() => Promise.reject(new Error('down'))).catch(() => undefined);
+    const res = await get(`${base}/readyz?verbose`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatch(/^\[\+\]lifecycle ok\n\[~\]circuit_breaker\.payments_api degraded: circuit breaker "payments api" is open: calls are rejected; a trial call is admitted in \d+ ms\nreadyz check passed \(degraded\)\n$/);
+  });
+});

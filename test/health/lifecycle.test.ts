@@ -102,7 +102,7 @@ describe('management servers', () => {
   it('the same port with two hosts is refused', () => {
     expect(() =>
       instrument(createServer(), { routes: ['/'], shutdown: false, metrics: { port: 9464, host: '127.0.0.1' }, health: { port: 9464, host: '0.0.0.0' } }),
-    ).toThrow('PERISCOPE_ERR_INVALID_OPTION: Invalid option `health.host`: got "0.0.0.0"; allowed: the same host as the other concern on port 9464 ("127.0.0.1").');
+    ).toThrow('PERISCOPE_ERR_INVALID_OPTION: Invalid option `health.host`: got "0.0.0.0"; allowed: the same host as metrics.host on port 9464 ("127.0.0.1").');
   });
 });
 
