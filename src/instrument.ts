@@ -316,12 +316,46 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
     for (const [path, handler] of health.endpoints) target.add(path, handler as EndpointHandler);
   }
 
+  const stopInternal = async (): Promise<void> => {
+    slowRequests?.close();
+    health.close();
+    await Promise.all(
+      [...managementPorts.values()].map(
+        (m) =>
+          new Promise<void>((resolve) => {
+            const server = m.server;
+            if (server === undefined || !server.listening) return resolve();
+            server.close(() => resolve());
+            server.closeAllConnections();
+          }),
+      ),
+    );
+  };
+  const shutdownOptions = resolved.shutdown;
+  const shutdown = new GracefulShutdown({
+    // With `shutdown: false` the app owns its signals; obs.shutdown() still drains, never exits.
+    config: shutdownOptions === false ? { signals: [], drainDelayMs: 0, timeoutMs: 10_000, exit: false, gracePeriodMs: 30_000 } : shutdownOptions,
+    lifecycle: health.lifecycle,
+    logger,
+    stopInternal,
+  });
+  // periscope's own last steps, after the user's hooks: spans first (bounded by
+  // tracing.shutdownTimeoutMillis), then the logs, so the shutdown's own lines are written.
+  if (tracing !== undefined) {
+    const t = tracing;
+    shutdown.addFlush('tracing', () => t.shutdown());
+  }
+  if (logging !== undefined) {
+    const l = logging;
+    shutdown.addFlush('logging', () => l.flush());
+  }
   const warned = new Set<string>();
   const ctx: AdapterContext = {
     createCore: (resolveRoute) => new Core({ hooks, resolveRoute, report }),
     endpoints: appEndpoints,
     trackServer: (server) => {
       health.lifecycle.trackServer(server);
+      shutdown.releaseWhenClosed(server);
       metrics?.http.trackServer(server);
     },
     report,
@@ -362,39 +396,6 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
   const mainPort = metricsPort ?? healthPort;
   const managementServer = mainPort?.server;
 
-  const stopInternal = async (): Promise<void> => {
-    slowRequests?.close();
-    health.close();
-    await Promise.all(
-      [...managementPorts.values()].map(
-        (m) =>
-          new Promise<void>((resolve) => {
-            const server = m.server;
-            if (server === undefined || !server.listening) return resolve();
-            server.close(() => resolve());
-            server.closeAllConnections();
-          }),
-      ),
-    );
-  };
-  const shutdownOptions = resolved.shutdown;
-  const shutdown = new GracefulShutdown({
-    // With `shutdown: false` the app owns its signals; obs.shutdown() still drains, never exits.
-    config: shutdownOptions === false ? { signals: [], drainDelayMs: 0, timeoutMs: 10_000, exit: false, gracePeriodMs: 30_000 } : shutdownOptions,
-    lifecycle: health.lifecycle,
-    logger,
-    stopInternal,
-  });
-  // periscope's own last steps, after the user's hooks: spans first (bounded by
-  // tracing.shutdownTimeoutMillis), then the logs, so the shutdown's own lines are written.
-  if (tracing !== undefined) {
-    const t = tracing;
-    shutdown.addFlush('tracing', () => t.shutdown());
-  }
-  if (logging !== undefined) {
-    const l = logging;
-    shutdown.addFlush('logging', () => l.flush());
-  }
   if (shutdownOptions !== false) {
     shutdown.installSignals();
     if (shutdownOptions.drainDelayMs + shutdownOptions.timeoutMs > shutdownOptions.gracePeriodMs) {

@@ -96,6 +96,17 @@ export class GracefulShutdown {
     for (const s of this.#deps.config.signals) process.on(s, this.#onSignal);
   }
 
+  /**
+   * Once the app has closed every server periscope knows, outside a shutdown, its signals are
+   * no longer periscope's to handle (and a process that instruments many apps, such as a test
+   * run, does not pile up listeners).
+   */
+  releaseWhenClosed(server: Server): void {
+    server.once('close', () => {
+      if (this.#running === undefined && this.#deps.lifecycle.servers().every((s) => !s.listening)) this.removeSignals();
+    });
+  }
+
   removeSignals(): void {
     for (const s of this.#deps.config.signals) process.removeListener(s, this.#onSignal);
   }

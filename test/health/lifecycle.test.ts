@@ -220,6 +220,20 @@ describe('graceful shutdown in process', () => {
   });
 });
 
+describe('signal listeners', () => {
+  it('are released when the app closes its own servers, so instrumenting many apps does not pile them up', async () => {
+    const before = process.listenerCount('SIGUSR2');
+    const server = createServer((_q, s) => s.end());
+    const obs = instrument(server, { routes: ['/'], metrics: false, logging: false, shutdown: { signals: ['SIGUSR2'] } });
+    expect(process.listenerCount('SIGUSR2')).toBe(before + 1);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    await new Promise((r) => server.close(r));
+    expect(process.listenerCount('SIGUSR2')).toBe(before);
+    // obs.shutdown() still works afterwards.
+    expect(await obs.shutdown()).toMatchObject({ code: 0, timedOut: false });
+  });
+});
+
 describe('start-up warnings', () => {
   it('warns once when drain delay plus deadline exceed the grace period', () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
