@@ -17,6 +17,8 @@ export const ERRORS = {
     `instrument() takes a Fastify instance, an Express app or a node:http Server; got ${got}.`) as Template,
   PERISCOPE_ERR_ALREADY_INSTRUMENTED: (() =>
     'This app is already instrumented; call instrument() once per app and keep the handle it returns.') as Template,
+  PERISCOPE_ERR_DUPLICATE_CHECK: ((name: string) =>
+    `A health check named "${name}" is already registered; each check needs its own name.`) as Template,
   PERISCOPE_ERR_TOO_LATE: ((framework: string, reason: string) =>
     `instrument() was called too late for this ${framework} app: ${reason}. Call it before the app starts listening.`) as Template,
   PERISCOPE_ERR_CIRCUIT_OPEN: ((name: string, state: string) =>

@@ -16,4 +16,21 @@ export type {
 export { CircuitOpenError, CircuitTimeoutError, CircuitFallbackError } from './resilience/index.js';
 export type { CircuitBreaker, CircuitBreakerOptions, CircuitState, CircuitBreakerEvents, CircuitBreakerHealth, CircuitBreakerStats, StateChangeEvent } from './resilience/index.js';
 export { STATUS_CLIENT_CLOSED, UNMATCHED_ROUTE } from './core/index.js';
+export { postgresCheck, redisCheck, httpCheck, eventLoopCheck, heapCheck } from './health/index.js';
+export type {
+  Health,
+  HealthCheck,
+  HealthSnapshot,
+  HealthStatus,
+  HealthzBody,
+  CheckOptions,
+  CheckOutcome,
+  CheckReport,
+  CheckResult,
+  CheckKind,
+  LifecycleState,
+  PoolStats,
+  ShutdownReport,
+} from './health/index.js';
+export type { HealthOptions, ShutdownOptions, ResolvedHealthOptions, ResolvedShutdownOptions } from './options.js';
 export type { TracingOptions, TracingExporter, ResolvedTracingOptions } from './options.js';

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { IncomingMessage } from 'node:http';
+import { Server as HttpServer } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
+import { Server as HttpsServer } from 'node:https';
 import type { Registry } from '@prometheus-io/client';
 import { createError, describeValue } from './errors.js';
 import type { EndpointAuth } from './core/index.js';
@@ -37,6 +39,53 @@ export interface MetricsOptions {
   auth?: EndpointAuth;
 }
 
+/** Options of the health probes (`/livez`, `/readyz`, `/healthz`). */
+export interface HealthOptions {
+  /** Liveness probe path; `<path>/<check>` runs one check. Default `'/livez'`. */
+  livePath?: string;
+  /** Readiness probe path; `<path>/<check>` runs one check. Default `'/readyz'`. */
+  readyPath?: string;
+  /** JSON health document path. Default `'/healthz'`. */
+  healthPath?: string;
+  /**
+   * Serve the probes on a management server on this port instead of on the app (0 picks
+   * a free port). The same port as `metrics.port` shares one server. Default: on the app.
+   */
+  port?: number;
+  /** Interface the management server binds to, with `port`. Default: all interfaces. */
+  host?: string;
+  /** Timeout of each check run, unless the check sets its own. Default `800` (below Kubernetes' 1 s probe timeout). */
+  timeoutMs?: number;
+  /** How long a check's result is reused by later probes, in ms (0: every probe runs the checks). Default `1000`. */
+  cacheMs?: number;
+  /** Run every check in the background at this interval, in ms, so probes read the last result at once (0: off). Default `0`. */
+  refreshMs?: number;
+  /** The built-in liveness check `event_loop`; `false` removes it. Default `{ maxDelayMs: 2000 }`. */
+  eventLoop?: false | { maxDelayMs?: number };
+}
+
+/** Options of the graceful shutdown. */
+export interface ShutdownOptions {
+  /** Signals that start the shutdown; a second one forces the exit. Default `['SIGTERM', 'SIGINT']`. */
+  signals?: readonly NodeJS.Signals[];
+  /**
+   * Time between readiness turning 503 and closing the listeners, so load balancers stop
+   * routing here first (as a preStop sleep does). Default `5000` when `KUBERNETES_SERVICE_HOST`
+   * is set, else `0`.
+   */
+  drainDelayMs?: number;
+  /** Deadline for in-flight requests and shutdown hooks after the drain delay. Default `10000`. */
+  timeoutMs?: number;
+  /** Exit the process (code 0, or 1 when the deadline passed) after a signal-started shutdown. Default `true`. */
+  exit?: boolean;
+  /**
+   * The time the platform allows between SIGTERM and SIGKILL (Kubernetes'
+   * `terminationGracePeriodSeconds`, in ms); periscope warns at start when
+   * `drainDelayMs + timeoutMs` exceeds it. Default `30000`.
+   */
+  gracePeriodMs?: number;
+}
+
 /** Options of {@link instrument}. Every field is optional; options given here win over environment variables. */
 export interface PeriscopeOptions {
   /** Service name. Default: `OTEL_SERVICE_NAME`, else the `name` in `./package.json`, else `'unknown_service:node'`. */
@@ -59,6 +108,16 @@ export interface PeriscopeOptions {
    * Default: a process warning the first time each kind of failure happens.
    */
   onInternalError?: (error: unknown, where: string) => void;
+  /** Health probes; `false` turns them off (and `obs.health.register` becomes a no-op). Default `true`. */
+  health?: boolean | HealthOptions;
+  /** Graceful shutdown on signals; `false` for apps that own their signals (`obs.shutdown()` still drains). Default `true`. */
+  shutdown?: boolean | ShutdownOptions;
+  /**
+   * The app's server, for Express apps instrumented before the first request so that
+   * readiness and shutdown know it. Default: learnt from the first request (Express), or the
+   * app's own server (Fastify, node:http).
+   */
+  server?: Server;
   /** JSON logs (pino) with trace IDs and one line per request; `false` turns them off. Default `true` (all defaults). */
   logging?: boolean | LoggingOptions;
   /**
@@ -134,6 +193,26 @@ export interface ResolvedTracingOptions {
   readonly scheduledDelayMillis: number;
   readonly exportTimeoutMillis: number;
   readonly shutdownTimeoutMillis: number;
+}
+
+export interface ResolvedHealthOptions {
+  readonly livePath: string;
+  readonly readyPath: string;
+  readonly healthPath: string;
+  readonly port: number | undefined;
+  readonly host: string | undefined;
+  readonly timeoutMs: number;
+  readonly cacheMs: number;
+  readonly refreshMs: number;
+  readonly eventLoop: false | { readonly maxDelayMs: number };
+}
+
+export interface ResolvedShutdownOptions {
+  readonly signals: readonly NodeJS.Signals[];
+  readonly drainDelayMs: number;
+  readonly timeoutMs: number;
+  readonly exit: boolean;
+  readonly gracePeriodMs: number;
 }
 
 /** A pino level name. */
@@ -251,6 +330,9 @@ export interface ResolvedOptions {
   readonly routes: readonly string[];
   readonly routeOf: ((req: IncomingMessage) => string | undefined) | undefined;
   readonly onInternalError: ((error: unknown, where: string) => void) | undefined;
+  readonly health: ResolvedHealthOptions | false;
+  readonly shutdown: ResolvedShutdownOptions | false;
+  readonly server: Server | undefined;
   readonly logging: ResolvedLoggingOptions | false;
   readonly slowRequests: ResolvedSlowRequestsOptions | false;
   readonly tracing: ResolvedTracingOptions | false;
@@ -264,6 +346,8 @@ export const DEFAULT_MAX_SERIES = 2000;
 export interface Env {
   readonly serviceName: string | undefined;
   readonly commit: string | undefined;
+  /** `KUBERNETES_SERVICE_HOST` is set: the process runs in a Kubernetes pod. */
+  readonly inKubernetes: boolean;
   readonly logLevel: string | undefined;
   /** `OTEL_SDK_DISABLED=true` turns tracing off. */
   readonly otelDisabled: boolean;
@@ -283,6 +367,7 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): Env {
     // The spec ranks OTEL_SERVICE_NAME above a service.name in OTEL_RESOURCE_ATTRIBUTES.
     serviceName: nonEmpty(env.OTEL_SERVICE_NAME) ?? nonEmpty(resourceAttributes['service.name']),
     commit: nonEmpty(env.GIT_COMMIT) ?? nonEmpty(env.SOURCE_COMMIT) ?? nonEmpty(env.COMMIT_SHA),
+    inKubernetes: nonEmpty(env.KUBERNETES_SERVICE_HOST) !== undefined,
     logLevel: nonEmpty(env.LOG_LEVEL),
     otelDisabled: nonEmpty(env.OTEL_SDK_DISABLED)?.toLowerCase() === 'true',
     otlpEndpoint: nonEmpty(env.OTEL_EXPORTER_OTLP_ENDPOINT),
@@ -327,7 +412,7 @@ function readAppPackage(): AppPackage {
   }
 }
 
-const TOP_LEVEL_KEYS = ['serviceName', 'version', 'commit', 'metrics', 'routes', 'routeOf', 'onInternalError', 'slowRequests', 'tracing', 'logging'];
+const TOP_LEVEL_KEYS = ['serviceName', 'version', 'commit', 'metrics', 'routes', 'routeOf', 'onInternalError', 'slowRequests', 'tracing', 'logging', 'health', 'shutdown', 'server'];
 const TRACING_KEYS = [
   'endpoint',
   'exporter',
@@ -341,6 +426,10 @@ const TRACING_KEYS = [
   'exportTimeoutMillis',
   'shutdownTimeoutMillis',
 ];
+const HEALTH_KEYS = ['livePath', 'readyPath', 'healthPath', 'port', 'host', 'timeoutMs', 'cacheMs', 'refreshMs', 'eventLoop'];
+const SHUTDOWN_KEYS = ['signals', 'drainDelayMs', 'timeoutMs', 'exit', 'gracePeriodMs'];
+/** Signals a process cannot catch, or that Node reserves. */
+const UNCATCHABLE_SIGNALS = ['SIGKILL', 'SIGSTOP', 'SIGUSR1'];
 const METRICS_KEYS = ['path', 'port', 'host', 'registry', 'defaultMetrics', 'durationBuckets', 'sizeBuckets', 'maxSeries', 'auth'];
 
 function invalid(option: string, value: unknown, allowed: string) {
@@ -436,6 +525,86 @@ function resolveMetrics(value: unknown): ResolvedMetricsOptions | false {
     maxSeries: (maxSeries as number | undefined) ?? DEFAULT_MAX_SERIES,
     auth: checkAuth(m.auth, 'metrics.auth'),
   });
+}
+
+function checkMs(value: unknown, option: string, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw invalid(option, value, `an integer from ${min} to ${max} (milliseconds)`);
+  }
+  return value;
+}
+
+function checkBoolean(value: unknown, option: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw invalid(option, value, 'true or false');
+  return value;
+}
+
+function resolveHealth(value: unknown): ResolvedHealthOptions | false {
+  if (value === false) return false;
+  if (value !== undefined && value !== true && !isPlainObject(value)) {
+    throw invalid('health', value, 'true, false or an object of health options');
+  }
+  const h: Record<string, unknown> = isPlainObject(value) ? value : {};
+  checkKeys(h, HEALTH_KEYS, 'health.');
+  let eventLoop: ResolvedHealthOptions['eventLoop'] = { maxDelayMs: 2000 };
+  if (h.eventLoop === false) eventLoop = false;
+  else if (h.eventLoop !== undefined) {
+    if (!isPlainObject(h.eventLoop)) throw invalid('health.eventLoop', h.eventLoop, 'false or { maxDelayMs }');
+    checkKeys(h.eventLoop, ['maxDelayMs'], 'health.eventLoop.');
+    eventLoop = Object.freeze({ maxDelayMs: checkMs(h.eventLoop.maxDelayMs, 'health.eventLoop.maxDelayMs', 2000, 1, 600_000) });
+  }
+  const livePath = checkPath(h.livePath, 'health.livePath', '/livez');
+  const readyPath = checkPath(h.readyPath, 'health.readyPath', '/readyz');
+  const healthPath = checkPath(h.healthPath, 'health.healthPath', '/healthz');
+  if (new Set([livePath, readyPath, healthPath]).size !== 3) {
+    throw invalid('health.healthPath', healthPath, 'three different paths for livePath, readyPath and healthPath');
+  }
+  return Object.freeze({
+    livePath,
+    readyPath,
+    healthPath,
+    port: checkPort(h.port, 'health.port'),
+    host: optString(h.host, 'health.host'),
+    timeoutMs: checkMs(h.timeoutMs, 'health.timeoutMs', 800, 1, 600_000),
+    cacheMs: checkMs(h.cacheMs, 'health.cacheMs', 1000, 0, 3_600_000),
+    refreshMs: checkMs(h.refreshMs, 'health.refreshMs', 0, 0, 3_600_000),
+    eventLoop,
+  });
+}
+
+function resolveShutdown(value: unknown, env: Env): ResolvedShutdownOptions | false {
+  if (value === false) return false;
+  if (value !== undefined && value !== true && !isPlainObject(value)) {
+    throw invalid('shutdown', value, 'true, false or an object of shutdown options');
+  }
+  const s: Record<string, unknown> = isPlainObject(value) ? value : {};
+  checkKeys(s, SHUTDOWN_KEYS, 'shutdown.');
+  let signals: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGINT'];
+  if (s.signals !== undefined) {
+    const ok =
+      Array.isArray(s.signals) &&
+      s.signals.every((x) => typeof x === 'string' && /^SIG[A-Z0-9]+$/.test(x) && !UNCATCHABLE_SIGNALS.includes(x)) &&
+      new Set(s.signals).size === s.signals.length;
+    if (!ok) throw invalid('shutdown.signals', s.signals, 'an array of distinct signal names such as "SIGTERM", without SIGKILL, SIGSTOP or SIGUSR1');
+    signals = s.signals as NodeJS.Signals[];
+  }
+  return Object.freeze({
+    signals: Object.freeze([...signals]),
+    drainDelayMs: checkMs(s.drainDelayMs, 'shutdown.drainDelayMs', env.inKubernetes ? 5000 : 0, 0, 3_600_000),
+    timeoutMs: checkMs(s.timeoutMs, 'shutdown.timeoutMs', 10_000, 1, 3_600_000),
+    exit: checkBoolean(s.exit, 'shutdown.exit', true),
+    gracePeriodMs: checkMs(s.gracePeriodMs, 'shutdown.gracePeriodMs', 30_000, 1, 86_400_000),
+  });
+}
+
+function checkServer(value: unknown): Server | undefined {
+  if (value === undefined) return undefined;
+  if (!(value instanceof HttpServer) && !(value instanceof HttpsServer)) {
+    throw invalid('server', value, 'a node:http or node:https Server');
+  }
+  return value;
 }
 
 const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
@@ -603,17 +772,26 @@ export function resolveOptions(options: unknown, env: Env = readEnv()): Resolved
   const serviceName =
     optString(o.serviceName, 'serviceName') ?? env.serviceName ?? nonEmptyString(appPackage().name) ?? 'unknown_service:node';
   const version = optString(o.version, 'version') ?? nonEmptyString(appPackage().version) ?? '0.0.0';
+  const metrics = resolveMetrics(o.metrics);
+  const health = resolveHealth(o.health);
+  // Metrics and health on one port share one management server, so they must agree on its host.
+  if (metrics !== false && health !== false && metrics.port !== undefined && metrics.port === health.port && metrics.host !== health.host) {
+    throw invalid('health.host', health.host, `the same host as metrics.host on port ${health.port} (${describeValue(metrics.host)})`);
+  }
   return Object.freeze({
     serviceName,
     version,
     commit: optString(o.commit, 'commit') ?? env.commit ?? 'unknown',
-    metrics: resolveMetrics(o.metrics),
+    metrics,
     routes: checkRoutes(o.routes),
     routeOf: optFunction<(req: IncomingMessage) => string | undefined>(o.routeOf, 'routeOf'),
     onInternalError: optFunction<(error: unknown, where: string) => void>(o.onInternalError, 'onInternalError'),
     slowRequests: resolveSlowRequests(o.slowRequests),
     logging: resolveLogging(o.logging, env),
     tracing: resolveTracing(o.tracing, env),
+    health,
+    shutdown: resolveShutdown(o.shutdown, env),
+    server: checkServer(o.server),
   });
 }
 

@@ -179,7 +179,9 @@ describe('registries and management port', () => {
       obs = instrument(server, { routes: ['/hello'], metrics: { port: 0, host: '127.0.0.1' } });
       cleanups.push(() => void server!.close(), () => server!.closeAllConnections());
     }
-    cleanups.push(() => obs!.shutdown());
+    cleanups.push(async () => {
+      await obs!.shutdown();
+    });
     const base = await listen(server);
     const address = await obs.managementAddress();
     expect(address?.port).toBeGreaterThan(0);

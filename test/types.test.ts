@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, expectTypeOf, it } from 'vitest';
 import type { Registry } from '@prometheus-io/client';
 import { instrument, isPeriscopeError } from '../src/index.js';
-import type { MetricsOptions, Periscope, PeriscopeError, PeriscopeErrorCode, PeriscopeOptions } from '../src/index.js';
+import type { MetricsOptions, Periscope, PeriscopeError, PeriscopeErrorCode, PeriscopeOptions, ShutdownReport } from '../src/index.js';
 
 // Checked by `npm run typecheck` (tsc over test/); the runtime part is a no-op.
 describe('public types', () => {
@@ -13,7 +13,7 @@ describe('public types', () => {
     expectTypeOf<Periscope['registry']>().toEqualTypeOf<Registry>();
     expectTypeOf<Periscope['managementServer']>().toEqualTypeOf<Server | undefined>();
     expectTypeOf<Periscope['managementAddress']>().returns.toEqualTypeOf<Promise<AddressInfo | undefined>>();
-    expectTypeOf<Periscope['shutdown']>().returns.toEqualTypeOf<Promise<void>>();
+    expectTypeOf<Periscope['shutdown']>().returns.toEqualTypeOf<Promise<ShutdownReport>>();
     expectTypeOf<Periscope['framework']>().toEqualTypeOf<'fastify' | 'express' | 'node-http'>();
   });
 

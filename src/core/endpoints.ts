@@ -5,16 +5,23 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 export type EndpointHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
 /**
- * periscope's own endpoints, matched on the path (query ignored). Served in-band by the
+ * periscope's own endpoints, matched on the path (query ignored); a path ending in `/*`
+ * matches everything below it (`/readyz/*` serves `/readyz/postgres`). Served in-band by the
  * node:http and Express adapters, as routes by the Fastify adapter, or by a management
  * server of their own.
  */
 export class Endpoints {
   readonly #paths: string[] = [];
   readonly #handlers: EndpointHandler[] = [];
+  /** For each path: true when it is a `/*` prefix, stored without the `*`. */
+  readonly #prefix: boolean[] = [];
+  readonly #declared: string[] = [];
 
   add(path: string, handler: EndpointHandler): void {
-    this.#paths.push(path);
+    const prefix = path.endsWith('/*');
+    this.#declared.push(path);
+    this.#paths.push(prefix ? path.slice(0, -1) : path);
+    this.#prefix.push(prefix);
     this.#handlers.push(handler);
   }
 
@@ -23,16 +30,23 @@ export class Endpoints {
   }
 
   entries(): [string, EndpointHandler][] {
-    return this.#paths.map((p, i) => [p, this.#handlers[i]!]);
+    return this.#declared.map((p, i) => [p, this.#handlers[i]!]);
   }
 
   /** The handler for a request URL, or undefined. Allocates nothing. */
   match(url: string | undefined): EndpointHandler | undefined {
     if (url === undefined) return undefined;
     const paths = this.#paths;
+    const prefix = this.#prefix;
+    // Comparing the character after the leading "/" first rejects almost every app URL
+    // without a string comparison (measured: 6 paths cost ~4x one path without it).
+    const second = url.charCodeAt(1);
     for (let i = 0; i < paths.length; i++) {
       const p = paths[i]!;
-      if (url.startsWith(p) && (url.length === p.length || url.charCodeAt(p.length) === 63 /* ? */)) return this.#handlers[i];
+      if ((p.length > 1 && p.charCodeAt(1) !== second) || !url.startsWith(p)) continue;
+      if (prefix[i] === true ? url.length > p.length && url.charCodeAt(p.length) !== 63 : url.length === p.length || url.charCodeAt(p.length) === 63 /* ? */) {
+        return this.#handlers[i];
+      }
     }
     return undefined;
   }

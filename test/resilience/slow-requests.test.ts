@@ -197,10 +197,12 @@ describe('through instrument()', () => {
       const pending = fetch(`${base}/slow2`);
       await held.arrived('/slow2');
       expect(vi.getTimerCount()).toBe(others + 1);
-      await obs.shutdown();
-      expect(vi.getTimerCount()).toBe(others);
+      // shutdown() drains the app: it resolves once the request in flight has been answered.
+      const done = obs.shutdown();
       held.release('/slow2');
       await (await pending).text();
+      await done;
+      expect(vi.getTimerCount()).toBe(others);
     } finally {
       await obs.shutdown();
       await app.close();

@@ -145,7 +145,8 @@ describe('instrument() with a collector that is down or hanging', () => {
     const started = performance.now();
     await app.obs.shutdown();
     expect(performance.now() - started).toBeLessThan(1000);
-    const after = await (await fetch(`${app.url}/metrics`)).text();
+    // shutdown() closed the app's server too: read the registry itself.
+    const after = await app.obs.registry.metrics();
     // The 10 still queued when the shutdown bound passed are given up on, and counted.
     expect(after).toContain('periscope_spans_dropped_total{reason="export_failed"} 10\n');
   });
@@ -158,7 +159,8 @@ describe('instrument() with a collector that is down or hanging', () => {
     const statuses = await Promise.all(Array.from({ length: 50 }, (_, i) => fetch(`${app.url}/users/${i}`).then((r) => r.status)));
     expect(statuses).toEqual(Array.from({ length: 50 }, () => 200));
     await app.obs.shutdown();
-    const metrics = await (await fetch(`${app.url}/metrics`)).text();
+    // shutdown() closed the app's server too: read the registry itself.
+    const metrics = await app.obs.registry.metrics();
     const count = (reason: string) => Number(new RegExp(`periscope_spans_dropped_total\\{reason="${reason}"\\} (\\d+)`).exec(metrics)?.[1]);
     expect(count('queue_full') + count('export_failed')).toBe(50);
     expect(count('export_failed')).toBeGreaterThanOrEqual(10);

@@ -1,0 +1,279 @@
+
+/** The state of one check, or of the service as a whole. */
+export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
+
+/** What a check may resolve to. */
+export interface CheckResult {
+  readonly status: HealthStatus;
+  /** Said in the verbose bodies and in `/healthz`. Default: none. */
+  readonly message?: string;
+  /** Extra facts shown in `/healthz` (pool sizes, heap usage). Default: none. */
+  readonly details?: Readonly<Record<string, number | string | boolean>>;
+}
+
+/**
+ * A check resolves to a {@link CheckResult}, `true`/`undefined` (healthy) or `false`
+ * (unhealthy); throwing or rejecting means unhealthy with the error's message.
+ */
+export type CheckOutcome = CheckResult | boolean | undefined | void;
+
+/** Connection pool sizes a checker can report, exported as pool metrics. */
+export interface PoolStats {
+  readonly total: number;
+  readonly idle: number;
+  readonly waiting: number;
+  /** The pool's configured maximum, when known. */
+  readonly max?: number;
+}
+
+/**
+ * A health check. It receives an AbortSignal that fires at the check's timeout, so a
+ * well-behaved check stops its own work. Built-in checkers may carry `poolStats` (read
+ * at scrape time) and `close` (called when periscope shuts down).
+ */
+export interface HealthCheck {
+  (signal: AbortSignal): CheckOutcome | Promise<CheckOutcome>;
+  readonly poolStats?: () => PoolStats | undefined;
+  readonly close?: () => void;
+}
+
+/** Which probes run a check. */
+export type CheckKind = 'readiness' | 'liveness';
+
+/** Options of `obs.health.register()`. */
+export interface CheckOptions {
+  /** An unhealthy critical check makes the service unhealthy (503); a non-critical one only degraded. Default `true`. */
+  critical?: boolean;
+  /** Longest a run may take before it counts as unhealthy (timed out). Default: `health.timeoutMs` (800). */
+  timeoutMs?: number;
+  /**
+   * `'liveness'` checks run on `/livez` (and every other probe); `'readiness'` checks run on
+   * `/readyz` and `/healthz` only, so a dependency outage never restarts the pod. Default `'readiness'`.
+   */
+  kind?: CheckKind;
+}
+
+/** One run of one check, as the probes and `/healthz` report it. */
+export interface CheckReport {
+  readonly name: string;
+  readonly status: HealthStatus;
+  readonly critical: boolean;
+  readonly kind: CheckKind;
+  readonly message: string | undefined;
+  readonly details: Readonly<Record<string, number | string | boolean>> | undefined;
+  /** Milliseconds the run took (its timeout when it timed out). */
+  readonly latencyMs: number;
+  /** The run did not settle within its timeout. */
+  readonly timedOut: boolean;
+  /** `Date.now()` when the run finished. */
+  readonly checkedAt: number;
+}
+
+/** Where check results go besides the probes (instrument.ts wires it to the metrics registry). */
+export interface HealthSink {
+  checkFinished(report: CheckReport): void;
+}
+
+export interface CheckRunnerOptions {
+  /** Default timeout of a run. */
+  timeoutMs: number;
+  /** How long a result is reused by later probes. */
+  cacheMs: number;
+  /** Run every check in the background at this interval (0: off). */
+  refreshMs: number;
+  sink: HealthSink | undefined;
+  report(error: unknown, where: string): void;
+}
+
+const STATUSES: readonly string[] = ['healthy', 'degraded', 'unhealthy'];
+
+class Entry {
+  inflight: Promise<CheckReport> | undefined = undefined;
+  last: CheckReport | undefined = undefined;
+  constructor(
+    readonly name: string,
+    readonly check: HealthCheck,
+    readonly critical: boolean,
+    readonly kind: CheckKind,
+    readonly timeoutMs: number,
+  ) {}
+}
+
+function normalize(outcome: unknown): { status: HealthStatus; message: string | undefined; details: CheckResult['details'] } {
+  if (outcome === undefined || outcome === true) return { status: 'healthy', message: undefined, details: undefined };
+  if (outcome === false) return { status: 'unhealthy', message: undefined, details: undefined };
+  if (typeof outcome === 'object' && outcome !== null && STATUSES.includes((outcome as CheckResult).status)) {
+    const r = outcome as CheckResult;
+    return { status: r.status, message: typeof r.message === 'string' ? r.message : undefined, details: r.details };
+  }
+  return { status: 'unhealthy', message: 'check resolved to an unrecognised value', details: undefined };
+}
+
+function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name;
+  return String(error);
+}
+
+/**
+ * Owns the registered checks: runs them with a timeout and an AbortSignal, shares one
+ * in-flight run between concurrent probes, caches results, and optionally refreshes them
+ * in the background.
+ */
+export class CheckRunner {
+  readonly #entries = new Map<string, Entry>();
+  readonly #options: CheckRunnerOptions;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(options: CheckRunnerOptions) {
+    this.#options = options;
+    if (options.refreshMs > 0) {
+      this.#timer = setInterval(() => this.#refresh(), options.refreshMs);
+      this.#timer.unref();
+    }
+  }
+
+  add(name: string, check: HealthCheck, options: Required<CheckOptions>): void {
+    this.#entries.set(name, new Entry(name, check, options.critical, options.kind, options.timeoutMs));
+    // With background refresh, the first result is ready before the first probe asks.
+    if (this.#timer !== undefined) void this.#run(this.#entries.get(name)!);
+  }
+
+  has(name: string): boolean {
+    return this.#entries.has(name);
+  }
+
+  names(kind?: CheckKind): string[] {
+    const out: string[] = [];
+    for (const e of this.#entries.values()) if (kind === undefined || e.kind === kind) out.push(e.name);
+    return out;
+  }
+
+  /** Latest pool sizes of the checks that report them. */
+  poolStats(): [string, PoolStats][] {
+    const out: [string, PoolStats][] = [];
+    for (const e of this.#entries.values()) {
+      if (e.check.poolStats === undefined) continue;
+      try {
+        const stats = e.check.poolStats();
+        if (stats !== undefined) out.push([e.name, stats]);
+      } catch (error) {
+        this.#options.report(error, `health-pool-stats:${e.name}`);
+      }
+    }
+    return out;
+  }
+
+  /** The last finished report of a check, without running it. */
+  last(name: string): CheckReport | undefined {
+    return this.#entries.get(name)?.last;
+  }
+
+  /**
+   * Reports of the named checks (all when undefined), run or taken from the cache.
+   * Never rejects and never takes longer than the longest timeout among them.
+   */
+  collect(names: readonly string[]): Promise<CheckReport[]> {
+    const runs: Promise<CheckReport>[] = [];
+    for (const name of names) {
+      const entry = this.#entries.get(name);
+      if (entry !== undefined) runs.push(this.#get(entry));
+    }
+    return Promise.all(runs);
+  }
+
+  #get(entry: Entry): Promise<CheckReport> {
+    const last = entry.last;
+    if (last !== undefined && (this.#timer !== undefined || Date.now() - last.checkedAt < this.#options.cacheMs)) {
+      return Promise.resolve(last);
+    }
+    return this.#run(entry);
+  }
+
+  #refresh(): void {
+    for (const entry of this.#entries.values()) void this.#run(entry);
+  }
+
+  #run(entry: Entry): Promise<CheckReport> {
+    if (entry.inflight !== undefined) return entry.inflight;
+    const started = performance.now();
+    const controller = new AbortController();
+    const finish = (status: HealthStatus, message: string | undefined, details: CheckResult['details'], timedOut: boolean): CheckReport => {
+      const report: CheckReport = Object.freeze({
+        name: entry.name,
+        status,
+        critical: entry.critical,
+        kind: entry.kind,
+        message,
+        details,
+        latencyMs: timedOut ? entry.timeoutMs : Math.round((performance.now() - started) * 1000) / 1000,
+        timedOut,
+        checkedAt: Date.now(),
+      });
+      entry.last = report;
+      entry.inflight = undefined;
+      try {
+        this.#options.sink?.checkFinished(report);
+      } catch (error) {
+        this.#options.report(error, 'health-sink');
+      }
+      return report;
+    };
+    const run = new Promise<CheckReport>((resolve) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        controller.abort(new DOMException(`health check timed out after ${entry.timeoutMs} ms`, 'TimeoutError'));
+        resolve(finish('unhealthy', `timed out after ${entry.timeoutMs} ms`, undefined, true));
+      }, entry.timeoutMs);
+      timer.unref();
+      const done = (status: HealthStatus, message: string | undefined, details: CheckResult['details']) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve(finish(status, message, details, false));
+      };
+      // The executor turns a synchronous throw into a rejection, and settles only after
+      // `entry.inflight` below is set, so a sync failure cannot leave a stale in-flight run.
+      new Promise<CheckOutcome>((r) => r(entry.check(controller.signal))).then(
+        (outcome) => {
+          const r = normalize(outcome);
+          done(r.status, r.message, r.details);
+        },
+        (error: unknown) => done('unhealthy', errorMessage(error), undefined),
+      );
+    });
+    entry.inflight = run;
+    return run;
+  }
+
+  /** Stops the background refresh and releases the checkers' resources. */
+  close(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+    for (const e of this.#entries.values()) {
+      try {
+        e.check.close?.();
+      } catch (error) {
+        this.#options.report(error, `health-close:${e.name}`);
+      }
+    }
+  }
+}
+
+/**
+ * Folds check reports into one status: a critical check unhealthy makes the whole
+ * unhealthy; a non-critical one unhealthy, or any degraded, makes it degraded.
+ */
+export function aggregate(reports: readonly CheckReport[]): HealthStatus {
+  let status: HealthStatus = 'healthy';
+  for (const r of reports) {
+    if (r.status === 'unhealthy') {
+      if (r.critical) return 'unhealthy';
+      status = 'degraded';
+    } else if (r.status === 'degraded') {
+      status = 'degraded';
+    }
+  }
+  return status;
+}

@@ -1,0 +1,146 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createError, describeValue } from '../errors.js';
+import type { ResolvedHealthOptions } from '../options.js';
+import { aggregate, CheckRunner } from './checks.js';
+import type { CheckOptions, CheckReport, HealthCheck, HealthSink, HealthStatus, PoolStats } from './checks.js';
+import { eventLoopCheck } from './checkers.js';
+import { Lifecycle } from './lifecycle.js';
+import type { LifecycleState } from './lifecycle.js';
+import type { LoggerLike } from './log.js';
+import { probeEndpoints } from './probes.js';
+
+export { aggregate, CheckRunner } from './checks.js';
+export type { CheckKind, CheckOptions, CheckOutcome, CheckReport, CheckResult, HealthCheck, HealthSink, HealthStatus, PoolStats } from './checks.js';
+export { eventLoopCheck, heapCheck, httpCheck, postgresCheck, redisCheck } from './checkers.js';
+export type { EventLoopCheckOptions, HeapCheckOptions, HttpCheckOptions, PgQueryable, PostgresCheckOptions, RedisPingable } from './checkers.js';
+export { Lifecycle } from './lifecycle.js';
+export type { LifecycleState } from './lifecycle.js';
+export type { LoggerLike } from './log.js';
+export { GracefulShutdown, readProcessFacts, signalProxyWarning } from './shutdown.js';
+export type { ProcessFacts, ShutdownConfig, ShutdownDeps, ShutdownReport } from './shutdown.js';
+export type { HealthzBody } from './probes.js';
+
+/** A run of every check, as `obs.health.check()` returns it. */
+export interface HealthSnapshot {
+  readonly status: HealthStatus;
+  readonly state: LifecycleState;
+  readonly checks: readonly CheckReport[];
+}
+
+/** `obs.health`: register checks and startup tasks; read the lifecycle. */
+export interface Health {
+  /**
+   * Adds a check. Names are unique, made of letters, digits and `_.-`. Throws a
+   * PeriscopeError for a bad name or options. A no-op when health is turned off.
+   */
+  register(name: string, check: HealthCheck, options?: CheckOptions): void;
+  /** Readiness waits until `task` settles; if it rejects, the service stays not ready. */
+  startup(name: string, task: PromiseLike<unknown>): void;
+  /** starting, ready, draining or stopped. */
+  readonly state: LifecycleState;
+  /** Runs (or reads from the cache) every check and aggregates them. */
+  check(): Promise<HealthSnapshot>;
+}
+
+export interface HealthSubsystem {
+  readonly api: Health;
+  readonly lifecycle: Lifecycle;
+  /** `[path, handler]` pairs to serve (none when health is off). */
+  readonly endpoints: [string, (req: IncomingMessage, res: ServerResponse) => Promise<void>][];
+  poolStats(): [string, PoolStats][];
+  /** Stops background refresh and checker resources. */
+  close(): void;
+}
+
+export interface CreateHealthInput {
+  /** `false`: no checks and no endpoints, but the lifecycle still drives shutdown. */
+  readonly options: ResolvedHealthOptions | false;
+  readonly version: string;
+  readonly sink: HealthSink | undefined;
+  readonly logger: LoggerLike;
+  report(error: unknown, where: string): void;
+}
+
+const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+function checkTimeout(value: unknown, option: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 600_000) {
+    throw createError('PERISCOPE_ERR_INVALID_OPTION', [option, describeValue(value), 'an integer from 1 to 600000 (milliseconds)'], option);
+  }
+  return value;
+}
+
+/** Builds the checks, the lifecycle and the probe endpoints of one `instrument()` call. */
+export function createHealth(input: CreateHealthInput): HealthSubsystem {
+  const { options, logger, report } = input;
+  const lifecycle = new Lifecycle();
+  const runner = new CheckRunner({
+    timeoutMs: options === false ? 800 : options.timeoutMs,
+    cacheMs: options === false ? 0 : options.cacheMs,
+    refreshMs: options === false ? 0 : options.refreshMs,
+    sink: input.sink,
+    report,
+  });
+
+  const api: Health = {
+    register(name, check, checkOptions = {}) {
+      if (typeof name !== 'string' || !NAME.test(name)) {
+        throw createError('PERISCOPE_ERR_INVALID_OPTION', ['health.register name', describeValue(name), 'letters, digits, "_", "." and "-", 1 to 64 characters'], 'name');
+      }
+      if (typeof check !== 'function') {
+        throw createError('PERISCOPE_ERR_INVALID_OPTION', [`health check ${name}`, describeValue(check), 'a function (signal) => result'], name);
+      }
+      if (typeof checkOptions !== 'object' || checkOptions === null) {
+        throw createError('PERISCOPE_ERR_INVALID_OPTION', [`options of health check ${name}`, describeValue(checkOptions), 'an object'], name);
+      }
+      const { critical, timeoutMs, kind } = checkOptions;
+      if (critical !== undefined && typeof critical !== 'boolean') {
+        throw createError('PERISCOPE_ERR_INVALID_OPTION', [`critical of health check ${name}`, describeValue(critical), 'true or false'], 'critical');
+      }
+      if (kind !== undefined && kind !== 'readiness' && kind !== 'liveness') {
+        throw createError('PERISCOPE_ERR_INVALID_OPTION', [`kind of health check ${name}`, describeValue(kind), '"readiness" or "liveness"'], 'kind');
+      }
+      const timeout = checkTimeout(timeoutMs, `timeoutMs of health check ${name}`);
+      if (options === false) return;
+      if (runner.has(name)) throw createError('PERISCOPE_ERR_DUPLICATE_CHECK', [name]);
+      runner.add(name, check, { critical: critical ?? true, timeoutMs: timeout ?? options.timeoutMs, kind: kind ?? 'readiness' });
+    },
+    startup(name, task) {
+      if (task === null || typeof (task as PromiseLike<unknown> | undefined)?.then !== 'function') {
+        throw createError('PERISCOPE_ERR_INVALID_OPTION', [`startup task ${String(name)}`, describeValue(task), 'a promise'], 'startup');
+      }
+      lifecycle.startup(String(name), task, (error) => {
+        logger.error({ task: String(name), err: error instanceof Error ? error.message : String(error) }, 'startup task failed; the service stays not ready');
+      });
+    },
+    get state() {
+      return lifecycle.state;
+    },
+    async check() {
+      const checks = await runner.collect(runner.names());
+      return { status: aggregate(checks), state: lifecycle.state, checks };
+    },
+  };
+
+  if (options !== false && options.eventLoop !== false) {
+    runner.add('event_loop', eventLoopCheck({ maxDelayMs: options.eventLoop.maxDelayMs }), {
+      critical: true,
+      timeoutMs: options.timeoutMs,
+      kind: 'liveness',
+    });
+  }
+
+  const endpoints =
+    options === false
+      ? []
+      : probeEndpoints({ runner, lifecycle, version: input.version }, { live: options.livePath, ready: options.readyPath, health: options.healthPath });
+
+  return {
+    api,
+    lifecycle,
+    endpoints,
+    poolStats: () => runner.poolStats(),
+    close: () => runner.close(),
+  };
+}

@@ -1,0 +1,188 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { aggregate } from './checks.js';
+import type { CheckKind, CheckReport, CheckRunner, HealthStatus } from './checks.js';
+import type { Lifecycle } from './lifecycle.js';
+
+export interface ProbeContext {
+  readonly runner: CheckRunner;
+  readonly lifecycle: Lifecycle;
+  readonly version: string;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+interface Query {
+  verbose: boolean;
+  exclude: Set<string>;
+}
+
+function parseQuery(url: string | undefined): Query {
+  const q = url === undefined ? -1 : url.indexOf('?');
+  if (q < 0) return { verbose: false, exclude: new Set() };
+  const params = new URLSearchParams(url!.slice(q + 1));
+  const exclude = new Set<string>();
+  for (const v of params.getAll('exclude')) for (const name of v.split(',')) if (name !== '') exclude.add(name);
+  const verbose = params.get('verbose');
+  return { verbose: verbose !== null && verbose !== 'false' && verbose !== '0', exclude };
+}
+
+function pathOf(url: string | undefined): string {
+  if (url === undefined) return '/';
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}
+
+function refuseMethod(req: IncomingMessage, res: ServerResponse): boolean {
+  if (req.method === 'GET' || req.method === 'HEAD') return false;
+  res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('Method Not Allowed\n');
+  return true;
+}
+
+function send(req: IncomingMessage, res: ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, {
+    'content-type': type,
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+  });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+const TEXT = 'text/plain; charset=utf-8';
+
+function line(r: CheckReport): string {
+  if (r.status === 'healthy') return `[+]${r.name} ok`;
+  const suffix = r.message === undefined ? '' : `: ${r.message}`;
+  if (r.status === 'degraded') return `[~]${r.name} degraded${suffix}`;
+  return `[-]${r.name} failed${r.critical ? '' : ' (non-critical)'}${suffix}`;
+}
+
+function selected(ctx: ProbeContext, kind: CheckKind | undefined, exclude: Set<string>): string[] {
+  const names = ctx.runner.names(kind);
+  return exclude.size === 0 ? names : names.filter((n) => !exclude.has(n));
+}
+
+/**
+ * `/livez` and `/readyz` in the Kubernetes API server's style: `ok` when passing, one
+ * `[+]`/`[~]`/`[-]` line per check with `?verbose` or on failure, `?exclude=name` to skip a
+ * check, and `/<probe>/<name>` for one check alone.
+ */
+function textProbe(ctx: ProbeContext, probe: 'livez' | 'readyz', base: string): Handler {
+  const kind: CheckKind | undefined = probe === 'livez' ? 'liveness' : undefined;
+  return async (req, res) => {
+    if (refuseMethod(req, res)) return;
+    const path = pathOf(req.url);
+    if (path.length > base.length + 1 && path.startsWith(`${base}/`)) {
+      let name: string;
+      try {
+        name = decodeURIComponent(path.slice(base.length + 1));
+      } catch {
+        name = '';
+      }
+      const known = ctx.runner.has(name) && (kind === undefined || ctx.runner.names(kind).includes(name));
+      if (!known) return send(req, res, 404, TEXT, `no ${probe} check named ${JSON.stringify(name)}\n`);
+      const [r] = await ctx.runner.collect([name]);
+      return send(req, res, r!.status === 'unhealthy' ? 503 : 200, TEXT, r!.status === 'healthy' ? 'ok\n' : `${line(r!)}\n`);
+    }
+    const query = parseQuery(req.url);
+    const lines: string[] = [];
+    let gate: string | undefined;
+    if (probe === 'readyz') {
+      const state = ctx.lifecycle.state;
+      if (state === 'draining' || state === 'stopped') {
+        // A draining service answers at once and leaves its dependencies alone.
+        return send(req, res, 503, TEXT, `[-]lifecycle failed: ${state}\nreadyz check failed\n`);
+      }
+      gate = ctx.lifecycle.notReadyReason();
+      lines.push(gate === undefined ? '[+]lifecycle ok' : `[-]lifecycle failed: ${gate}`);
+    }
+    const reports = await ctx.runner.collect(selected(ctx, kind, query.exclude));
+    let status = aggregate(reports);
+    if (gate !== undefined) status = 'unhealthy';
+    const code = status === 'unhealthy' ? 503 : 200;
+    if (status === 'healthy' && !query.verbose) return send(req, res, 200, TEXT, 'ok\n');
+    if (status === 'degraded' && !query.verbose) return send(req, res, 200, TEXT, 'degraded\n');
+    for (const r of reports) lines.push(line(r));
+    for (const name of query.exclude) lines.push(`[x]${name} excluded`);
+    lines.push(`${probe} check ${status === 'unhealthy' ? 'failed' : status === 'degraded' ? 'passed (degraded)' : 'passed'}`);
+    send(req, res, code, TEXT, `${lines.join('\n')}\n`);
+  };
+}
+
+/** The `/healthz` JSON body. */
+export interface HealthzBody {
+  status: HealthStatus;
+  state: string;
+  version: string;
+  uptime_seconds: number;
+  checks: Record<
+    string,
+    {
+      status: HealthStatus;
+      latency_ms: number;
+      message: string | null;
+      critical: boolean;
+      kind: CheckKind;
+      timed_out: boolean;
+      details?: Readonly<Record<string, number | string | boolean>>;
+    }
+  >;
+}
+
+function healthz(ctx: ProbeContext): Handler {
+  return async (req, res) => {
+    if (refuseMethod(req, res)) return;
+    const query = parseQuery(req.url);
+    const state = ctx.lifecycle.state;
+    const names = selected(ctx, undefined, query.exclude);
+    let reports: CheckReport[];
+    if (state === 'draining' || state === 'stopped') {
+      // Show what was last known rather than touch dependencies that may be closing.
+      reports = [];
+      for (const n of names) {
+        const r = ctx.runner.last(n);
+        if (r !== undefined) reports.push(r);
+      }
+    } else {
+      reports = await ctx.runner.collect(names);
+    }
+    const status: HealthStatus = state === 'ready' ? aggregate(reports) : 'unhealthy';
+    const body: HealthzBody = {
+      status,
+      state,
+      version: ctx.version,
+      uptime_seconds: Math.round(process.uptime() * 1000) / 1000,
+      checks: {},
+    };
+    for (const r of reports) {
+      body.checks[r.name] = {
+        status: r.status,
+        latency_ms: r.latencyMs,
+        message: r.message ?? null,
+        critical: r.critical,
+        kind: r.kind,
+        timed_out: r.timedOut,
+        ...(r.details === undefined ? {} : { details: r.details }),
+      };
+    }
+    send(req, res, status === 'unhealthy' ? 503 : 200, 'application/json; charset=utf-8', JSON.stringify(body));
+  };
+}
+
+export interface ProbePaths {
+  readonly live: string;
+  readonly ready: string;
+  readonly health: string;
+}
+
+/** The probe endpoints as `[path, handler]`; `/*` paths serve the per-check forms. */
+export function probeEndpoints(ctx: ProbeContext, paths: ProbePaths): [string, Handler][] {
+  const live = textProbe(ctx, 'livez', paths.live);
+  const ready = textProbe(ctx, 'readyz', paths.ready);
+  return [
+    [paths.live, live],
+    [`${paths.live}/*`, live],
+    [paths.ready, ready],
+    [`${paths.ready}/*`, ready],
+    [paths.health, healthz(ctx)],
+  ];
+}
