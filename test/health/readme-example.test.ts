@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { canConnect, get } from './helpers.js';
 
 /*
- * Runs the example of docs/readme-health.md as written: the block is saved inside the
+ * Runs the example of README.md's health example as written: the block is saved inside the
  * package (scratch/, git-ignored) so `import ... from 'periscope'` resolves to this package
  * through its own exports, and Node strips the types.
  */
@@ -15,14 +15,14 @@ const pgUp = await canConnect(5432);
 if (!pgUp && !CI) console.warn('periscope health tests: SKIPPING the README example: PostgreSQL at 127.0.0.1:5432 is unreachable.');
 
 function exampleSource(): string {
-  const doc = readFileSync(`${root}docs/readme-health.md`, 'utf8');
-  const section = doc.slice(doc.indexOf('### Example'));
+  const doc = readFileSync(`${root}README.md`, 'utf8');
+  const section = doc.slice(doc.indexOf('### Health example'));
   const match = /```ts\n([\s\S]*?)```/.exec(section);
-  if (match === null) throw new Error('no ts block under "### Example" in docs/readme-health.md');
+  if (match === null) throw new Error('no ts block under "### Health example" in README.md');
   return match[1]!;
 }
 
-describe.skipIf(!pgUp && !CI)('README example (docs/readme-health.md)', () => {
+describe.skipIf(!pgUp && !CI)('README health example', () => {
   it('serves the probes it promises and drains on SIGTERM with exit code 0', async () => {
     mkdirSync(`${root}scratch`, { recursive: true });
     const file = `${root}scratch/readme-health-example.mts`;
