@@ -13,9 +13,15 @@ export const HAS_WRK: boolean;
 export function startServer(
   name: string,
   args: string[],
-  options?: { cpu?: string; timeoutMs?: number; stdout?: string },
+  options?: { cpu?: string; timeoutMs?: number; stdout?: string; nodeArgs?: string[] },
 ): Promise<StartedServer | { unavailable: string }>;
 export function stop(server: { child?: ChildProcess } | undefined, graceMs?: number): Promise<void>;
 export function rssMb(pid: number): number;
 export function run(command: string, args: string[], timeoutMs: number): Promise<string>;
 export function load(url: string, seconds: number, connections: number): Promise<LoadResult>;
+export function memory(server: { child: ChildProcess }, timeoutMs?: number): Promise<{ rss_mb: number; heap_mb: number }>;
+export function loadCount(
+  url: string,
+  connections: number,
+  options?: { seconds?: number; count?: number; randomPaths?: boolean; timeoutMs?: number },
+): Promise<LoadResult & { status4xx: number; seconds: number }>;

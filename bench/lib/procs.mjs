@@ -4,6 +4,7 @@ import { openSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseWrk } from './stats.mjs';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SERVERS = join(ROOT, 'bench', 'servers');
@@ -26,15 +27,15 @@ export const HAS_WRK = has('wrk');
  * every variant logs to the same place), and waits for its `{ port }` or `{ unavailable }`
  * message. Resolves `{ child, pid, port }` or `{ unavailable }`.
  */
-export function startServer(name, args, { cpu = PINNING?.server, timeoutMs = 20_000, stdout = '/dev/null' } = {}) {
+export function startServer(name, args, { cpu = PINNING?.server, timeoutMs = 20_000, stdout = '/dev/null', nodeArgs = [] } = {}) {
   const script = join(SERVERS, `${name}.mjs`);
   const out = openSync(stdout, 'a');
-  const options = { cwd: ROOT, stdio: ['ignore', out, 'pipe', 'ipc'] };
+  const options = { cwd: ROOT, stdio: ['ignore', out, 'pipe', 'ipc'], execArgv: nodeArgs };
   // Through taskset, so every thread the process starts (libuv pool, V8 helpers) is pinned.
   const child =
     cpu === undefined
       ? fork(script, args, options)
-      : fork(script, args, { ...options, execPath: 'taskset', execArgv: ['-c', cpu, process.execPath] });
+      : fork(script, args, { ...options, execPath: 'taskset', execArgv: ['-c', cpu, process.execPath, ...nodeArgs] });
   let stderr = '';
   child.stderr.on('data', (d) => {
     stderr += d;
@@ -80,6 +81,24 @@ export function rssMb(pid) {
   }
 }
 
+/**
+ * The server's memory after a full garbage collection (when it was started with
+ * `--expose-gc`), in MB: `{ rss_mb, heap_mb }`.
+ */
+export function memory(server, timeoutMs = 10_000) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no memory report')), timeoutMs);
+    const onMessage = (m) => {
+      if (!m.memory) return;
+      clearTimeout(timer);
+      server.child.off('message', onMessage);
+      resolve({ rss_mb: +(m.memory.rss / 2 ** 20).toFixed(1), heap_mb: +(m.memory.heapUsed / 2 ** 20).toFixed(1) });
+    };
+    server.child.on('message', onMessage);
+    server.child.send('memory');
+  });
+}
+
 /** Runs `command args`, killing it after `timeoutMs`; resolves its stdout. */
 export function run(command, args, timeoutMs) {
   return new Promise((resolve, reject) => {
@@ -107,13 +126,22 @@ export function run(command, args, timeoutMs) {
  */
 export async function load(url, seconds, connections) {
   const pin = PINNING ? ['taskset', '-c', PINNING.load] : [];
-  const [command, ...args] = HAS_WRK
-    ? [...pin, 'wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--latency', url]
-    : [...pin, process.execPath, join(ROOT, 'bench', 'lib', 'load.mjs'), url, String(connections), String(seconds)];
-  const out = await run(command, args, (seconds + 15) * 1000);
-  if (HAS_WRK) {
-    const { parseWrk } = await import('./stats.mjs');
-    return parseWrk(out);
-  }
+  if (!HAS_WRK) return loadCount(url, connections, { seconds });
+  const out = await run(pin[0] ?? 'wrk', [...pin.slice(1), ...(pin.length ? ['wrk'] : []), '-t1', `-c${connections}`, `-d${seconds}s`, '--latency', url], (seconds + 15) * 1000);
+  return parseWrk(out);
+}
+
+/**
+ * The Node load generator (`bench/lib/load.mjs`) from the load CPU: for `seconds`, or for
+ * exactly `count` requests; `randomPaths` appends a random lowercase word to `url` per request.
+ * Bounded by `timeoutMs`.
+ */
+export async function loadCount(url, connections, { seconds, count, randomPaths = false, timeoutMs = 120_000 } = {}) {
+  const pin = PINNING ? ['taskset', '-c', PINNING.load] : [];
+  const args = [join(ROOT, 'bench', 'lib', 'load.mjs'), url, String(connections), String(seconds ?? 0)];
+  if (count !== undefined) args.push('--count', String(count));
+  if (randomPaths) args.push('--random-paths');
+  const [command, ...rest] = [...pin, process.execPath, ...args];
+  const out = await run(command, rest, seconds !== undefined ? (seconds + 15) * 1000 : timeoutMs);
   return JSON.parse(out.trim().split('\n').pop());
 }

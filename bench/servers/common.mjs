@@ -101,3 +101,14 @@ export function setupPeerTracing(args, instrumentations) {
   registerInstrumentations({ tracerProvider: provider, instrumentations: [new HttpInstrumentation(), ...instrumentations] });
   return provider;
 }
+
+// Exit cleanly on the runner's SIGTERM so `--cpu-prof` profiles and async logs are written.
+process.once('SIGTERM', () => process.exit(0));
+
+// The runner asks for a garbage collection (when started with --expose-gc) and memory figures.
+process.on('message', (message) => {
+  if (message !== 'memory') return;
+  globalThis.gc?.();
+  const m = process.memoryUsage();
+  process.send({ memory: { rss: m.rss, heapUsed: m.heapUsed } });
+});
