@@ -7,6 +7,7 @@
 //                      [--reps N] [--duration S] [--scenarios http,client,cardinality,scrape]
 //
 // `npm run bench` builds periscope first; servers import it from dist/.
+import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -202,7 +203,16 @@ async function main() {
     if (!opts.scenarios.includes(scenario)) continue;
     const script = { client: 'client-compare.mjs', cardinality: 'cardinality.mjs', scrape: 'scrape.mjs' }[scenario];
     log(`scenario ${scenario}: bench/${script}`);
-    await run(process.execPath, [join(ROOT, 'bench', script), ...(opts.mode === 'quick' ? ['--quick'] : [])], 20 * 60_000);
+    await new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [join(ROOT, 'bench', script), ...(opts.mode === 'full' ? [] : ['--quick'])], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+      // Bounded like every other run: a scenario that hangs is killed.
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20 * 60_000);
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        if (code === 0) resolve();
+        else reject(new Error(`bench/${script} failed (${code ?? signal})`));
+      });
+    });
   }
   log(`done in ${Math.round((Date.now() - started) / 1000)} s`);
   if (failed) process.exitCode = 1;

@@ -1,9 +1,10 @@
 // Node load generator: keep-alive HTTP/1.1 from one process, CONNECTIONS requests in flight,
 // for SECONDS or for exactly --count requests. --random-paths appends a random lowercase word
-// per request (letters past `f`, so no path normalizer mistakes it for a hex or numeric ID).
+// per request (letters past `f`, so no path normalizer mistakes it for a hex or numeric ID);
+// --numbered-paths appends the request's index (0, 1, ...).
 // Prints one JSON line shaped like parseWrk()'s result. The fallback when wrk is missing and
 // the client of the cardinality and scrape scenarios; its numbers are not comparable with wrk's.
-//   node bench/lib/load.mjs URL CONNECTIONS SECONDS [--count N] [--random-paths]
+//   node bench/lib/load.mjs URL CONNECTIONS SECONDS [--count N] [--random-paths | --numbered-paths]
 import { Agent, request } from 'node:http';
 import { median } from './stats.mjs';
 
@@ -12,6 +13,7 @@ const [url, connections = '16', seconds = '1'] = argv;
 const countAt = argv.indexOf('--count');
 const count = countAt >= 0 ? Number(argv[countAt + 1]) : Infinity;
 const randomPaths = argv.includes('--random-paths');
+const numberedPaths = argv.includes('--numbered-paths');
 const agent = new Agent({ keepAlive: true, maxSockets: Number(connections) });
 const until = count === Infinity ? performance.now() + Number(seconds) * 1000 : Infinity;
 const latencies = [];
@@ -25,10 +27,11 @@ function word() {
   return w;
 }
 
-function one() {
+function one(index) {
   return new Promise((resolve) => {
     const t0 = performance.now();
-    const req = request(randomPaths ? url + word() : url, { agent }, (res) => {
+    const target = randomPaths ? url + word() : numberedPaths ? url + index : url;
+    const req = request(target, { agent }, (res) => {
       res.resume();
       res.on('end', () => {
         if (res.statusCode >= 500) errors++;
@@ -47,8 +50,7 @@ function one() {
 
 async function worker() {
   while (started < count && performance.now() < until) {
-    started++;
-    await one();
+    await one(started++);
   }
 }
 

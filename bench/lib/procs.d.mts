@@ -23,5 +23,5 @@ export function memory(server: { child: ChildProcess }, timeoutMs?: number): Pro
 export function loadCount(
   url: string,
   connections: number,
-  options?: { seconds?: number; count?: number; randomPaths?: boolean; timeoutMs?: number },
+  options?: { seconds?: number; count?: number; randomPaths?: boolean; numberedPaths?: boolean; timeoutMs?: number },
 ): Promise<LoadResult & { status4xx: number; seconds: number }>;

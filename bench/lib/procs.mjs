@@ -133,14 +133,16 @@ export async function load(url, seconds, connections) {
 
 /**
  * The Node load generator (`bench/lib/load.mjs`) from the load CPU: for `seconds`, or for
- * exactly `count` requests; `randomPaths` appends a random lowercase word to `url` per request.
+ * exactly `count` requests; `randomPaths` appends a random lowercase word to `url` per request,
+ * `numberedPaths` the request's index.
  * Bounded by `timeoutMs`.
  */
-export async function loadCount(url, connections, { seconds, count, randomPaths = false, timeoutMs = 120_000 } = {}) {
+export async function loadCount(url, connections, { seconds, count, randomPaths = false, numberedPaths = false, timeoutMs = 120_000 } = {}) {
   const pin = PINNING ? ['taskset', '-c', PINNING.load] : [];
   const args = [join(ROOT, 'bench', 'lib', 'load.mjs'), url, String(connections), String(seconds ?? 0)];
   if (count !== undefined) args.push('--count', String(count));
   if (randomPaths) args.push('--random-paths');
+  if (numberedPaths) args.push('--numbered-paths');
   const [command, ...rest] = [...pin, process.execPath, ...args];
   const out = await run(command, rest, seconds !== undefined ? (seconds + 15) * 1000 : timeoutMs);
   return JSON.parse(out.trim().split('\n').pop());

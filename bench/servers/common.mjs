@@ -11,7 +11,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** Every variant the harness knows, in table order. */
 export const VARIANTS = ['bare', 'metrics', 'metrics+logs', 'full-10', 'full-100', 'peer-metrics', 'peer-full-10', 'peer-full-100'];
 
-/** `node server.mjs VARIANT [--sink URL] [--max-series N]`. */
+/** `node server.mjs VARIANT [--sink URL] [--max-series N] [--extra-routes N]`. */
 export function parseArgs(argv = process.argv.slice(2)) {
   const variant = argv[0];
   if (!VARIANTS.includes(variant)) throw new Error(`unknown variant ${variant}; known: ${VARIANTS.join(', ')}`);
@@ -28,6 +28,7 @@ export function parseArgs(argv = process.argv.slice(2)) {
     tracing: full !== null,
     sink: opt('--sink') ?? 'http://127.0.0.1:4318/v1/traces',
     maxSeries: opt('--max-series') === undefined ? undefined : Number(opt('--max-series')),
+    extraRoutes: Number(opt('--extra-routes') ?? 0),
   };
 }
 

@@ -1,5 +1,5 @@
 // One benchmark server: Fastify 5 with `GET /hello/:name`, instrumented as the variant says.
-//   node bench/servers/fastify.mjs VARIANT [--sink URL] [--max-series N]
+//   node bench/servers/fastify.mjs VARIANT [--sink URL] [--max-series N] [--extra-routes N]
 import { instrumentPeriscope, parseArgs, ready, require, setupPeerTracing, unavailable, Unavailable } from './common.mjs';
 
 const args = parseArgs();
@@ -28,5 +28,7 @@ if (!args.peer && args.variant !== 'bare') {
 }
 
 app.get('/hello/:name', async (request) => ({ hello: request.params.name }));
+// For the scrape scenario: N distinct route templates, so N requests make N label sets.
+for (let i = 0; i < args.extraRoutes; i++) app.get(`/s${i}`, async () => 'ok');
 await app.listen({ port: 0, host: '127.0.0.1' });
 ready(app.server.address().port);
