@@ -104,6 +104,42 @@ async function recordingCase(name) {
       metrics.onStart(r.scope);
       metrics.onEnd(r.scope);
     };
+  } else if (name === 'periscope-core' || name === 'baseline-response') {
+    // The whole per-request path of the core with metrics: Core.start() (scope, 'close'
+    // listener, onStart hooks) and, on the response's 'close', Core.end() (duration, status,
+    // bytes, onEnd hooks). The response is a bare EventEmitter with the fields the core
+    // reads; 'baseline-response' is the same emitter work with a no-op listener, to subtract.
+    const { EventEmitter } = await import('node:events');
+    const { Core } = await import(join(root, 'dist/core/index.js'));
+    const { HttpMetrics } = await import(join(root, 'dist/metrics/http-metrics.js'));
+    const metrics = new HttpMetrics({ durationBuckets: DURATION_BUCKETS, sizeBuckets: SIZE_BUCKETS, maxSeries: 2000, onFold: () => {} });
+    const core = new Core({ hooks: [metrics], report: (error) => { throw error; } });
+    const socket = { bytesWritten: 0 };
+    const headers = { 'content-length': 17 };
+    class FakeResponse extends EventEmitter {
+      headersSent = true;
+      statusCode = 200;
+      writableFinished = true;
+      getHeader(key) {
+        return headers[key];
+      }
+    }
+    for (const r of stream) r.req = { method: r.method, socket };
+    const noop = () => {};
+    record =
+      name === 'periscope-core'
+        ? (r) => {
+            const res = new FakeResponse();
+            res.statusCode = r.status;
+            core.start(r.req, res, r.route);
+            res.emit('close');
+          }
+        : (r) => {
+            const res = new FakeResponse();
+            res.statusCode = r.status;
+            res.on('close', noop);
+            res.emit('close');
+          };
   } else {
     throw new Error(`unknown recording case ${name}`);
   }
@@ -167,7 +203,7 @@ async function scrapeCase(name, series) {
   return { avg_ms: stats.avg / 1e6, p50_ms: stats.p50 / 1e6, p99_ms: stats.p99 / 1e6, bytes: Buffer.byteLength(body), samples: body.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length };
 }
 
-const RECORDING = ['prom-client', '@prometheus-io/client', 'periscope', 'prom-client-uncached', '@prometheus-io/client-uncached'];
+const RECORDING = ['prom-client', '@prometheus-io/client', 'periscope', 'prom-client-uncached', '@prometheus-io/client-uncached', 'periscope-core', 'baseline-response'];
 const SCRAPE = ['prom-client', '@prometheus-io/client', 'periscope', 'periscope-via-client-get'];
 
 function median(values) {
@@ -237,7 +273,11 @@ async function main() {
         ? 'Counter.inc(labels) + Histogram.observe(labels, v) x2 with a labels object per request'
         : n === 'periscope'
           ? 'HttpMetrics.onStart(scope) + onEnd(scope) on a fake RequestScope'
-          : 'Counter.inc() + Histogram.observe(v) x2 on cached .labels() children',
+          : n === 'periscope-core'
+            ? "Core.start() + the response's 'close' -> Core.end(), metrics hook, on a fake response"
+            : n === 'baseline-response'
+              ? "the fake response alone: create, on('close', noop), emit('close') (subtract from periscope-core)"
+              : 'Counter.inc() + Histogram.observe(v) x2 on cached .labels() children',
       ns_per_request: +median(rec[n].map((r) => r.avg_ns)).toFixed(1),
       p50_ns: +median(rec[n].map((r) => r.p50_ns)).toFixed(1),
       p99_ns: +median(rec[n].map((r) => r.p99_ns)).toFixed(1),
