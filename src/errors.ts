@@ -19,6 +19,14 @@ export const ERRORS = {
     'This app is already instrumented; call instrument() once per app and keep the handle it returns.') as Template,
   PERISCOPE_ERR_TOO_LATE: ((framework: string, reason: string) =>
     `instrument() was called too late for this ${framework} app: ${reason}. Call it before the app starts listening.`) as Template,
+  PERISCOPE_ERR_CIRCUIT_OPEN: ((name: string, state: string) =>
+    `Circuit breaker "${name}" is ${state === 'open' ? 'open' : 'half open with every trial call in flight'}; the call was rejected without running.`) as Template,
+  PERISCOPE_ERR_CIRCUIT_TIMEOUT: ((name: string, ms: string) =>
+    `Call through circuit breaker "${name}" timed out after ${ms} ms; its signal was aborted.`) as Template,
+  PERISCOPE_ERR_CIRCUIT_FALLBACK: ((name: string, message: string) =>
+    `Circuit breaker "${name}" rejected the call and its fallback threw: ${message}.`) as Template,
+  PERISCOPE_ERR_DUPLICATE_BREAKER: ((name: string) =>
+    `A circuit breaker named "${name}" already exists on this handle; create it once and keep the breaker obs.breaker() returned.`) as Template,
 } as const;
 
 export type PeriscopeErrorCode = keyof typeof ERRORS;
@@ -46,6 +54,18 @@ export function createError(code: PeriscopeErrorCode, args: string[], option?: s
 /** True for any periscope error, including one thrown by another installed copy. */
 export function isPeriscopeError(value: unknown): value is PeriscopeError {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[kPeriscopeError] === true;
+}
+
+/** True for the error a circuit breaker rejects a call with (`PERISCOPE_ERR_CIRCUIT_OPEN`), from any installed copy. */
+export function isCircuitOpenError(
+  value: unknown,
+): value is PeriscopeError & { readonly breaker: string; readonly state: 'open' | 'half_open'; readonly retryAfterMs: number } {
+  return isPeriscopeError(value) && value.code === 'PERISCOPE_ERR_CIRCUIT_OPEN';
+}
+
+/** True for the error a circuit breaker's per-call timeout aborts with (`PERISCOPE_ERR_CIRCUIT_TIMEOUT`), from any installed copy. */
+export function isCircuitTimeoutError(value: unknown): value is PeriscopeError & { readonly breaker: string; readonly timeoutMs: number } {
+  return isPeriscopeError(value) && value.code === 'PERISCOPE_ERR_CIRCUIT_TIMEOUT';
 }
 
 /** Renders a user-supplied value for an error message without dumping large objects. */

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from '@prometheus-io/client';
-import { Core, Endpoints } from './core/index.js';
+import { Core, Endpoints, protect } from './core/index.js';
 import type { RequestHook } from './core/index.js';
 import { createError, describeValue } from './errors.js';
 import { resolveOptions } from './options.js';
@@ -13,6 +13,8 @@ import { attachFastify, isFastify } from './adapters/fastify.js';
 import { attachNodeHttp, isNodeHttpServer } from './adapters/node-http.js';
 import type { AdapterContext, AdapterHandle } from './adapters/context.js';
 import { kInstrumented } from './symbols.js';
+import { BreakerMetrics, CircuitBreaker, SlowRequestDetector, slowRequestCounter } from './resilience/index.js';
+import type { CircuitBreakerOptions } from './resilience/index.js';
 
 /** The handle `instrument()` returns. */
 export interface Periscope {
@@ -26,6 +28,13 @@ export interface Periscope {
   readonly managementServer: Server | undefined;
   /** Resolves with the management server's address once it listens (undefined without one). */
   managementAddress(): Promise<AddressInfo | undefined>;
+  /**
+   * A {@link CircuitBreaker} metered in this handle's registry (when metrics are on). Names
+   * are unique per handle: a second call with the same name throws
+   * `PERISCOPE_ERR_DUPLICATE_BREAKER` rather than silently ignoring its options, so create
+   * each breaker once and keep it. Options: see {@link CircuitBreakerOptions}.
+   */
+  breaker<F = never>(name: string, options?: CircuitBreakerOptions<F>): CircuitBreaker<F>;
   /** Stops periscope's own servers and timers. Idempotent. */
   shutdown(): Promise<void>;
 }
@@ -78,11 +87,25 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
   const registry = metrics?.registry ?? new Registry();
   const hooks: RequestHook[] = [];
   if (metrics !== undefined) hooks.push(metrics.http);
+  let slowRequests: SlowRequestDetector | undefined;
+  if (resolved.slowRequests !== false) {
+    const countSlow = metrics !== undefined ? slowRequestCounter(registry) : undefined;
+    slowRequests = new SlowRequestDetector({
+      thresholdMs: resolved.slowRequests.thresholdMs,
+      // Logging wires in here: a warn line with method, route, elapsed time and trace ID.
+      onSlowRequest: (request) => countSlow?.(request.method),
+      report,
+    });
+    hooks.push(slowRequests);
+  }
+  const breakerMetrics = metrics !== undefined && metricsOptions !== false ? new BreakerMetrics(registry, metricsOptions.durationBuckets) : undefined;
+  const breakers = new Map<string, CircuitBreaker<unknown>>();
 
   const appEndpoints = new Endpoints();
   const managementEndpoints = new Endpoints();
   if (metrics !== undefined && metricsOptions !== false) {
-    (metricsOptions.port === undefined ? appEndpoints : managementEndpoints).add(metricsOptions.path, metrics.serve);
+    const serve = metricsOptions.auth === undefined ? metrics.serve : protect(metrics.serve, metricsOptions.auth);
+    (metricsOptions.port === undefined ? appEndpoints : managementEndpoints).add(metricsOptions.path, serve);
   }
 
   const warned = new Set<string>();
@@ -129,7 +152,16 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
     options: resolved,
     managementServer,
     managementAddress: () => listening,
+    breaker<F = never>(name: string, options?: CircuitBreakerOptions<F>): CircuitBreaker<F> {
+      if (breakers.has(name)) throw createError('PERISCOPE_ERR_DUPLICATE_BREAKER', [name], 'name');
+      const breaker = new CircuitBreaker<F>(name, options);
+      breakerMetrics?.attach(breaker, report);
+      // Logging and health wire in here, through breaker.on('stateChange') and breaker.health().
+      breakers.set(name, breaker);
+      return breaker;
+    },
     shutdown(): Promise<void> {
+      slowRequests?.close();
       stopped ??= new Promise<void>((resolve) => {
         if (managementServer === undefined || !managementServer.listening) return resolve();
         managementServer.close(() => resolve());

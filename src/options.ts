@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { IncomingMessage } from 'node:http';
 import type { Registry } from '@prometheus-io/client';
 import { createError, describeValue } from './errors.js';
+import type { EndpointAuth } from './core/index.js';
 
 /** Options for the Prometheus metrics subsystem. */
 export interface MetricsOptions {
@@ -29,6 +30,11 @@ export interface MetricsOptions {
    * Default `2000`.
    */
   maxSeries?: number;
+  /**
+   * Credentials the metrics endpoint requires: `{ bearerToken }` or `{ username, password }`
+   * (basic auth). Compared in constant time; anything else gets 401. Default: none.
+   */
+  auth?: EndpointAuth;
 }
 
 /** Options of {@link instrument}. Every field is optional; options given here win over environment variables. */
@@ -53,7 +59,22 @@ export interface PeriscopeOptions {
    * Default: a process warning the first time each kind of failure happens.
    */
   onInternalError?: (error: unknown, where: string) => void;
+  /**
+   * Report each request still in flight after `thresholdMs`, once, and count it in
+   * `http_slow_requests_total{method}`; `false` turns it off. Default `{ thresholdMs: 5000 }`:
+   * far above the p99 of an interactive API (tens to hundreds of ms), below the 30-60 s at
+   * which proxies and load balancers give up, so a request flagged is stuck rather than
+   * merely slow, and still in flight when someone reads the warning.
+   */
+  slowRequests?: { thresholdMs?: number } | false;
 }
+
+/** `slowRequests` after defaults. */
+export interface ResolvedSlowRequestsOptions {
+  readonly thresholdMs: number;
+}
+
+export const DEFAULT_SLOW_REQUEST_MS = 5000;
 
 export interface ResolvedMetricsOptions {
   readonly path: string;
@@ -64,6 +85,7 @@ export interface ResolvedMetricsOptions {
   readonly durationBuckets: readonly number[];
   readonly sizeBuckets: readonly number[];
   readonly maxSeries: number;
+  readonly auth: EndpointAuth | undefined;
 }
 
 export interface ResolvedOptions {
@@ -74,6 +96,7 @@ export interface ResolvedOptions {
   readonly routes: readonly string[];
   readonly routeOf: ((req: IncomingMessage) => string | undefined) | undefined;
   readonly onInternalError: ((error: unknown, where: string) => void) | undefined;
+  readonly slowRequests: ResolvedSlowRequestsOptions | false;
 }
 
 export const DEFAULT_DURATION_BUCKETS: readonly number[] = Object.freeze([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
@@ -108,8 +131,8 @@ function readAppPackage(): AppPackage {
   }
 }
 
-const TOP_LEVEL_KEYS = ['serviceName', 'version', 'commit', 'metrics', 'routes', 'routeOf', 'onInternalError'];
-const METRICS_KEYS = ['path', 'port', 'host', 'registry', 'defaultMetrics', 'durationBuckets', 'sizeBuckets', 'maxSeries'];
+const TOP_LEVEL_KEYS = ['serviceName', 'version', 'commit', 'metrics', 'routes', 'routeOf', 'onInternalError', 'slowRequests'];
+const METRICS_KEYS = ['path', 'port', 'host', 'registry', 'defaultMetrics', 'durationBuckets', 'sizeBuckets', 'maxSeries', 'auth'];
 
 function invalid(option: string, value: unknown, allowed: string) {
   return createError('PERISCOPE_ERR_INVALID_OPTION', [option, describeValue(value), allowed], option);
@@ -202,7 +225,37 @@ function resolveMetrics(value: unknown): ResolvedMetricsOptions | false {
     durationBuckets: checkBuckets(m.durationBuckets, 'metrics.durationBuckets', DEFAULT_DURATION_BUCKETS),
     sizeBuckets: checkBuckets(m.sizeBuckets, 'metrics.sizeBuckets', DEFAULT_SIZE_BUCKETS),
     maxSeries: (maxSeries as number | undefined) ?? DEFAULT_MAX_SERIES,
+    auth: checkAuth(m.auth, 'metrics.auth'),
   });
+}
+
+const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
+
+/** Endpoint credentials: `{ bearerToken }` or `{ username, password }`, visible ASCII (no spaces). */
+export function checkAuth(value: unknown, option: string): EndpointAuth | undefined {
+  if (value === undefined) return undefined;
+  const allowed = '{ bearerToken } or { username, password } with non-empty visible-ASCII strings (username without ":")';
+  if (!isPlainObject(value)) throw invalid(option, value, allowed);
+  const keys = Object.keys(value).sort().join(',');
+  const ok = (v: unknown) => typeof v === 'string' && VISIBLE_ASCII.test(v);
+  if (keys === 'bearerToken' && ok(value.bearerToken)) return Object.freeze({ bearerToken: value.bearerToken as string });
+  if (keys === 'password,username' && ok(value.username) && !(value.username as string).includes(':') && ok(value.password)) {
+    return Object.freeze({ username: value.username as string, password: value.password as string });
+  }
+  // Never echo a secret back in the error message.
+  throw invalid(option, '[credentials hidden]', allowed);
+}
+
+function resolveSlowRequests(value: unknown): ResolvedSlowRequestsOptions | false {
+  if (value === false) return false;
+  if (value !== undefined && !isPlainObject(value)) throw invalid('slowRequests', value, 'false or an object { thresholdMs }');
+  const o: Record<string, unknown> = value ?? {};
+  checkKeys(o, ['thresholdMs'], 'slowRequests.');
+  const t = o.thresholdMs;
+  if (t !== undefined && (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > 2_147_483_647)) {
+    throw invalid('slowRequests.thresholdMs', t, 'an integer from 1 to 2147483647 (milliseconds)');
+  }
+  return Object.freeze({ thresholdMs: (t as number | undefined) ?? DEFAULT_SLOW_REQUEST_MS });
 }
 
 function checkRoutes(value: unknown): readonly string[] {
@@ -235,6 +288,7 @@ export function resolveOptions(options: unknown, env: Env = readEnv()): Resolved
     routes: checkRoutes(o.routes),
     routeOf: optFunction<(req: IncomingMessage) => string | undefined>(o.routeOf, 'routeOf'),
     onInternalError: optFunction<(error: unknown, where: string) => void>(o.onInternalError, 'onInternalError'),
+    slowRequests: resolveSlowRequests(o.slowRequests),
   });
 }
 

@@ -5,3 +5,5 @@ export { compileRoutes } from './routes.js';
 export type { RouteMatcher } from './routes.js';
 export { Endpoints } from './endpoints.js';
 export type { EndpointHandler } from './endpoints.js';
+export { protect } from './auth.js';
+export type { EndpointAuth } from './auth.js';

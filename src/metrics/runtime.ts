@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Gauge } from '@prometheus-io/client';
 import type { Registry } from '@prometheus-io/client';
+import { performance } from 'node:perf_hooks';
 
 /**
  * The client's default metrics include three gauges whose names end in `_total`, which
@@ -17,11 +18,29 @@ type ProcessWithInternals = NodeJS.Process & {
   _getActiveRequests?: () => unknown[];
 };
 
+/**
+ * The client's event-loop-utilization pair is named after its types
+ * (`nodejs_eventloop_utilization_histogram`, `_summary`), which promtool also rejects, and
+ * is fed by a 100 ms interval. periscope replaces both with one gauge computed when scraped.
+ */
+const CLIENT_ELU_METRICS = ['nodejs_eventloop_utilization_histogram', 'nodejs_eventloop_utilization_summary'];
+
 /** Registers the client's process and runtime metrics (once per registry), with conforming names. */
 export function registerRuntimeMetrics(registry: Registry): void {
   if (registry.getSingleMetric('process_cpu_user_seconds_total') !== undefined) return;
   collectDefaultMetrics({ register: registry });
-  for (const name of Object.keys(RENAMED_RUNTIME_GAUGES)) registry.removeSingleMetric(name);
+  for (const name of [...Object.keys(RENAMED_RUNTIME_GAUGES), ...CLIENT_ELU_METRICS]) registry.removeSingleMetric(name);
+  let lastElu = performance.eventLoopUtilization();
+  new Gauge({
+    name: 'nodejs_eventloop_utilization',
+    help: 'Share of time the event loop was busy (0 to 1) since the previous scrape.',
+    registers: [registry],
+    collect() {
+      const now = performance.eventLoopUtilization();
+      this.set(performance.eventLoopUtilization(now, lastElu).utilization);
+      lastElu = now;
+    },
+  });
   const proc = process as ProcessWithInternals;
   const gauges: [string, string, () => number | undefined][] = [
     [RENAMED_RUNTIME_GAUGES.nodejs_active_handles_total, 'Number of active libuv handles, all types together.', () => proc._getActiveHandles?.().length],

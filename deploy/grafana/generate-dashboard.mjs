@@ -1,0 +1,105 @@
+// Writes dashboard.json. Edit the panels here, run `node deploy/grafana/generate-dashboard.mjs`,
+// and commit both files: the end-to-end test evaluates every expression against a real Prometheus.
+import { writeFileSync } from 'node:fs';
+
+const sel = 'job=~"$job",instance=~"$instance"';
+const rate = (metric, extra = '') => `rate(${metric}{${sel}${extra}}[$__rate_interval])`;
+
+let id = 0;
+let y = 0;
+const panels = [];
+function row(title) {
+  panels.push({ type: 'row', title, id: ++id, collapsed: false, gridPos: { h: 1, w: 24, x: 0, y: y++ }, panels: [] });
+}
+function timeseries(title, targets, { unit = 'short', w = 12, description = '', exemplars = false } = {}) {
+  const x = panels.length > 0 && panels.at(-1).type !== 'row' && panels.at(-1).gridPos.x + panels.at(-1).gridPos.w + w <= 24
+    ? panels.at(-1).gridPos.x + panels.at(-1).gridPos.w
+    : 0;
+  if (x === 0 && panels.length > 0 && panels.at(-1).type !== 'row') y += 8;
+  panels.push({
+    type: 'timeseries',
+    title,
+    description,
+    id: ++id,
+    datasource: { type: 'prometheus', uid: '${datasource}' },
+    gridPos: { h: 8, w, x, y },
+    fieldConfig: { defaults: { unit }, overrides: [] },
+    options: { legend: { displayMode: 'table', placement: 'right', calcs: ['lastNotNull', 'max'] }, tooltip: { mode: 'multi' } },
+    targets: targets.map(([expr, legendFormat], i) => ({
+      refId: String.fromCharCode(65 + i),
+      datasource: { type: 'prometheus', uid: '${datasource}' },
+      expr,
+      legendFormat,
+      exemplar: exemplars,
+    })),
+  });
+}
+function nextRow(title) {
+  y += 8;
+  row(title);
+}
+
+row('Requests (RED per route)');
+timeseries('Request rate by route', [[`sum by (route) (${rate('http_requests_total')})`, '{{route}}']], { unit: 'reqps' });
+timeseries('5xx error ratio by route', [
+  [`sum by (route) (${rate('http_requests_total', ',status_code=~"5.."')}) / sum by (route) (${rate('http_requests_total')})`, '{{route}}'],
+], { unit: 'percentunit' });
+timeseries('Latency p50 / p95 / p99 by route', [0.5, 0.95, 0.99].map((q) => [
+  `histogram_quantile(${q}, sum by (route, le) (${rate('http_request_duration_seconds_bucket')}))`,
+  `p${Math.round(q * 100)} {{route}}`,
+]), { unit: 's', exemplars: true, description: 'Exemplars link latency buckets to traces when tracing is on.' });
+timeseries('Responses by status code', [[`sum by (status_code) (${rate('http_requests_total')})`, '{{status_code}}']], { unit: 'reqps' });
+timeseries('Response size p95 by route', [[`histogram_quantile(0.95, sum by (route, le) (${rate('http_response_size_bytes_bucket')}))`, '{{route}}']], { unit: 'bytes' });
+timeseries('In flight and open connections', [
+  [`sum by (instance) (http_requests_in_flight{${sel}})`, 'in flight {{instance}}'],
+  [`sum by (instance) (http_server_active_connections{${sel}})`, 'connections {{instance}}'],
+]);
+
+nextRow('Runtime');
+timeseries('Event loop utilization', [[`nodejs_eventloop_utilization{${sel}}`, '{{instance}}']], { unit: 'percentunit' });
+timeseries('Event loop lag p99', [[`nodejs_eventloop_lag_p99_seconds{${sel}}`, '{{instance}}']], { unit: 's' });
+timeseries('Heap used and total', [
+  [`nodejs_heap_size_used_bytes{${sel}}`, 'used {{instance}}'],
+  [`nodejs_heap_size_total_bytes{${sel}}`, 'total {{instance}}'],
+], { unit: 'bytes' });
+timeseries('GC time per second by kind', [[`sum by (kind) (${rate('nodejs_gc_duration_seconds_sum')})`, '{{kind}}']], { unit: 's' });
+timeseries('CPU and resident memory', [
+  [`${rate('process_cpu_seconds_total')}`, 'cpu {{instance}}'],
+  [`process_resident_memory_bytes{${sel}} / 1e9`, 'rss GB {{instance}}'],
+]);
+
+nextRow('Dependencies');
+timeseries('Circuit breaker state', [[`max by (name, state) (circuit_breaker_state{${sel}}) == 1`, '{{name}}: {{state}}']]);
+timeseries('Circuit breaker calls by outcome', [[`sum by (name, outcome) (${rate('circuit_breaker_calls_total')})`, '{{name}} {{outcome}}']], { unit: 'ops' });
+timeseries('Health checks (1 healthy, 0.5 degraded, 0 unhealthy)', [[`min by (check) (health_check_status{${sel}})`, '{{check}}']]);
+timeseries('Build info', [[`max by (service, version, commit, node_version) (app_build_info{${sel}})`, '{{service}} {{version}} ({{commit}}) on {{node_version}}']]);
+
+const dashboard = {
+  title: 'periscope: HTTP service',
+  uid: 'periscope-http',
+  description: 'RED per route, runtime, dependencies and build info for services instrumented with periscope.',
+  tags: ['periscope', 'prometheus'],
+  schemaVersion: 39,
+  version: 1,
+  editable: true,
+  time: { from: 'now-1h', to: 'now' },
+  refresh: '30s',
+  templating: {
+    list: [
+      { name: 'datasource', label: 'Prometheus', type: 'datasource', query: 'prometheus' },
+      {
+        name: 'job', label: 'Service', type: 'query', datasource: { type: 'prometheus', uid: '${datasource}' },
+        query: { query: 'label_values(app_build_info, job)', refId: 'job' }, definition: 'label_values(app_build_info, job)',
+        includeAll: true, multi: true, refresh: 2,
+      },
+      {
+        name: 'instance', label: 'Instance', type: 'query', datasource: { type: 'prometheus', uid: '${datasource}' },
+        query: { query: 'label_values(app_build_info{job=~"$job"}, instance)', refId: 'instance' },
+        definition: 'label_values(app_build_info{job=~"$job"}, instance)', includeAll: true, multi: true, refresh: 2,
+      },
+    ],
+  },
+  panels,
+};
+
+writeFileSync(new URL('./dashboard.json', import.meta.url), `${JSON.stringify(dashboard, null, 2)}\n`);

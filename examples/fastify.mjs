@@ -1,0 +1,31 @@
+// The periscope demo on Fastify: `npm start`, then open the URLs it prints.
+import Fastify from 'fastify';
+import { instrument } from 'periscope';
+
+const app = Fastify();
+const obs = instrument(app, { serviceName: 'periscope-demo-fastify' });
+
+const MAX_SLOW_MS = 10_000;
+
+app.get('/hello/:name', async (request) => ({ hello: request.params.name }));
+
+app.get('/slow', async (request) => {
+  const ms = Math.min(Math.max(Number(request.query.ms) || 0, 0), MAX_SLOW_MS);
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return { waitedMs: ms };
+});
+
+app.get('/fail', async () => {
+  throw new Error('this route always fails');
+});
+
+const port = Number(process.env.PORT ?? 3000);
+await app.listen({ port, host: process.env.HOST ?? '0.0.0.0' });
+const base = `http://localhost:${app.server.address().port}`;
+const lines = [
+  `periscope demo (${obs.framework}) listening`,
+  `  service:  ${base}/hello/world   ${base}/slow?ms=250   ${base}/fail`,
+  `  metrics:  ${base}/metrics`,
+];
+if (obs.health !== undefined) lines.push(`  health:   ${base}/livez   ${base}/readyz   ${base}/healthz`);
+console.log(lines.join('\n'));

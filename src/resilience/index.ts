@@ -1,0 +1,24 @@
+export { CircuitBreaker } from './breaker.js';
+export type {
+  CircuitState,
+  CircuitBreakerEvents,
+  CircuitBreakerEventName,
+  CircuitBreakerHealth,
+  CircuitBreakerStats,
+  StateChangeEvent,
+  StateChangeReason,
+  CallEvent,
+  SuccessEvent,
+  FailureEvent,
+  TimeoutEvent,
+  RejectEvent,
+  FallbackEvent,
+  CancelEvent,
+  ExecuteOptions,
+} from './breaker.js';
+export type { CircuitBreakerOptions, WindowOptions, ResolvedBreakerOptions } from './options.js';
+export { CircuitOpenError, CircuitTimeoutError, CircuitFallbackError } from './errors.js';
+export { isCircuitOpenError, isCircuitTimeoutError } from '../errors.js';
+export { SlowRequestDetector } from './slow-requests.js';
+export type { SlowRequest, SlowRequestDetectorOptions } from './slow-requests.js';
+export { BreakerMetrics, slowRequestCounter } from './breaker-metrics.js';

@@ -1,0 +1,236 @@
+/**
+ * End to end with a real Prometheus (Debian's `prometheus` package): the demo services are
+ * scraped every second and every claim is checked through Prometheus' HTTP API, the way an
+ * operator's dashboards and alerts will see it. Everything started here is stopped by PID,
+ * also when an assertion fails.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { promtoolCheck } from '../helpers.js';
+
+const root = new URL('../../', import.meta.url).pathname;
+const prometheusBin = spawnSync('sh', ['-c', 'command -v prometheus'], { encoding: 'utf8' }).stdout.trim();
+if (prometheusBin === '') {
+  throw new Error('The end-to-end test needs a Prometheus server: `apt-get install prometheus` (.ci/run installs it).');
+}
+
+const TOKEN = 'e2e-scrape-token';
+const children: ChildProcess[] = [];
+const dirs: string[] = [];
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  s.listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const port = (s.address() as { port: number }).port;
+  s.close();
+  return port;
+}
+
+/** Starts a node script that prints its URL ("service: http://...") and returns the origin. */
+async function startService(script: string, env: Record<string, string> = {}): Promise<string> {
+  const child = spawn(process.execPath, [join(root, script)], {
+    cwd: root,
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  let out = '';
+  for await (const chunk of child.stdout!) {
+    out += String(chunk);
+    if (out.includes('metrics:')) break;
+  }
+  const origin = /service:\s+(http:\/\/[^/\s]+)\//.exec(out)?.[1];
+  if (origin === undefined) throw new Error(`${script} printed no URL: ${out}`);
+  return origin.replace('localhost', '127.0.0.1');
+}
+
+async function startPrometheus(targets: { demo: string; protectedApp: string }): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'periscope-e2e-'));
+  dirs.push(dir);
+  const port = await freePort();
+  const host = (u: string) => new URL(u).host;
+  const config = `
+global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+rule_files:
+  - ${join(root, 'deploy/prometheus/alerts.yml')}
+  - ${join(root, 'deploy/prometheus/recording.yml')}
+scrape_configs:
+  - job_name: demo
+    static_configs: [{ targets: ['${host(targets.demo)}'] }]
+  - job_name: protected
+    authorization: { type: Bearer, credentials: '${TOKEN}' }
+    static_configs: [{ targets: ['${host(targets.protectedApp)}'] }]
+  - job_name: protected-wrong-token
+    authorization: { type: Bearer, credentials: 'not-the-token' }
+    static_configs: [{ targets: ['${host(targets.protectedApp)}'] }]
+`;
+  writeFileSync(join(dir, 'prometheus.yml'), config);
+  const child = spawn(
+    prometheusBin,
+    [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--enable-feature=exemplar-storage',
+      '--log.level=warn',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  children.push(child);
+  let stderr = '';
+  child.stderr!.on('data', (c) => (stderr += String(c)));
+  const api = `http://127.0.0.1:${port}`;
+  await until(async () => (await fetch(`${api}/-/ready`).catch(() => undefined))?.status === 200, `Prometheus ready (stderr: ${stderr})`);
+  return api;
+}
+
+/** Polls `check` every 250 ms until it holds; bounded, since Prometheus runs on its own clock. */
+async function until(check: () => Promise<boolean>, what: string, timeoutMs = 45_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+interface QueryResult {
+  status: string;
+  error?: string;
+  data: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] };
+}
+
+async function query(api: string, promql: string): Promise<QueryResult> {
+  const res = await fetch(`${api}/api/v1/query?query=${encodeURIComponent(promql)}`);
+  return (await res.json()) as QueryResult;
+}
+
+async function vector(api: string, promql: string): Promise<{ metric: Record<string, string>; value: number }[]> {
+  const r = await query(api, promql);
+  if (r.status !== 'success') throw new Error(`${promql}: ${r.error}`);
+  return r.data.result.map((s) => ({ metric: s.metric, value: Number(s.value[1]) }));
+}
+
+/** Bounded traffic on loopback: a fixed number of requests, a few at a time. */
+async function traffic(origin: string, paths: string[], total: number): Promise<void> {
+  let i = 0;
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      while (i < total) {
+        const path = paths[i++ % paths.length]!.replace('{n}', String(i));
+        await (await fetch(origin + path)).arrayBuffer();
+      }
+    }),
+  );
+}
+
+afterAll(async () => {
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+    }
+  }
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+describe.each([
+  ['fastify', 'examples/fastify.mjs'],
+  ['express', 'examples/express.mjs'],
+])('%s demo scraped by a real Prometheus', (framework, script) => {
+  let api = '';
+  let demo = '';
+
+  beforeAll(async () => {
+    demo = await startService(script);
+    const protectedApp = await startService('test/e2e/protected-app.mjs', { METRICS_TOKEN: TOKEN });
+    api = await startPrometheus({ demo, protectedApp });
+    const paths = ['/hello/{n}', '/slow?ms=5', '/fail', '/random/{n}'];
+    if (framework === 'express') paths.push('/api/v1/users/{n}');
+    // Traffic in two bursts a few scrapes apart, so rate() over 30 s has something to compare.
+    await traffic(demo, paths, 200);
+    await until(async () => (await vector(api, 'up{job="demo"}'))[0]?.value === 1, 'the demo scraped');
+    await until(async () => (await vector(api, 'count_over_time(up{job="demo"}[1m])'))[0]!.value >= 3, 'three scrapes');
+    await traffic(demo, paths, 200);
+    await until(async () => (await vector(api, 'sum(rate(http_requests_total{job="demo"}[30s]))'))[0]!.value > 0, 'a request rate');
+  });
+
+  it('scrapes the target: up == 1', async () => {
+    expect(await vector(api, 'up{job="demo"}')).toEqual([{ metric: expect.objectContaining({ job: 'demo' }), value: 1 }]);
+  });
+
+  it('sees route templates, never raw paths', async () => {
+    const routes = (await vector(api, 'sum by (route) (rate(http_requests_total{job="demo"}[30s]))')).map((s) => s.metric.route).sort();
+    const expected = ['/fail', '/hello/:name', '/slow', 'unmatched'];
+    if (framework === 'express') expected.unshift('/api/v1/users/:id');
+    expect(routes).toEqual(expected.sort());
+  });
+
+  it('computes p95 latency for /hello/:name and a 5xx ratio of 1 for /fail', async () => {
+    const p95 = await vector(api, 'histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{job="demo",route="/hello/:name"}[30s])))');
+    expect(p95).toHaveLength(1);
+    expect(p95[0]!.value).toBeGreaterThan(0);
+    expect(p95[0]!.value).toBeLessThan(10);
+    const ratio = await vector(api, 'sum(rate(http_requests_total{job="demo",route="/fail",status_code=~"5.."}[30s])) / sum(rate(http_requests_total{job="demo",route="/fail"}[30s]))');
+    expect(ratio).toEqual([{ metric: {}, value: 1 }]);
+  });
+
+  it('has app_build_info for the demo service', async () => {
+    const info = await vector(api, 'app_build_info{job="demo"}');
+    expect(info).toHaveLength(1);
+    expect(info[0]!.metric).toMatchObject({ service: `periscope-demo-${framework}`, node_version: process.version });
+    expect(info[0]!.value).toBe(1);
+  });
+
+  it('evaluates every expression of the Grafana dashboard without error', async () => {
+    const dashboard = JSON.parse(readFileSync(join(root, 'deploy/grafana/dashboard.json'), 'utf8')) as {
+      panels: { title: string; targets?: { expr: string }[] }[];
+    };
+    const exprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => [p.title, t.expr] as const));
+    expect(exprs.length).toBeGreaterThanOrEqual(15);
+    for (const [title, expr] of exprs) {
+      const promql = expr.replaceAll('$__rate_interval', '30s').replaceAll('$job', 'demo').replaceAll('$instance', '.+');
+      const r = await query(api, promql);
+      expect({ title, status: r.status, error: r.error }).toEqual({ title, status: 'success', error: undefined });
+    }
+    // And the RED panels return data for this service.
+    const red = exprs.filter(([title]) => title === 'Request rate by route')[0]![1];
+    expect((await vector(api, red.replaceAll('$__rate_interval', '30s').replaceAll('$job', 'demo').replaceAll('$instance', '.+'))).length).toBeGreaterThan(0);
+  });
+
+  it('loads and evaluates every alerting and recording rule without error', async () => {
+    await until(async () => {
+      const r = (await (await fetch(`${api}/api/v1/rules`)).json()) as { data: { groups: { rules: { lastEvaluation: string }[] }[] } };
+      return r.data.groups.every((g) => g.rules.every((rule) => !rule.lastEvaluation.startsWith('0001')));
+    }, 'every rule evaluated once');
+    const r = (await (await fetch(`${api}/api/v1/rules`)).json()) as {
+      data: { groups: { name: string; rules: { name: string; health: string; lastError?: string }[] }[] };
+    };
+    const rules = r.data.groups.flatMap((g) => g.rules.map((rule) => [rule.name, rule.health, rule.lastError ?? ''] as const));
+    expect(rules).toHaveLength(11);
+    for (const rule of rules) expect(rule).toEqual([rule[0], 'ok', '']);
+    const recorded = await vector(api, 'job_route:http_requests_error_ratio:rate5m{job="demo",route="/fail"}');
+    expect(recorded.map((s) => s.value)).toEqual([1]);
+  });
+
+  it('passes promtool check metrics on a live scrape', async () => {
+    const text = await (await fetch(`${demo}/metrics`)).text();
+    expect(promtoolCheck(text)).toBe('');
+  });
+
+  it("scrapes a protected /metrics with Prometheus' authorization config, and not with a wrong token", async () => {
+    await until(async () => (await vector(api, 'up{job=~"protected.*"}')).length === 2, 'both protected jobs scraped');
+    const up = Object.fromEntries((await vector(api, 'up{job=~"protected.*"}')).map((s) => [s.metric.job, s.value]));
+    expect(up).toEqual({ protected: 1, 'protected-wrong-token': 0 });
+    expect((await vector(api, 'app_build_info{job="protected"}'))[0]!.metric.service).toBe('protected');
+  });
+});
