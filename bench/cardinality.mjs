@@ -6,7 +6,7 @@
 //
 // Writes bench/results/cardinality.json and its table in bench/README.md.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, loadCount, memory, startServer, stop } from './lib/procs.mjs';
 import { machineLine, replaceSection, table } from './lib/readme.mjs';
@@ -36,14 +36,17 @@ async function scrape(port) {
   return { ms: +ms.toFixed(1), bytes: Buffer.byteLength(body), ...countSeries(body) };
 }
 
-async function attack(framework, variant, requests) {
+export async function attack(framework, variant, requests) {
   const server = await startServer(framework, [variant], { nodeArgs: ['--expose-gc'] });
   if (server.unavailable) return { framework, variant, unavailable: server.unavailable };
   try {
     const base = `http://127.0.0.1:${server.port}`;
-    // Warm-up, including a few random paths: periscope's one `route="unmatched"` label set
-    // (and any other fixed 404 series) exists before the count, so only growth per path shows.
-    await loadCount(`${base}/hello/world`, 8, { count: 2000 });
+    // Warm-up: as many requests to the real route as the attack will send, because any
+    // server's RSS rises over its first few hundred thousand requests (V8 and malloc keep the
+    // pages that churn used); without it that rise would be charged to the random paths.
+    // Then a few random paths, so periscope's one `route="unmatched"` label set (and any other
+    // fixed 404 series) exists before the count and only growth per path shows.
+    await loadCount(`${base}/hello/world`, 32, { count: requests, timeoutMs: 600_000 });
     await loadCount(`${base}/random/`, 8, { count: 100, randomPaths: true });
     // fastify-metrics counts its own /metrics route; a first scrape makes those series too.
     await scrape(server.port);
@@ -60,17 +63,22 @@ async function attack(framework, variant, requests) {
       errors: run.errors,
       series_before: before.all,
       series_after: after.all,
-      new_series: after.all === null ? null : after.all - before.all,
-      new_http_series: after.http === null ? null : after.http - before.http,
+      // Request-metric series only: runtime metrics gain a few (a new GC kind) under any load.
+      new_series: after.http === null ? null : after.http - before.http,
+      new_other_series: after.all === null ? null : after.all - before.all - (after.http - before.http),
       rss_mb_before: memBefore.rss_mb,
       rss_mb_after: memAfter.rss_mb,
       heap_mb_before: memBefore.heap_mb,
       heap_mb_after: memAfter.heap_mb,
+      heap_total_mb_before: memBefore.heap_total_mb,
+      heap_total_mb_after: memAfter.heap_total_mb,
+      external_mb_before: memBefore.external_mb,
+      external_mb_after: memAfter.external_mb,
       scrape_ms_after: after.ms,
       scrape_bytes_before: before.bytes,
       scrape_bytes_after: after.bytes,
     };
-    log(`${framework} ${variant}: ${r.new_series} new series, RSS ${r.rss_mb_before} -> ${r.rss_mb_after} MB, heap ${r.heap_mb_before} -> ${r.heap_mb_after} MB, scrape ${r.scrape_ms_after} ms / ${r.scrape_bytes_after} B`);
+    log(`${framework} ${variant}: ${r.new_series} new series, RSS ${r.rss_mb_before} -> ${r.rss_mb_after} MB, heap ${r.heap_mb_before} -> ${r.heap_mb_after} MB (total ${r.heap_total_mb_before} -> ${r.heap_total_mb_after}, external ${r.external_mb_before} -> ${r.external_mb_after}), scrape ${r.scrape_ms_after} ms / ${r.scrape_bytes_after} B`);
     return r;
   } finally {
     await stop(server);
@@ -92,13 +100,14 @@ function render(result) {
           r.scrape_ms_after === null ? '' : (r.scrape_bytes_after / 1e6).toFixed(2),
         ],
   );
-  return `${machineLine(result)} ${result.requests.toLocaleString('en-US')} requests to \`/random/<random word>\` (all 404), 32 connections, after a warm-up of 2,000 requests to the route 100 random paths and one scrape; memory read in the server after a full garbage collection.\n\n${table(
+  return `${machineLine(result)} ${result.requests.toLocaleString('en-US')} requests to \`/random/<random word>\` (all 404), 32 connections, after a warm-up of the same number of requests to the real route, 100 random paths and one scrape; new series are those of the \`http_\` request metrics; memory read in the server after a full garbage collection.\n\n${table(
     ['framework', 'variant', 'series before → after', 'new series', 'RSS MB', 'heap MB', 'scrape after (ms)', 'scrape after (MB)'],
     rows,
   )}`;
 }
 
 async function main() {
+  const startLoad = +loadavg()[0].toFixed(1);
   const argv = process.argv.slice(2);
   if (argv.includes('--render')) {
     replaceSection('cardinality', render(JSON.parse(readFileSync(RESULTS, 'utf8'))));
@@ -111,7 +120,7 @@ async function main() {
     for (const variant of ['bare', 'metrics', 'peer-metrics']) rows.push(await attack(framework, variant, requests));
   }
   const node = process.version;
-  const result = { node, date: new Date().toISOString(), cpus: cpus().length, cpu_model: cpus()[0]?.model ?? 'unknown', requests, rows };
+  const result = { node, date: new Date().toISOString(), cpus: cpus().length, loadavg: startLoad, cpu_model: cpus()[0]?.model ?? 'unknown', requests, rows };
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
   writeFileSync(RESULTS, `${JSON.stringify(result, null, 2)}\n`);
   replaceSection('cardinality', render(result));

@@ -9,7 +9,7 @@
 // `npm run bench` does).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { machineLine, replaceSection, table } from './lib/readme.mjs';
@@ -232,6 +232,7 @@ async function main() {
     replaceSection('client-compare', render(JSON.parse(readFileSync(join(here, 'results', 'client-compare.json'), 'utf8'))));
     return;
   }
+  const startLoad = +loadavg()[0].toFixed(1);
   const quick = argv.includes('--quick');
   const roundsAt = argv.indexOf('--rounds');
   const rounds = roundsAt >= 0 ? Number(argv[roundsAt + 1]) : quick ? 1 : 3;
@@ -263,6 +264,7 @@ async function main() {
     node: process.version,
     date: new Date().toISOString(),
     cpus: cpus().length,
+    loadavg: startLoad,
     cpu_model: cpus()[0]?.model ?? 'unknown',
     versions,
     rounds,

@@ -9,7 +9,7 @@
 // `npm run bench` builds periscope first; servers import it from dist/.
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { VARIANTS } from './servers/common.mjs';
 import { HAS_WRK, PINNING, ROOT, load, rssMb, run, startServer, stop } from './lib/procs.mjs';
@@ -174,6 +174,7 @@ async function main() {
     node,
     date: new Date().toISOString(),
     cpus: cpus().length,
+    loadavg: +loadavg()[0].toFixed(1),
     cpu_model: cpus()[0]?.model ?? 'unknown',
     load_generator: HAS_WRK ? 'wrk' : 'bench/lib/load.mjs (wrk not installed)',
     mode: opts.mode,

@@ -8,7 +8,7 @@
 //
 // Writes bench/results/scrape.json and its table in bench/README.md.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { countSeries } from './cardinality.mjs';
 import { execFileSync } from 'node:child_process';
@@ -94,6 +94,7 @@ function render(result) {
 }
 
 async function main() {
+  const startLoad = +loadavg()[0].toFixed(1);
   const argv = process.argv.slice(2);
   if (argv.includes('--render')) {
     replaceSection('scrape', render(JSON.parse(readFileSync(RESULTS, 'utf8'))));
@@ -106,7 +107,7 @@ async function main() {
   for (const labelSets of sizes) {
     for (const kind of ['periscope', 'prom-client']) rows.push(await measure(kind, labelSets, times));
   }
-  const result = { node: process.version, date: new Date().toISOString(), cpus: cpus().length, cpu_model: cpus()[0]?.model ?? 'unknown', times, rows };
+  const result = { node: process.version, date: new Date().toISOString(), cpus: cpus().length, loadavg: startLoad, cpu_model: cpus()[0]?.model ?? 'unknown', times, rows };
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
   writeFileSync(RESULTS, `${JSON.stringify(result, null, 2)}\n`);
   replaceSection('scrape', render(result));

@@ -19,7 +19,7 @@ export function stop(server: { child?: ChildProcess } | undefined, graceMs?: num
 export function rssMb(pid: number): number;
 export function run(command: string, args: string[], timeoutMs: number): Promise<string>;
 export function load(url: string, seconds: number, connections: number): Promise<LoadResult>;
-export function memory(server: { child: ChildProcess }, timeoutMs?: number): Promise<{ rss_mb: number; heap_mb: number }>;
+export function memory(server: { child: ChildProcess }, timeoutMs?: number): Promise<{ rss_mb: number; heap_mb: number; heap_total_mb: number; external_mb: number }>;
 export function loadCount(
   url: string,
   connections: number,

@@ -83,7 +83,7 @@ export function rssMb(pid) {
 
 /**
  * The server's memory after a full garbage collection (when it was started with
- * `--expose-gc`), in MB: `{ rss_mb, heap_mb }`.
+ * `--expose-gc`), in MB: `{ rss_mb, heap_mb, heap_total_mb, external_mb }`.
  */
 export function memory(server, timeoutMs = 10_000) {
   return new Promise((resolve, reject) => {
@@ -92,7 +92,8 @@ export function memory(server, timeoutMs = 10_000) {
       if (!m.memory) return;
       clearTimeout(timer);
       server.child.off('message', onMessage);
-      resolve({ rss_mb: +(m.memory.rss / 2 ** 20).toFixed(1), heap_mb: +(m.memory.heapUsed / 2 ** 20).toFixed(1) });
+      const mb = (n) => +(n / 2 ** 20).toFixed(1);
+      resolve({ rss_mb: mb(m.memory.rss), heap_mb: mb(m.memory.heapUsed), heap_total_mb: mb(m.memory.heapTotal), external_mb: mb(m.memory.external) });
     };
     server.child.on('message', onMessage);
     server.child.send('memory');

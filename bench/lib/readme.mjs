@@ -23,5 +23,7 @@ export function table(header, rows) {
 }
 
 export function machineLine(result) {
-  return `Measured ${result.date.slice(0, 16).replace('T', ' ')} UTC on ${result.cpus} x ${result.cpu_model}, Node ${result.node}.`;
+  // The machine is shared: its 1-minute load average at the start says how quiet it was.
+  const load = result.loadavg === undefined ? '' : `, 1-minute load average ${result.loadavg} at the start`;
+  return `Measured ${result.date.slice(0, 16).replace('T', ' ')} UTC on ${result.cpus} x ${result.cpu_model}, Node ${result.node}${load}.`;
 }

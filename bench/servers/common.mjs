@@ -111,5 +111,5 @@ process.on('message', (message) => {
   if (message !== 'memory') return;
   globalThis.gc?.();
   const m = process.memoryUsage();
-  process.send({ memory: { rss: m.rss, heapUsed: m.heapUsed } });
+  process.send({ memory: { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external } });
 });
