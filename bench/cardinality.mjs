@@ -101,7 +101,7 @@ function render(result) {
         ],
   );
   return `${machineLine(result)} ${result.requests.toLocaleString('en-US')} requests to \`/random/<random word>\` (all 404), 32 connections, after a warm-up of the same number of requests to the real route, 100 random paths and one scrape; new series are those of the \`http_\` request metrics; memory read in the server after a full garbage collection.\n\n${table(
-    ['framework', 'variant', 'series before → after', 'new series', 'RSS MB', 'heap MB', 'scrape after (ms)', 'scrape after (MB)'],
+    ['framework', 'variant', 'all series before → after', 'new http_ series', 'RSS MB', 'heap MB', 'scrape after (ms)', 'scrape after (MB)'],
     rows,
   )}`;
 }
