@@ -1,6 +1,8 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Registry } from '@prometheus-io/client';
+import { Counter, Registry } from '@prometheus-io/client';
+import { INVALID_SPAN_CONTEXT, trace } from '@opentelemetry/api';
+import type { Attributes, Span, Tracer } from '@opentelemetry/api';
 import { Core, Endpoints, protect } from './core/index.js';
 import type { RequestHook } from './core/index.js';
 import { createError, describeValue } from './errors.js';
@@ -8,6 +10,10 @@ import { resolveOptions } from './options.js';
 import type { PeriscopeOptions, ResolvedOptions } from './options.js';
 import { createMetrics } from './metrics/index.js';
 import type { MetricsSubsystem } from './metrics/index.js';
+import { createLogging, periscopeLoggerOf, silentLogger } from './logging/index.js';
+import type { Logger, LoggingSubsystem } from './logging/index.js';
+import { createTracing, TRACER_NAME } from './tracing/index.js';
+import type { TracingSubsystem } from './tracing/index.js';
 import { attachExpress, isExpress } from './adapters/express.js';
 import { attachFastify, isFastify } from './adapters/fastify.js';
 import { attachNodeHttp, isNodeHttpServer } from './adapters/node-http.js';
@@ -16,14 +22,41 @@ import { kInstrumented } from './symbols.js';
 import { BreakerMetrics, CircuitBreaker, SlowRequestDetector, slowRequestCounter } from './resilience/index.js';
 import type { CircuitBreakerOptions } from './resilience/index.js';
 
+// Here rather than in the Express adapter so that it reaches users through the public types.
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** periscope (logging on): a child of `obs.logger` carrying this request's ID, made on first use. */
+      log: Logger;
+    }
+  }
+}
+
 /** The handle `instrument()` returns. */
 export interface Periscope {
   /** The Prometheus client's Registry holding every metric periscope made; register your own in it. */
   readonly registry: Registry;
+  /**
+   * pino logger writing JSON lines with `trace_id`/`span_id`/`trace_flags` of the active span;
+   * a logger that writes nothing when `logging: false`.
+   */
+  readonly logger: Logger;
   /** Which adapter was picked. */
   readonly framework: 'fastify' | 'express' | 'node-http';
   /** The options after defaults and environment were applied (frozen). */
   readonly options: ResolvedOptions;
+  /**
+   * The OpenTelemetry tracer periscope's spans come from (this call's own provider, or the
+   * app's global one when it registered one). With `tracing: false`, the global API's tracer.
+   */
+  readonly tracer: Tracer;
+  /**
+   * Runs `fn` in a child span of the active span (the request's, inside a handler), ends it
+   * when the returned promise settles and records a thrown error or rejection as the span's
+   * exception with status ERROR. Resolves or rejects as `fn` does.
+   */
+  withSpan<T>(name: string, fn: (span: Span) => T | Promise<T>, attributes?: Attributes): Promise<T>;
   /** The management server, when `metrics.port` was given; undefined otherwise. */
   readonly managementServer: Server | undefined;
   /** Resolves with the management server's address once it listens (undefined without one). */
@@ -35,7 +68,7 @@ export interface Periscope {
    * each breaker once and keep it. Options: see {@link CircuitBreakerOptions}.
    */
   breaker<F = never>(name: string, options?: CircuitBreakerOptions<F>): CircuitBreaker<F>;
-  /** Stops periscope's own servers and timers. Idempotent. */
+  /** Stops periscope's own servers and timers, flushes pending spans (bounded by `tracing.shutdownTimeoutMillis`), then the logs. Idempotent. */
   shutdown(): Promise<void>;
 }
 
@@ -57,6 +90,15 @@ function makeReporter(options: ResolvedOptions, metrics: () => MetricsSubsystem 
       // The reporter is the last line: it must never throw into a request.
     }
   };
+}
+
+/** `withSpan` with `tracing: false`: runs `fn` with a non-recording span, keeping the same contract. */
+function withoutTracing<T>(_name: string, fn: (span: Span) => T | Promise<T>): Promise<T> {
+  try {
+    return Promise.resolve(fn(trace.wrapSpanContext(INVALID_SPAN_CONTEXT)));
+  } catch (error) {
+    return Promise.reject(error);
+  }
 }
 
 /**
@@ -86,14 +128,52 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
   }
   const registry = metrics?.registry ?? new Registry();
   const hooks: RequestHook[] = [];
+
+  let tracing: TracingSubsystem | undefined;
+  if (resolved.tracing !== false) {
+    let dropped: Counter<'reason'> | undefined;
+    if (metrics !== undefined) {
+      dropped = new Counter({
+        name: 'periscope_spans_dropped_total',
+        help: 'Spans that will never be exported, by reason (queue_full: the export queue was at its maximum; export_failed: the collector did not take them).',
+        labelNames: ['reason'],
+        registers: [registry],
+      });
+      dropped.inc({ reason: 'queue_full' }, 0);
+      dropped.inc({ reason: 'export_failed' }, 0);
+    }
+    tracing = createTracing({
+      options: resolved.tracing,
+      service: { name: resolved.serviceName, version: resolved.version },
+      onDrop: dropped === undefined ? undefined : (reason, count) => dropped.inc({ reason }, count),
+      report,
+      bindRequestBody: framework !== 'fastify',
+    });
+    // First, so every later hook (metrics exemplars, logs) finds the trace ID on the scope.
+    hooks.push(tracing.hook);
+  }
   if (metrics !== undefined) hooks.push(metrics.http);
+  let logging: LoggingSubsystem | undefined;
+  if (resolved.logging !== false) {
+    logging = createLogging({
+      options: resolved.logging,
+      service: resolved.serviceName,
+      version: resolved.version,
+      report,
+      // Fastify takes its logger at construction: one made by createLogger() becomes obs.logger.
+      adopt: framework === 'fastify' ? periscopeLoggerOf((app as { log?: unknown }).log) : undefined,
+    });
+    hooks.push(logging.hook);
+  }
   let slowRequests: SlowRequestDetector | undefined;
   if (resolved.slowRequests !== false) {
     const countSlow = metrics !== undefined ? slowRequestCounter(registry) : undefined;
     slowRequests = new SlowRequestDetector({
       thresholdMs: resolved.slowRequests.thresholdMs,
-      // Logging wires in here: a warn line with method, route, elapsed time and trace ID.
-      onSlowRequest: (request) => countSlow?.(request.method),
+      onSlowRequest: (request) => {
+        countSlow?.(request.method);
+        logging?.slowRequest(request.scope, request.method, request.route, request.url, request.elapsedMs, request.thresholdMs);
+      },
       report,
     });
     hooks.push(slowRequests);
@@ -114,6 +194,7 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
     endpoints: appEndpoints,
     trackServer: (server) => metrics?.http.trackServer(server),
     report,
+    logging,
     warnOnce(code, message) {
       if (warned.has(code)) return;
       warned.add(code);
@@ -148,8 +229,11 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
   let stopped: Promise<void> | undefined;
   return Object.freeze({
     registry,
+    logger: logging?.logger ?? silentLogger(),
     framework: adapter.framework,
     options: resolved,
+    tracer: tracing?.tracer ?? trace.getTracer(TRACER_NAME),
+    withSpan: tracing?.withSpan ?? withoutTracing,
     managementServer,
     managementAddress: () => listening,
     breaker<F = never>(name: string, options?: CircuitBreakerOptions<F>): CircuitBreaker<F> {
@@ -162,11 +246,14 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
     },
     shutdown(): Promise<void> {
       slowRequests?.close();
-      stopped ??= new Promise<void>((resolve) => {
-        if (managementServer === undefined || !managementServer.listening) return resolve();
-        managementServer.close(() => resolve());
-        managementServer.closeAllConnections();
-      });
+      stopped ??= Promise.all([
+        new Promise<void>((resolve) => {
+          if (managementServer === undefined || !managementServer.listening) return resolve();
+          managementServer.close(() => resolve());
+          managementServer.closeAllConnections();
+        }),
+        tracing?.shutdown(),
+      ]).then(() => logging?.flush());
       return stopped;
     },
   });

@@ -59,6 +59,8 @@ export interface PeriscopeOptions {
    * Default: a process warning the first time each kind of failure happens.
    */
   onInternalError?: (error: unknown, where: string) => void;
+  /** JSON logs (pino) with trace IDs and one line per request; `false` turns them off. Default `true` (all defaults). */
+  logging?: boolean | LoggingOptions;
   /**
    * Report each request still in flight after `thresholdMs`, once, and count it in
    * `http_slow_requests_total{method}`; `false` turns it off. Default `{ thresholdMs: 5000 }`:
@@ -67,6 +69,159 @@ export interface PeriscopeOptions {
    * merely slow, and still in flight when someone reads the warning.
    */
   slowRequests?: { thresholdMs?: number } | false;
+  /** OpenTelemetry tracing; `false` turns it off. Default `true` (all defaults). */
+  tracing?: boolean | TracingOptions;
+}
+
+/** Which span exporter tracing uses. */
+export type TracingExporter = 'otlp' | 'console' | 'none';
+
+/** Options for OpenTelemetry tracing. Each wins over its environment variable. */
+export interface TracingOptions {
+  /**
+   * OTLP/HTTP endpoint: a base URL such as `http://collector:4318` (`/v1/traces` is appended),
+   * or a URL that already ends in `/v1/traces`. Default: `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`
+   * (used as is), else `OTEL_EXPORTER_OTLP_ENDPOINT` (`/v1/traces` appended), else none.
+   */
+  endpoint?: string;
+  /**
+   * `'otlp'` sends spans to `endpoint`, `'console'` prints them, `'none'` exports nothing (spans
+   * are still made, so logs carry trace IDs). Default: `OTEL_TRACES_EXPORTER`, else `'otlp'`
+   * when an endpoint is set, else `'none'`.
+   */
+  exporter?: TracingExporter;
+  /**
+   * Fraction of new traces to sample, 0 to 1; a request with a sampled parent is always sampled
+   * (parent-based). Default: `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG`, else `1`.
+   */
+  sampleRatio?: number;
+  /** Extra HTTP headers on OTLP export requests (an API key, say). Default: none (`OTEL_EXPORTER_OTLP_HEADERS` still applies). */
+  headers?: Record<string, string>;
+  /** Extra resource attributes; they win over `OTEL_RESOURCE_ATTRIBUTES`. Default: none. */
+  resourceAttributes?: Record<string, string | number | boolean>;
+  /** CLIENT spans and `traceparent` for outgoing `fetch` and `http.request` calls made inside a request. Default `true`. */
+  outgoing?: boolean;
+  /** Most finished spans held for export; past it spans are dropped and counted. Default `2048`. */
+  maxQueueSize?: number;
+  /** Most spans per export request. Default `512`. */
+  maxExportBatchSize?: number;
+  /** Milliseconds between exports of a partial batch. Default `5000`. */
+  scheduledDelayMillis?: number;
+  /** Milliseconds one export request may take before it counts as failed. Default `10000`. */
+  exportTimeoutMillis?: number;
+  /** Milliseconds `shutdown()` waits for pending spans to be exported. Default `5000`. */
+  shutdownTimeoutMillis?: number;
+}
+
+/** A sampler in the terms of `OTEL_TRACES_SAMPLER`. */
+export interface ResolvedSampler {
+  readonly parentBased: boolean;
+  /** 1 samples every new trace, 0 none. */
+  readonly ratio: number;
+}
+
+export interface ResolvedTracingOptions {
+  /** Full OTLP traces URL, or undefined. */
+  readonly endpoint: string | undefined;
+  readonly exporter: TracingExporter;
+  readonly sampler: ResolvedSampler;
+  readonly headers: Readonly<Record<string, string>>;
+  /** `OTEL_RESOURCE_ATTRIBUTES` merged with the option (the option wins). */
+  readonly resourceAttributes: Readonly<Record<string, string | number | boolean>>;
+  readonly outgoing: boolean;
+  readonly maxQueueSize: number;
+  readonly maxExportBatchSize: number;
+  readonly scheduledDelayMillis: number;
+  readonly exportTimeoutMillis: number;
+  readonly shutdownTimeoutMillis: number;
+}
+
+/** A pino level name. */
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+export const LOG_LEVELS: readonly LogLevel[] = Object.freeze(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
+
+/** Anything pino can write to: an object with `write(line)`. */
+export interface LogStream {
+  write(line: string): unknown;
+}
+
+/** A log file, optionally rotated by size and/or time through the `pino-roll` transport. */
+export interface LogFileDestination {
+  /** File path; missing folders are created. */
+  path: string;
+  /** Rotate the file. Default: no rotation. */
+  rotate?: {
+    /** Rotate once the file reaches this size: a number of bytes, or a string with unit `k`, `m` or `g` (`'10m'`). Default: no size limit. */
+    size?: number | string;
+    /** Rotate `'daily'`, `'hourly'` or every this many milliseconds. Default: no time limit. */
+    frequency?: 'daily' | 'hourly' | number;
+    /** Rotated files kept besides the active one. Default: all kept. */
+    keep?: number;
+  };
+}
+
+/** `'stdout'`, `'stderr'`, a file path, a {@link LogFileDestination}, or a stream. */
+export type LogDestination = 'stdout' | 'stderr' | string | LogFileDestination | LogStream;
+
+/** Fields of the request log line; each can be left out with `logging.requests.fields`. */
+export type RequestLogField =
+  | 'request_id'
+  | 'method'
+  | 'route'
+  | 'path'
+  | 'status_code'
+  | 'duration_ms'
+  | 'bytes'
+  | 'client_address'
+  | 'user_agent'
+  | 'headers';
+export const REQUEST_LOG_FIELDS: readonly RequestLogField[] = Object.freeze([
+  'request_id', 'method', 'route', 'path', 'status_code', 'duration_ms', 'bytes', 'client_address', 'user_agent', 'headers',
+]);
+/** Every field but `headers` (request headers are large; redacted when included). */
+export const DEFAULT_REQUEST_LOG_FIELDS: readonly RequestLogField[] = Object.freeze(REQUEST_LOG_FIELDS.filter((f) => f !== 'headers'));
+
+/** The request log line: one per completed request. */
+export interface RequestLogOptions {
+  /** Level per outcome; `'silent'` leaves those requests out. Default `{ success: 'info', clientError: 'warn', serverError: 'error' }`. */
+  levels?: { success?: LogLevel; clientError?: LogLevel; serverError?: LogLevel };
+  /** Fields written on the line. Default: all of {@link RequestLogField} but `headers`. */
+  fields?: readonly RequestLogField[];
+}
+
+/** Options for the logging subsystem. */
+export interface LoggingOptions {
+  /** Lowest level written. Default: `LOG_LEVEL`, else `'info'`. */
+  level?: LogLevel;
+  /** Where lines go; an array writes to each. Default `'stdout'`. */
+  destination?: LogDestination | readonly LogDestination[];
+  /**
+   * Write stdout and files synchronously. Default `false`: pino's asynchronous destination,
+   * flushed by `obs.shutdown()` and on process exit.
+   */
+  sync?: boolean;
+  /** More pino redact paths (`'body.password'`, `'*.token'`), replaced by `"[REDACTED]"`. Default: none besides the built-in header paths. */
+  redact?: readonly string[];
+  /** `'label'` writes `"level":"info"`, `'number'` writes `"level":30`. Default `'label'`. */
+  levelFormat?: 'label' | 'number';
+  /** The request log line; `false` turns it off. Default `true`. */
+  requests?: boolean | RequestLogOptions;
+  /**
+   * Request IDs: taken from this header when sane (at most `maxLength` visible ASCII characters),
+   * else the request's trace ID, else a random UUID; echoed in the response header. `false` turns
+   * request IDs off. Default `{ header: 'x-request-id', maxLength: 128 }`.
+   */
+  requestId?: boolean | { header?: string; maxLength?: number };
+}
+
+export interface ResolvedLoggingOptions {
+  readonly level: LogLevel;
+  readonly destinations: readonly LogDestination[];
+  readonly sync: boolean;
+  readonly redact: readonly string[];
+  readonly levelFormat: 'label' | 'number';
+  readonly requests: { readonly levels: { readonly success: LogLevel; readonly clientError: LogLevel; readonly serverError: LogLevel }; readonly fields: readonly RequestLogField[] } | false;
+  readonly requestId: { readonly header: string; readonly maxLength: number } | false;
 }
 
 /** `slowRequests` after defaults. */
@@ -96,7 +251,9 @@ export interface ResolvedOptions {
   readonly routes: readonly string[];
   readonly routeOf: ((req: IncomingMessage) => string | undefined) | undefined;
   readonly onInternalError: ((error: unknown, where: string) => void) | undefined;
+  readonly logging: ResolvedLoggingOptions | false;
   readonly slowRequests: ResolvedSlowRequestsOptions | false;
+  readonly tracing: ResolvedTracingOptions | false;
 }
 
 export const DEFAULT_DURATION_BUCKETS: readonly number[] = Object.freeze([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
@@ -107,14 +264,53 @@ export const DEFAULT_MAX_SERIES = 2000;
 export interface Env {
   readonly serviceName: string | undefined;
   readonly commit: string | undefined;
+  readonly logLevel: string | undefined;
+  /** `OTEL_SDK_DISABLED=true` turns tracing off. */
+  readonly otelDisabled: boolean;
+  readonly otlpEndpoint: string | undefined;
+  readonly otlpTracesEndpoint: string | undefined;
+  readonly tracesExporter: string | undefined;
+  readonly tracesSampler: string | undefined;
+  readonly tracesSamplerArg: string | undefined;
+  /** `OTEL_RESOURCE_ATTRIBUTES`, parsed. */
+  readonly resourceAttributes: Readonly<Record<string, string>>;
 }
 
 export function readEnv(env: NodeJS.ProcessEnv = process.env): Env {
   const nonEmpty = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v.trim());
+  const resourceAttributes = parseResourceAttributes(env.OTEL_RESOURCE_ATTRIBUTES);
   return {
-    serviceName: nonEmpty(env.OTEL_SERVICE_NAME),
+    // The spec ranks OTEL_SERVICE_NAME above a service.name in OTEL_RESOURCE_ATTRIBUTES.
+    serviceName: nonEmpty(env.OTEL_SERVICE_NAME) ?? nonEmpty(resourceAttributes['service.name']),
     commit: nonEmpty(env.GIT_COMMIT) ?? nonEmpty(env.SOURCE_COMMIT) ?? nonEmpty(env.COMMIT_SHA),
+    logLevel: nonEmpty(env.LOG_LEVEL),
+    otelDisabled: nonEmpty(env.OTEL_SDK_DISABLED)?.toLowerCase() === 'true',
+    otlpEndpoint: nonEmpty(env.OTEL_EXPORTER_OTLP_ENDPOINT),
+    otlpTracesEndpoint: nonEmpty(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT),
+    tracesExporter: nonEmpty(env.OTEL_TRACES_EXPORTER)?.toLowerCase(),
+    tracesSampler: nonEmpty(env.OTEL_TRACES_SAMPLER)?.toLowerCase(),
+    tracesSamplerArg: nonEmpty(env.OTEL_TRACES_SAMPLER_ARG),
+    resourceAttributes,
   };
+}
+
+/** `key1=value1,key2=value2` (values percent-encoded) as the OpenTelemetry spec defines it; bad pairs are skipped. */
+export function parseResourceAttributes(raw: string | undefined): Readonly<Record<string, string>> {
+  const out: Record<string, string> = {};
+  if (raw === undefined) return out;
+  for (const pair of raw.split(',')) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) continue;
+    const key = pair.slice(0, eq).trim();
+    let value = pair.slice(eq + 1).trim();
+    try {
+      value = decodeURIComponent(value);
+    } catch {
+      continue;
+    }
+    if (key !== '') out[key] = value;
+  }
+  return out;
 }
 
 interface AppPackage {
@@ -131,7 +327,20 @@ function readAppPackage(): AppPackage {
   }
 }
 
-const TOP_LEVEL_KEYS = ['serviceName', 'version', 'commit', 'metrics', 'routes', 'routeOf', 'onInternalError', 'slowRequests'];
+const TOP_LEVEL_KEYS = ['serviceName', 'version', 'commit', 'metrics', 'routes', 'routeOf', 'onInternalError', 'slowRequests', 'tracing', 'logging'];
+const TRACING_KEYS = [
+  'endpoint',
+  'exporter',
+  'sampleRatio',
+  'headers',
+  'resourceAttributes',
+  'outgoing',
+  'maxQueueSize',
+  'maxExportBatchSize',
+  'scheduledDelayMillis',
+  'exportTimeoutMillis',
+  'shutdownTimeoutMillis',
+];
 const METRICS_KEYS = ['path', 'port', 'host', 'registry', 'defaultMetrics', 'durationBuckets', 'sizeBuckets', 'maxSeries', 'auth'];
 
 function invalid(option: string, value: unknown, allowed: string) {
@@ -258,6 +467,120 @@ function resolveSlowRequests(value: unknown): ResolvedSlowRequestsOptions | fals
   return Object.freeze({ thresholdMs: (t as number | undefined) ?? DEFAULT_SLOW_REQUEST_MS });
 }
 
+function checkInt(value: unknown, option: string, min: number, max: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw invalid(option, value, `an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function checkUrl(value: string, option: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw invalid(option, value, 'an http:// or https:// URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalid(option, value, 'an http:// or https:// URL');
+  return value;
+}
+
+/** A base URL gets the signal path; a URL that already names it is used as is. */
+function tracesUrl(base: string): string {
+  if (/\/v1\/traces\/?$/.test(base)) return base;
+  return base.endsWith('/') ? `${base}v1/traces` : `${base}/v1/traces`;
+}
+
+function resolveSampler(ratioOption: unknown, env: Env): ResolvedSampler {
+  if (ratioOption !== undefined) {
+    if (typeof ratioOption !== 'number' || !Number.isFinite(ratioOption) || ratioOption < 0 || ratioOption > 1) {
+      throw invalid('tracing.sampleRatio', ratioOption, 'a number from 0 to 1');
+    }
+    return Object.freeze({ parentBased: true, ratio: ratioOption });
+  }
+  const name = env.tracesSampler ?? 'parentbased_always_on';
+  const parentBased = name.startsWith('parentbased_');
+  const kind = parentBased ? name.slice('parentbased_'.length) : name;
+  let ratio: number;
+  if (kind === 'always_on') ratio = 1;
+  else if (kind === 'always_off') ratio = 0;
+  else if (kind === 'traceidratio') {
+    const arg = env.tracesSamplerArg;
+    ratio = arg === undefined ? 1 : Number(arg);
+    if (!Number.isFinite(ratio) || ratio < 0 || ratio > 1) throw invalid('OTEL_TRACES_SAMPLER_ARG', arg, 'a number from 0 to 1');
+  } else {
+    throw invalid(
+      'OTEL_TRACES_SAMPLER',
+      env.tracesSampler,
+      'always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio',
+    );
+  }
+  return Object.freeze({ parentBased, ratio });
+}
+
+function checkStringRecord<T>(value: unknown, option: string, ok: (v: unknown) => boolean, allowed: string): Record<string, T> {
+  if (value === undefined) return {};
+  if (!isPlainObject(value) || !Object.values(value).every(ok)) throw invalid(option, value, allowed);
+  return { ...(value as Record<string, T>) };
+}
+
+function resolveTracing(value: unknown, env: Env): ResolvedTracingOptions | false {
+  if (value === false) return false;
+  if (value !== undefined && value !== true && !isPlainObject(value)) {
+    throw invalid('tracing', value, 'true, false or an object of tracing options');
+  }
+  const t: Record<string, unknown> = isPlainObject(value) ? value : {};
+  checkKeys(t, TRACING_KEYS, 'tracing.');
+  // OTEL_SDK_DISABLED turns tracing off unless the code asked for it explicitly.
+  if (env.otelDisabled && value === undefined) return false;
+  const endpointOption = optString(t.endpoint, 'tracing.endpoint');
+  let endpoint: string | undefined;
+  if (endpointOption !== undefined) endpoint = tracesUrl(checkUrl(endpointOption, 'tracing.endpoint'));
+  else if (env.otlpTracesEndpoint !== undefined) endpoint = checkUrl(env.otlpTracesEndpoint, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+  else if (env.otlpEndpoint !== undefined) endpoint = tracesUrl(checkUrl(env.otlpEndpoint, 'OTEL_EXPORTER_OTLP_ENDPOINT'));
+  const exporters = ['otlp', 'console', 'none'];
+  let exporter: TracingExporter;
+  if (t.exporter !== undefined) {
+    if (typeof t.exporter !== 'string' || !exporters.includes(t.exporter)) throw invalid('tracing.exporter', t.exporter, "'otlp', 'console' or 'none'");
+    exporter = t.exporter as TracingExporter;
+  } else if (env.tracesExporter !== undefined) {
+    if (!exporters.includes(env.tracesExporter)) throw invalid('OTEL_TRACES_EXPORTER', env.tracesExporter, 'otlp, console or none');
+    exporter = env.tracesExporter as TracingExporter;
+  } else {
+    exporter = endpoint === undefined ? 'none' : 'otlp';
+  }
+  // The exporter's own default (localhost:4318) applies when 'otlp' is asked for without an endpoint.
+  if (exporter === 'otlp' && endpoint === undefined) endpoint = 'http://localhost:4318/v1/traces';
+  if (t.outgoing !== undefined && typeof t.outgoing !== 'boolean') throw invalid('tracing.outgoing', t.outgoing, 'true or false');
+  const maxQueueSize = checkInt(t.maxQueueSize, 'tracing.maxQueueSize', 1, 1_000_000, 2048);
+  const maxExportBatchSize = checkInt(t.maxExportBatchSize, 'tracing.maxExportBatchSize', 1, 1_000_000, 512);
+  if (maxExportBatchSize > maxQueueSize) {
+    throw invalid('tracing.maxExportBatchSize', maxExportBatchSize, `at most tracing.maxQueueSize (${maxQueueSize})`);
+  }
+  return Object.freeze({
+    endpoint,
+    exporter,
+    sampler: resolveSampler(t.sampleRatio, env),
+    headers: Object.freeze(checkStringRecord<string>(t.headers, 'tracing.headers', (v) => typeof v === 'string', 'an object of string header values')),
+    resourceAttributes: Object.freeze({
+      ...env.resourceAttributes,
+      ...checkStringRecord<string | number | boolean>(
+        t.resourceAttributes,
+        'tracing.resourceAttributes',
+        (v) => typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v)),
+        'an object of string, number or boolean values',
+      ),
+    }),
+    outgoing: (t.outgoing as boolean | undefined) ?? true,
+    maxQueueSize,
+    maxExportBatchSize,
+    scheduledDelayMillis: checkInt(t.scheduledDelayMillis, 'tracing.scheduledDelayMillis', 1, 3_600_000, 5000),
+    exportTimeoutMillis: checkInt(t.exportTimeoutMillis, 'tracing.exportTimeoutMillis', 1, 600_000, 10_000),
+    shutdownTimeoutMillis: checkInt(t.shutdownTimeoutMillis, 'tracing.shutdownTimeoutMillis', 0, 600_000, 5000),
+  });
+}
+
 function checkRoutes(value: unknown): readonly string[] {
   if (value === undefined) return [];
   if (!Array.isArray(value) || !value.every((r) => typeof r === 'string' && r.startsWith('/'))) {
@@ -289,9 +612,121 @@ export function resolveOptions(options: unknown, env: Env = readEnv()): Resolved
     routeOf: optFunction<(req: IncomingMessage) => string | undefined>(o.routeOf, 'routeOf'),
     onInternalError: optFunction<(error: unknown, where: string) => void>(o.onInternalError, 'onInternalError'),
     slowRequests: resolveSlowRequests(o.slowRequests),
+    logging: resolveLogging(o.logging, env),
+    tracing: resolveTracing(o.tracing, env),
   });
 }
 
 function nonEmptyString(v: unknown): string | undefined {
   return typeof v === 'string' && v.trim() !== '' ? v : undefined;
+}
+
+const LOGGING_KEYS = ['level', 'destination', 'sync', 'redact', 'levelFormat', 'requests', 'requestId'];
+const REQUEST_LOG_KEYS = ['levels', 'fields'];
+const LEVEL_KEYS = ['success', 'clientError', 'serverError'];
+const REQUEST_ID_KEYS = ['header', 'maxLength'];
+const LEVELS_ALLOWED = LOG_LEVELS.map((l) => `"${l}"`).join(', ');
+
+function checkLevel(value: unknown, option: string, fallback: LogLevel): LogLevel {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !(LOG_LEVELS as readonly string[]).includes(value)) throw invalid(option, value, `one of ${LEVELS_ALLOWED}`);
+  return value as LogLevel;
+}
+
+function checkDestination(value: unknown, option: string): LogDestination {
+  if (value === 'stdout' || value === 'stderr') return value;
+  if (typeof value === 'string') {
+    if (value.trim() === '') throw invalid(option, value, '"stdout", "stderr", a file path, { path, rotate } or a stream');
+    return value;
+  }
+  if (typeof value === 'object' && value !== null && typeof (value as LogStream).write === 'function') return value as LogStream;
+  if (isPlainObject(value)) {
+    checkKeys(value, ['path', 'rotate'], `${option}.`);
+    const path = optString(value.path, `${option}.path`);
+    if (path === undefined) throw invalid(`${option}.path`, value.path, 'a file path');
+    if (value.rotate === undefined) return Object.freeze({ path });
+    if (!isPlainObject(value.rotate)) throw invalid(`${option}.rotate`, value.rotate, 'an object with size, frequency and/or keep');
+    const r = value.rotate;
+    checkKeys(r, ['size', 'frequency', 'keep'], `${option}.rotate.`);
+    const size = r.size;
+    if (size !== undefined && !((typeof size === 'number' && Number.isInteger(size) && size > 0) || (typeof size === 'string' && /^[1-9][0-9]*[kmg]?$/i.test(size)))) {
+      throw invalid(`${option}.rotate.size`, size, 'a positive integer number of bytes or a string such as "512k", "10m" or "1g"');
+    }
+    const frequency = r.frequency;
+    if (frequency !== undefined && frequency !== 'daily' && frequency !== 'hourly' && !(typeof frequency === 'number' && Number.isInteger(frequency) && frequency >= 1000)) {
+      throw invalid(`${option}.rotate.frequency`, frequency, '"daily", "hourly" or a whole number of milliseconds of at least 1000');
+    }
+    if (size === undefined && frequency === undefined) throw invalid(`${option}.rotate`, r, 'an object with size and/or frequency');
+    const keep = r.keep;
+    if (keep !== undefined && (typeof keep !== 'number' || !Number.isInteger(keep) || keep < 1)) throw invalid(`${option}.rotate.keep`, keep, 'a positive integer');
+    return Object.freeze({ path, rotate: Object.freeze({ size: size as number | string | undefined, frequency: frequency as 'daily' | 'hourly' | number | undefined, keep: keep as number | undefined }) });
+  }
+  throw invalid(option, value, '"stdout", "stderr", a file path, { path, rotate } or a stream with a write method');
+}
+
+function resolveRequestLog(value: unknown): ResolvedLoggingOptions['requests'] {
+  if (value === false) return false;
+  if (value !== undefined && value !== true && !isPlainObject(value)) throw invalid('logging.requests', value, 'true, false or an object with levels and fields');
+  const r: Record<string, unknown> = isPlainObject(value) ? value : {};
+  checkKeys(r, REQUEST_LOG_KEYS, 'logging.requests.');
+  if (r.levels !== undefined && !isPlainObject(r.levels)) throw invalid('logging.requests.levels', r.levels, 'an object with success, clientError and/or serverError');
+  const levels: Record<string, unknown> = isPlainObject(r.levels) ? r.levels : {};
+  checkKeys(levels, LEVEL_KEYS, 'logging.requests.levels.');
+  let fields = DEFAULT_REQUEST_LOG_FIELDS;
+  if (r.fields !== undefined) {
+    if (!Array.isArray(r.fields) || !r.fields.every((f) => (REQUEST_LOG_FIELDS as readonly unknown[]).includes(f))) {
+      throw invalid('logging.requests.fields', r.fields, `an array of ${REQUEST_LOG_FIELDS.map((f) => `"${f}"`).join(', ')}`);
+    }
+    fields = Object.freeze([...(r.fields as RequestLogField[])]);
+  }
+  return Object.freeze({
+    levels: Object.freeze({
+      success: checkLevel(levels.success, 'logging.requests.levels.success', 'info'),
+      clientError: checkLevel(levels.clientError, 'logging.requests.levels.clientError', 'warn'),
+      serverError: checkLevel(levels.serverError, 'logging.requests.levels.serverError', 'error'),
+    }),
+    fields,
+  });
+}
+
+function resolveRequestId(value: unknown): ResolvedLoggingOptions['requestId'] {
+  if (value === false) return false;
+  if (value !== undefined && value !== true && !isPlainObject(value)) throw invalid('logging.requestId', value, 'true, false or an object with header and maxLength');
+  const r: Record<string, unknown> = isPlainObject(value) ? value : {};
+  checkKeys(r, REQUEST_ID_KEYS, 'logging.requestId.');
+  const header = r.header;
+  if (header !== undefined && (typeof header !== 'string' || !/^[!#$%&'*+.^_`|~0-9a-z-]+$/i.test(header))) {
+    throw invalid('logging.requestId.header', header, 'an HTTP header name such as "x-request-id"');
+  }
+  const maxLength = r.maxLength;
+  if (maxLength !== undefined && (typeof maxLength !== 'number' || !Number.isInteger(maxLength) || maxLength < 1 || maxLength > 1024)) {
+    throw invalid('logging.requestId.maxLength', maxLength, 'an integer from 1 to 1024');
+  }
+  return Object.freeze({ header: ((header as string | undefined) ?? 'x-request-id').toLowerCase(), maxLength: (maxLength as number | undefined) ?? 128 });
+}
+
+/** Logging options over `LOG_LEVEL`; exported for `createLogger()` in `periscope/logging`. */
+export function resolveLogging(value: unknown, env: Env = readEnv()): ResolvedLoggingOptions | false {
+  if (value === false) return false;
+  if (value !== undefined && value !== true && !isPlainObject(value)) throw invalid('logging', value, 'true, false or an object of logging options');
+  const l: Record<string, unknown> = isPlainObject(value) ? value : {};
+  checkKeys(l, LOGGING_KEYS, 'logging.');
+  const rawDestinations = l.destination === undefined ? ['stdout'] : Array.isArray(l.destination) ? (l.destination as unknown[]) : [l.destination];
+  if (rawDestinations.length === 0) throw invalid('logging.destination', l.destination, 'at least one destination');
+  const destinations = Object.freeze(rawDestinations.map((d, i) => checkDestination(d, Array.isArray(l.destination) ? `logging.destination[${i}]` : 'logging.destination')));
+  if (l.sync !== undefined && typeof l.sync !== 'boolean') throw invalid('logging.sync', l.sync, 'true or false');
+  if (l.redact !== undefined && (!Array.isArray(l.redact) || !l.redact.every((p) => typeof p === 'string' && p !== ''))) {
+    throw invalid('logging.redact', l.redact, 'an array of pino redact paths such as "body.password" or "*.token"');
+  }
+  if (l.levelFormat !== undefined && l.levelFormat !== 'label' && l.levelFormat !== 'number') throw invalid('logging.levelFormat', l.levelFormat, '"label" or "number"');
+  return Object.freeze({
+    // The option wins; LOG_LEVEL is only read (and only validated) when the option is absent.
+    level: l.level !== undefined ? checkLevel(l.level, 'logging.level', 'info') : checkLevel(env.logLevel?.toLowerCase(), 'LOG_LEVEL', 'info'),
+    destinations,
+    sync: (l.sync as boolean | undefined) ?? false,
+    redact: Object.freeze([...((l.redact as string[] | undefined) ?? [])]),
+    levelFormat: (l.levelFormat as 'label' | 'number' | undefined) ?? 'label',
+    requests: resolveRequestLog(l.requests),
+    requestId: resolveRequestId(l.requestId),
+  });
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Core, Endpoints } from '../core/index.js';
+import type { LoggingSubsystem } from '../logging/index.js';
 
 /** What instrument() hands an adapter: it translates framework hooks into these calls. */
 export interface AdapterContext {
@@ -11,6 +12,8 @@ export interface AdapterContext {
   trackServer(server: Server): void;
   report(error: unknown, where: string): void;
   warnOnce(code: string, message: string): void;
+  /** The logging concern, when on: request IDs and request loggers (`req.log`, Fastify's `request.log`). */
+  readonly logging: Pick<LoggingSubsystem, 'requestIds' | 'requestId' | 'requestLogger' | 'fastify'> | undefined;
 }
 
 /** What an adapter gives back. */

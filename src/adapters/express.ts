@@ -1,9 +1,14 @@
+import { STATUS_CODES } from 'node:http';
 import type { IncomingMessage, ServerResponse, Server } from 'node:http';
 import type { Express, Request } from 'express';
+import type { Logger } from 'pino';
+import { scopeOf } from '../core/index.js';
 import { kRouteCache, kRouteTemplate } from '../symbols.js';
 import type { AdapterContext, AdapterHandle } from './context.js';
 
 const kRoute = Symbol('periscope.expressRoute');
+const kLog = Symbol('periscope.expressLog');
+
 
 interface RouteLike {
   path?: unknown;
@@ -51,6 +56,47 @@ function captureRouteTemplates(app: Express): void {
   });
 }
 
+/**
+ * `req.log`, made on first use so requests that never log cost nothing: a getter on this app's
+ * request prototype, like the route capture above. Assignable, for apps that set their own.
+ */
+function defineRequestLog(app: Express, requestLogger: (req: IncomingMessage) => Logger): void {
+  Object.defineProperty(app.request, 'log', {
+    configurable: true,
+    enumerable: false,
+    get(this: Request & { [kLog]?: Logger }) {
+      return (this[kLog] ??= requestLogger(this));
+    },
+    set(this: Request & { [kLog]?: Logger }, log: Logger) {
+      this[kLog] = log;
+    },
+  });
+}
+
+function errorStatus(error: unknown): number {
+  const e = error as { status?: unknown; statusCode?: unknown } | null;
+  const status = typeof e === 'object' && e !== null ? (e.status ?? e.statusCode) : undefined;
+  return typeof status === 'number' && Number.isInteger(status) && status >= 400 && status <= 599 ? status : 500;
+}
+
+/**
+ * Error-handling middleware kept at the end of the stack, so the user's own error handlers
+ * run first and this one replaces Express's final handler: the error goes on the request scope
+ * (the request line logs it once, with its stack) and the client gets the status text only.
+ */
+function periscopeErrorHandler(error: unknown, req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {
+  const scope = scopeOf(res);
+  if (scope !== undefined) scope.error = error;
+  // Headers gone: only Express's final handler can end this response (it destroys the socket).
+  if (res.headersSent) return next(error);
+  const status = errorStatus(error);
+  const body = JSON.stringify({ error: STATUS_CODES[status] ?? 'Error', status });
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.setHeader('content-length', Buffer.byteLength(body));
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
 function resolveRoute(req: IncomingMessage): string | undefined {
   const r = req as CapturingRequest;
   const captured = r[kRouteTemplate];
@@ -60,15 +106,26 @@ function resolveRoute(req: IncomingMessage): string | undefined {
   return route !== undefined && route !== null ? templateOf(r.baseUrl ?? '', route) : undefined;
 }
 
+function routerStack(app: Express): { handle?: unknown }[] | undefined {
+  const stack = (app as unknown as { router?: { stack?: unknown } }).router?.stack;
+  return Array.isArray(stack) ? (stack as { handle?: unknown }[]) : undefined;
+}
+
 /**
  * Express: one middleware at the front of the stack (moved there if routes were declared
- * first) starts the scope and serves periscope's endpoints; the route template is resolved
- * when the response closes.
+ * first) starts the scope, serves periscope's endpoints and runs the rest of the stack in
+ * the scope's context; an error-handling middleware hands errors to the scope; the route
+ * template is resolved when the response closes. With logging on, `req.log` and an error
+ * handler kept last that answers the client.
  */
 export function attachExpress(app: Express, ctx: AdapterContext): AdapterHandle {
   captureRouteTemplates(app);
   const core = ctx.createCore(resolveRoute);
   const endpoints = ctx.endpoints;
+  const logging = ctx.logging;
+  if (logging !== undefined) defineRequestLog(app, logging.requestLogger);
+  /** The router's stack, when periscope keeps its error handler at the end of it (logging on). */
+  let errorStack: { handle?: unknown }[] | undefined;
   let server: Server | undefined;
   function periscopeMiddleware(req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {
     if (server === undefined) {
@@ -82,13 +139,48 @@ export function attachExpress(app: Express, ctx: AdapterContext): AdapterHandle 
         return;
       }
     }
-    core.start(req, res);
-    next();
+    // periscope's error handler goes back to the end first, so the recorder placed next lands
+    // after the routes (before the first error handler).
+    if (errorStack !== undefined && errorStack[errorStack.length - 1]!.handle !== periscopeErrorHandler) keepErrorHandlerLast(errorStack);
+    if (!errorRecorderPlaced) placeErrorRecorder();
+    // The rest of the stack runs inside the request's trace context.
+    core.run(core.start(req, res), next);
+  }
+  /** Sees an error on its way to the user's error handlers (or Express's final handler). */
+  function periscopeRecordError(error: unknown, _req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {
+    core.recordError(res, error);
+    next(error);
+  }
+  let errorRecorderPlaced = false;
+  /**
+   * The error recorder must come after the routes and before the first error-handling
+   * middleware, which usually answers without passing the error on. Routes are declared
+   * after instrument(), so it is placed when the first request arrives.
+   */
+  function placeErrorRecorder(): void {
+    errorRecorderPlaced = true;
+    app.use(periscopeRecordError);
+    const stack = routerStack(app);
+    if (stack === undefined || stack[stack.length - 1]?.handle !== periscopeRecordError) return;
+    const layer = stack.pop()!;
+    const first = stack.findIndex((l) => typeof l.handle === 'function' && l.handle.length === 4);
+    stack.splice(first === -1 ? stack.length : Math.max(first, 1), 0, layer);
   }
   app.use(periscopeMiddleware);
-  const stack = (app as unknown as { router?: { stack?: { handle?: unknown }[] } }).router?.stack;
+  const stack = routerStack(app);
   if (Array.isArray(stack) && stack.length > 1 && stack[stack.length - 1]?.handle === periscopeMiddleware) {
     stack.unshift(stack.pop()!);
   }
+  // Only with logging on: without it, nothing would log the error this handler answers.
+  if (Array.isArray(stack) && logging !== undefined) {
+    app.use(periscopeErrorHandler);
+    errorStack = stack;
+  }
   return { framework: 'express' };
+}
+
+/** Routes and error handlers declared after instrument() land behind ours: move ours back to the end. */
+function keepErrorHandlerLast(stack: { handle?: unknown }[]): void {
+  const i = stack.findIndex((layer) => layer.handle === periscopeErrorHandler);
+  if (i !== -1) stack.push(stack.splice(i, 1)[0]!);
 }

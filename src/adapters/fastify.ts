@@ -1,4 +1,6 @@
-import type { FastifyInstance } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { scopeOf } from '../core/index.js';
 import { createError } from '../errors.js';
 import type { AdapterContext, AdapterHandle } from './context.js';
 
@@ -17,18 +19,47 @@ export function isFastify(app: unknown): app is FastifyInstance {
 
 /**
  * Fastify: one `onRequest` hook starts the scope with the route template Fastify already
- * matched (`routeOptions.url`, undefined for its 404 handler); periscope's endpoints are
- * plain routes that opt out through their config.
+ * matched (`routeOptions.url`, undefined for its 404 handler) and runs the rest of the
+ * request in the scope's context; `onError` hands thrown errors to the scope. periscope's
+ * endpoints are plain routes that opt out through their config.
  */
 export function attachFastify(app: FastifyInstance, ctx: AdapterContext): AdapterHandle {
   if (app.server.listening) {
     throw createError('PERISCOPE_ERR_TOO_LATE', ['Fastify', 'the server is already listening']);
   }
   const core = ctx.createCore();
+  // Set when periscope owns request logging: makes request.log once the request has started.
+  let requestLog: ((raw: FastifyRequest['raw']) => FastifyBaseLogger) | undefined;
+  const requestIds = ctx.logging?.requestIds === true;
   try {
+    const logging = ctx.logging;
+    if (logging !== undefined) {
+      const { ownsRequestLogging, childLoggerFactory } = logging.fastify(app.log);
+      app.setChildLoggerFactory(childLoggerFactory as unknown as Parameters<FastifyInstance['setChildLoggerFactory']>[0]);
+      if (ownsRequestLogging) {
+        disableFastifyRequestLogging(app, ctx);
+        requestLog = (raw) => logging.requestLogger(raw) as unknown as FastifyBaseLogger;
+      } else if (requestIds) {
+        // The app's own logger binds Fastify's reqId before any hook runs: make it periscope's.
+        app.setGenReqId((req) => logging.requestId(req)!);
+      }
+      app.addHook('onSend', hideServerErrorDetails);
+    }
     app.addHook('onRequest', function periscopeOnRequest(request, reply, done) {
       const options = request.routeOptions;
-      if (options.config.periscope !== false) core.start(request.raw, reply.raw, options.url);
+      const scope = options.config.periscope !== false ? core.start(request.raw, reply.raw, options.url) : undefined;
+      if (requestLog !== undefined) {
+        // After start, so the request ID can be the trace ID tracing just made.
+        request.log = reply.log = requestLog(request.raw);
+        if (requestIds && scope?.requestId !== undefined) request.id = scope.requestId;
+      }
+      if (scope === undefined) return done();
+      // The rest of the request (hooks, handler) runs inside the request's trace context;
+      // Fastify runs its body parsers in an AsyncResource, so a body does not lose it.
+      core.run(scope, done);
+    });
+    app.addHook('onError', function periscopeOnError(_request, reply, error, done) {
+      core.recordError(reply.raw, error);
       done();
     });
     for (const [path, handler] of ctx.endpoints.entries()) {
@@ -48,4 +79,40 @@ export function attachFastify(app: FastifyInstance, ctx: AdapterContext): Adapte
   }
   ctx.trackServer(app.server);
   return { framework: 'fastify' };
+}
+
+/**
+ * Fastify's default error handler sends the thrown error's message to the client, also for a
+ * 500. periscope logged the error; the client gets the status text only. An app with its own
+ * error handler decides for itself.
+ */
+function hideServerErrorDetails(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  payload: unknown,
+  done: (err: null, payload: unknown) => void,
+): void {
+  const status = reply.statusCode;
+  if (status < 500 || scopeOf(reply.raw)?.error === undefined || request.server.errorHandler.name !== 'defaultErrorHandler') {
+    return done(null, payload);
+  }
+  const text = STATUS_CODES[status] ?? 'Error';
+  done(null, JSON.stringify({ statusCode: status, error: text, message: text }));
+}
+
+/**
+ * periscope's request line replaces Fastify's "incoming request" / "request completed" lines and
+ * its error log (the request line carries the error). Fastify takes that setting only at
+ * construction (`logController`), so the instance's log controller is switched here, found by
+ * its symbol's description; with another Fastify version it warns and leaves them on.
+ */
+function disableFastifyRequestLogging(app: FastifyInstance, ctx: AdapterContext): void {
+  const key = Object.getOwnPropertySymbols(app).find((s) => s.description === 'fastify.logController');
+  const controller = key === undefined ? undefined : ((app as unknown as Record<symbol, unknown>)[key] as { disableRequestLogging?: unknown; isDisableRequestLoggingFunction?: unknown } | undefined);
+  if (controller === undefined || typeof controller !== 'object' || !('disableRequestLogging' in controller)) {
+    ctx.warnOnce('PERISCOPE_FASTIFY_REQUEST_LOGGING', 'periscope: could not turn off Fastify\'s own request log lines; create the app with `disableRequestLogging: true` to avoid duplicates.');
+    return;
+  }
+  controller.disableRequestLogging = true;
+  controller.isDisableRequestLoggingFunction = false;
 }

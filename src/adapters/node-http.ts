@@ -6,6 +6,11 @@ import type { AdapterContext, AdapterHandle } from './context.js';
 
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
+/** One shared function, so running the listeners in the request's context allocates no closure. */
+function callListeners(server: Server, listeners: RequestListener[], req: IncomingMessage, res: ServerResponse): void {
+  for (let i = 0; i < listeners.length; i++) listeners[i]!.call(server, req, res);
+}
+
 export function isNodeHttpServer(app: unknown): app is Server {
   return app instanceof HttpServer || app instanceof HttpsServer;
 }
@@ -47,8 +52,7 @@ export function attachNodeHttp(server: Server, ctx: AdapterContext, routing: Nod
         return;
       }
     }
-    core.start(req, res);
-    for (let i = 0; i < listeners.length; i++) listeners[i]!.call(this, req, res);
+    core.run(core.start(req, res), callListeners, this, listeners, req, res);
   }
   server.on('request', periscopeRequest);
   server.on('newListener', (event: string | symbol, listener: RequestListener) => {

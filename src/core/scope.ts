@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { context as otelContext } from '@opentelemetry/api';
+import type { Context, Span } from '@opentelemetry/api';
 import { kScope } from '../symbols.js';
 import { methodIndex } from './methods.js';
 
@@ -29,6 +31,24 @@ export interface RequestScope {
   duration: number;
   /** Response body bytes. Valid at end. */
   bytes: number;
+  /** The request ID, when the logging concern assigned one at start. */
+  requestId: string | undefined;
+  /**
+   * The OpenTelemetry context the rest of the request runs in (the request span active),
+   * set by tracing at start; undefined when tracing is off. Adapters run the framework's
+   * continuation inside it through `core.run()`.
+   */
+  context: Context | undefined;
+  /** Trace ID of the request span (32 hex digits), for logs and exemplars; undefined when tracing is off. */
+  traceId: string | undefined;
+  /** Span ID of the request span (16 hex digits); undefined when tracing is off. */
+  spanId: string | undefined;
+  /** True when the request's trace is sampled (its spans are exported). */
+  sampled: boolean;
+  /** The SERVER span periscope made for this request; undefined when another instrumentation made it. */
+  span: Span | undefined;
+  /** The error the framework answered this request with (Fastify onError, Express error path), if any. */
+  error: unknown;
 }
 
 /** What a concern (metrics, logging, tracing) plugs into the request lifecycle. */
@@ -49,6 +69,13 @@ class Scope implements RequestScope {
   status = 0;
   duration = 0;
   bytes = 0;
+  requestId: string | undefined = undefined;
+  context: Context | undefined = undefined;
+  traceId: string | undefined = undefined;
+  spanId: string | undefined = undefined;
+  sampled = false;
+  span: Span | undefined = undefined;
+  error: unknown = undefined;
   readonly method: number;
   readonly startTime: number;
   readonly socket: Socket | null;
@@ -98,6 +125,21 @@ export class Core {
       }
     }
     return scope;
+  }
+
+  /**
+   * Runs `fn(...args)` inside the request's OpenTelemetry context, so the handler and
+   * everything it awaits see the request span. Without tracing it is a plain call.
+   */
+  run<A extends unknown[], R>(scope: RequestScope, fn: (...args: A) => R, ...args: A): R {
+    const ctx = scope.context;
+    return ctx === undefined ? fn(...args) : otelContext.with(ctx, fn, undefined, ...args);
+  }
+
+  /** Hands the error a framework answered the request with to the scope (the first one wins). */
+  recordError(res: ServerResponse, error: unknown): void {
+    const scope = (res as unknown as Record<symbol, Scope | undefined>)[kScope];
+    if (scope !== undefined && scope.error === undefined) scope.error = error;
   }
 
   end(scope: Scope): void {

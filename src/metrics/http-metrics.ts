@@ -15,6 +15,14 @@ class Series {
   /** Non-cumulative counts per bucket; the last slot is +Inf. */
   readonly durationCounts: Float64Array;
   readonly sizeCounts: Float64Array;
+  /**
+   * OpenMetrics exemplars of the duration histogram, one per bucket: the trace ID, value
+   * and time (seconds) of the latest sampled request that fell in it. Allocated on the first
+   * sampled observation, so a service without tracing pays nothing.
+   */
+  exemplarTrace: (string | undefined)[] | undefined;
+  exemplarValue: Float64Array | undefined;
+  exemplarTime: Float64Array | undefined;
   constructor(
     readonly method: string,
     readonly route: string,
@@ -57,6 +65,7 @@ interface SampleValue {
   value: number;
   labels: Record<string, string | number>;
   metricName?: string;
+  exemplar?: { labelSet: Record<string, string>; value: number; timestamp: number };
 }
 
 /**
@@ -107,7 +116,21 @@ export class HttpMetrics implements RequestHook {
     const bytes = scope.bytes;
     s.count++;
     s.durationSum += duration;
-    s.durationCounts[bucketIndex(this.#durationBounds, duration)]!++;
+    const bucket = bucketIndex(this.#durationBounds, duration);
+    s.durationCounts[bucket]!++;
+    // The request's trace ID comes through the scope (set by tracing, if on): an exemplar
+    // only for sampled traces, since only those can be looked up.
+    if (scope.sampled && scope.traceId !== undefined) {
+      if (s.exemplarTrace === undefined) {
+        const n = s.durationCounts.length;
+        s.exemplarTrace = new Array<string | undefined>(n).fill(undefined);
+        s.exemplarValue = new Float64Array(n);
+        s.exemplarTime = new Float64Array(n);
+      }
+      s.exemplarTrace[bucket] = scope.traceId;
+      s.exemplarValue![bucket] = duration;
+      s.exemplarTime![bucket] = Date.now() / 1000;
+    }
     s.sizeSum += bytes;
     s.sizeCounts[bucketIndex(this.#sizeBounds, bytes)]!++;
   }
@@ -218,7 +241,12 @@ export class HttpMetrics implements RequestHook {
           let acc = 0;
           for (let i = 0; i < counts.length; i++) {
             acc += counts[i]!;
-            values.push({ value: acc, labels: { ...labels, le: le[i]! }, metricName: `${name}_bucket` });
+            const value: SampleValue = { value: acc, labels: { ...labels, le: le[i]! }, metricName: `${name}_bucket` };
+            const traceId = duration ? s.exemplarTrace?.[i] : undefined;
+            if (traceId !== undefined) {
+              value.exemplar = { labelSet: { trace_id: traceId }, value: s.exemplarValue![i]!, timestamp: s.exemplarTime![i]! };
+            }
+            values.push(value);
           }
           values.push({ value: sumOf(s), labels, metricName: `${name}_sum` });
           values.push({ value: s.count, labels, metricName: `${name}_count` });
@@ -234,9 +262,15 @@ export class HttpMetrics implements RequestHook {
           const labels = s.labelText + extra;
           const counts = countsOf(s);
           let acc = 0;
+          // Exemplars exist only in OpenMetrics; the 0.0.4 text format has no syntax for them.
+          const exemplars = openMetrics && duration ? s.exemplarTrace : undefined;
           for (let i = 0; i < counts.length; i++) {
             acc += counts[i]!;
-            out += `${bucket}${labels},le="${le[i]}"} ${acc}\n`;
+            const traceId = exemplars?.[i];
+            if (traceId === undefined) out += `${bucket}${labels},le="${le[i]}"} ${acc}\n`;
+            else {
+              out += `${bucket}${labels},le="${le[i]}"} ${acc} # {trace_id="${traceId}"} ${formatValue(s.exemplarValue![i]!)} ${s.exemplarTime![i]!.toFixed(3)}\n`;
+            }
           }
           out += `${name}_sum{${labels}} ${formatValue(sumOf(s))}\n${name}_count{${labels}} ${s.count}\n`;
         }

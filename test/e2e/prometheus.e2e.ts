@@ -218,8 +218,22 @@ describe.each([
     const rules = r.data.groups.flatMap((g) => g.rules.map((rule) => [rule.name, rule.health, rule.lastError ?? ''] as const));
     expect(rules).toHaveLength(11);
     for (const rule of rules) expect(rule).toEqual([rule[0], 'ok', '']);
-    const recorded = await vector(api, 'job_route:http_requests_error_ratio:rate5m{job="demo",route="/fail"}');
-    expect(recorded.map((s) => s.value)).toEqual([1]);
+    // The first evaluations can see fewer than two samples in the window (0/0 = NaN); the rule
+    // settles on 1 once Prometheus has a rate, on its own clock.
+    const recorded = 'job_route:http_requests_error_ratio:rate5m{job="demo",route="/fail"}';
+    await until(async () => (await vector(api, recorded))[0]?.value === 1, 'the recorded /fail error ratio');
+    expect((await vector(api, recorded)).map((s) => s.value)).toEqual([1]);
+  });
+
+  it('stores exemplars that link the duration histogram to trace IDs', async () => {
+    const now = Date.now() / 1000;
+    const url = `${api}/api/v1/query_exemplars?query=${encodeURIComponent('http_request_duration_seconds_bucket{job="demo"}')}&start=${now - 600}&end=${now + 60}`;
+    const r = (await (await fetch(url)).json()) as { status: string; data: { seriesLabels: Record<string, string>; exemplars: { labels: Record<string, string>; value: string }[] }[] };
+    expect(r.status).toBe('success');
+    const exemplars = r.data.flatMap((d) => d.exemplars.map((e) => ({ route: d.seriesLabels.route, traceId: e.labels.trace_id })));
+    expect(exemplars.length).toBeGreaterThan(0);
+    for (const e of exemplars) expect(e.traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(new Set(exemplars.map((e) => e.route))).toContain('/hello/:name');
   });
 
   it('passes promtool check metrics on a live scrape', async () => {

@@ -1,0 +1,150 @@
+import type { IncomingMessage } from 'node:http';
+import { context } from '@opentelemetry/api';
+import pino from 'pino';
+import type { ChildLoggerOptions, Logger } from 'pino';
+import { resolveOptions } from '../options.js';
+import type { RequestScope } from '../core/index.js';
+import type { LoggingOptions, ResolvedLoggingOptions } from '../options.js';
+import { buildLogger, loggerControl, traceIdsForForeignChildren } from './logger.js';
+import { RequestLog } from './request-log.js';
+import { requestIdOf } from './request-id.js';
+
+export { HEADER_CONTAINERS, REDACTED, REDACTED_HEADERS, RESERVED_FIELDS, traceMixin } from './logger.js';
+export { REQUEST_LINE_MESSAGE, RequestLog } from './request-log.js';
+export { saneRequestId, traceIdOfTraceparent } from './request-id.js';
+export type { Logger } from 'pino';
+export type { LoggingOptions, LogDestination, LogFileDestination, LogLevel, LogStream, RequestLogField, RequestLogOptions } from '../options.js';
+
+type ChildOptions = ChildLoggerOptions<never> | undefined;
+
+/** What instrument() gets from the logging concern. */
+export interface LoggingSubsystem {
+  /** `obs.logger`. */
+  readonly logger: Logger;
+  /** The request hook (request ID at start, request line at end). */
+  readonly hook: RequestLog;
+  /** False when `logging.requestId` is false. */
+  readonly requestIds: boolean;
+  /** The request's ID, or undefined when `logging.requestId` is false. Decided once per request. */
+  requestId(req: IncomingMessage): string | undefined;
+  /** A child of `obs.logger` carrying the request's ID (`req.log` in Express). */
+  requestLogger(req: IncomingMessage): Logger;
+  /**
+   * Fastify `childLoggerFactory` for this app, and whether periscope owns the app's request
+   * logging (true when Fastify has no logger of its own or uses `obs.logger`). When it does,
+   * `request.log` should be `requestLogger(req)` set once the request has started, and
+   * Fastify's built-in per-request lines turned off: the request line replaces them. When it
+   * does not, the factory gives the app's own request children the trace-ID mixin.
+   */
+  fastify(appLog: unknown): { ownsRequestLogging: boolean; childLoggerFactory: (parent: Logger, bindings: Record<string, unknown>, opts: ChildOptions, req: IncomingMessage) => Logger };
+  /**
+   * The warn line for a request still in flight past the slow-request threshold. The timer
+   * that finds it runs outside the request's context, so the line is written inside the
+   * scope's trace context (when tracing is on) to carry the request's trace IDs.
+   */
+  slowRequest(scope: RequestScope, method: string, route: string | undefined, url: string | undefined, elapsedMs: number, thresholdMs: number): void;
+  /** Resolves once every line written so far has been handed to the OS or transport. */
+  flush(): Promise<void>;
+  /** Flushes and closes periscope's files and transport workers (stdout stays open). */
+  close(): Promise<void>;
+}
+
+export interface LoggingDeps {
+  readonly options: ResolvedLoggingOptions;
+  readonly service: string;
+  readonly version: string;
+  readonly report: (error: unknown, where: string) => void;
+  /** A logger made by {@link createLogger} that the app already uses (Fastify `loggerInstance`): adopted as `obs.logger`. */
+  readonly adopt?: Logger;
+}
+
+/** The message of the slow-request warn line. */
+export const SLOW_REQUEST_MESSAGE = 'request still in flight past the slow-request threshold';
+
+function pathOnly(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+/** A logger that writes nothing: `obs.logger` when `logging: false`. */
+export function silentLogger(): Logger {
+  return pino({ enabled: false });
+}
+
+/** The logger an app already carries, when periscope made it (for Fastify `loggerInstance`). */
+export function periscopeLoggerOf(log: unknown): Logger | undefined {
+  return loggerControl(log)?.root;
+}
+
+/** Builds the logging concern for one instrument() call. */
+export function createLogging(deps: LoggingDeps): LoggingSubsystem {
+  const adopted = deps.adopt === undefined ? undefined : loggerControl(deps.adopt);
+  const logger = adopted?.root ?? buildLogger(deps.options, { service: deps.service, version: deps.version }, deps.report);
+  const control = loggerControl(logger)!;
+  const options = deps.options;
+  const idOptions = options.requestId;
+  const hook = new RequestLog(logger, options);
+  const requestId =
+    idOptions === false ? () => undefined : (req: IncomingMessage) => requestIdOf(req, idOptions.header, idOptions.maxLength);
+  const requestLogger = (req: IncomingMessage): Logger => {
+    const id = requestId(req);
+    return logger.child(id === undefined ? {} : { request_id: id });
+  };
+  return {
+    logger,
+    hook,
+    requestIds: idOptions !== false,
+    requestId,
+    requestLogger,
+    fastify(appLog) {
+      const log = appLog as Logger | undefined;
+      // Fastify's null logger is its own child; a pino logger's child is a new object.
+      const isNull = log === undefined || typeof log.child !== 'function' || log.child({}) === log;
+      const ours = loggerControl(log)?.root === logger;
+      if (isNull || ours) {
+        // request.log is set from the request hook, once the request ID (maybe the trace ID)
+        // is known; Fastify's own per-request child would only be thrown away.
+        return { ownsRequestLogging: true, childLoggerFactory: (parent) => parent };
+      }
+      const addTraceIds = traceIdsForForeignChildren(log);
+      return {
+        ownsRequestLogging: false,
+        childLoggerFactory: (parent, bindings, opts) => {
+          const child = parent.child(bindings, opts);
+          addTraceIds?.(child);
+          return child;
+        },
+      };
+    },
+    slowRequest(scope, method, route, url, elapsedMs, thresholdMs) {
+      const write = () =>
+        logger.warn(
+          { request_id: scope.requestId, method, route, path: url === undefined ? undefined : pathOnly(url), elapsed_ms: Math.round(elapsedMs), threshold_ms: thresholdMs },
+          SLOW_REQUEST_MESSAGE,
+        );
+      // Slow requests are rare: a closure here costs nothing on the hot path.
+      if (scope.context === undefined) write();
+      else context.with(scope.context, write);
+    },
+    flush: () => control.destination.flush(),
+    close: () => control.destination.close(),
+  };
+}
+
+/**
+ * A periscope logger made before the app, for frameworks that take their logger at
+ * construction: `Fastify({ loggerInstance: createLogger() })`. `instrument(app)` then adopts it
+ * as `obs.logger` (its `logging` option's request settings still apply; the logger's own
+ * settings come from here). Takes the same options as `logging` plus the service identity;
+ * defaults as there, and `LOG_LEVEL` is read.
+ */
+export function createLogger(options?: LoggingOptions & { serviceName?: string; version?: string }): Logger {
+  const { serviceName, version, ...logging } = options ?? {};
+  // The same resolution as instrument(): service name and version from env and package.json.
+  const resolved = resolveOptions({ serviceName, version, metrics: false, logging });
+  return buildLogger(
+    resolved.logging as ResolvedLoggingOptions,
+    { service: resolved.serviceName, version: resolved.version },
+    (error, where) => process.emitWarning(`periscope: ${where} failed: ${error instanceof Error ? error.message : String(error)}`, { code: 'PERISCOPE_INTERNAL_ERROR' }),
+  );
+}

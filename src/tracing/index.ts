@@ -1,0 +1,273 @@
+import { hostname, arch } from 'node:os';
+import { context, isSpanContextValid, propagation, ProxyTracerProvider, SpanStatusCode, trace, TraceFlags } from '@opentelemetry/api';
+import type { Attributes, Context, Span, SpanOptions, Tracer, TracerProvider as ApiTracerProvider } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { defaultResource, processDetector, resourceFromAttributes } from '@opentelemetry/resources';
+import type { Resource } from '@opentelemetry/resources';
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  ConsoleSpanExporter,
+  ParentBasedSampler,
+  RandomIdGenerator,
+  TraceIdRatioBasedSampler,
+  TracerProvider,
+} from '@opentelemetry/sdk-trace';
+import type { ReadableSpan, Sampler, SpanExporter } from '@opentelemetry/sdk-trace';
+import type { RequestHook } from '../core/index.js';
+import type { ResolvedSampler, ResolvedTracingOptions } from '../options.js';
+import { OutgoingSpans } from './outgoing.js';
+import { ExportQueue } from './processor.js';
+import type { DropReason, WarnLogger } from './processor.js';
+import { ServerSpans } from './server-span.js';
+
+export { ExportQueue } from './processor.js';
+export type { DropReason, ExportQueueOptions, WarnLogger } from './processor.js';
+
+/** Name and version of periscope's tracer (the instrumentation scope of its spans). */
+export const TRACER_NAME = 'periscope';
+
+export interface CreateTracingInput {
+  options: ResolvedTracingOptions;
+  service: { name: string; version: string };
+  /** Counts spans that will never be exported; instrument() wires it to `periscope_spans_dropped_total`. */
+  onDrop?: (reason: DropReason, count: number) => void;
+  /** Where export failures and one-time notices go. Default: process warnings. */
+  logger?: WarnLogger;
+  report: (error: unknown, where: string) => void;
+  /** See ServerSpansOptions.bindRequestBody. */
+  bindRequestBody: boolean;
+}
+
+/** One `instrument()` call's tracing: its provider (or the app's), the request hook and the outgoing-call spans. */
+export interface TracingSubsystem {
+  readonly tracer: Tracer;
+  readonly hook: RequestHook;
+  /** The bounded export queue; undefined when the app's own provider is used or nothing is exported. */
+  readonly queue: ExportQueue | undefined;
+  /** True when the application registered its own global TracerProvider and periscope uses it. */
+  readonly usesAppProvider: boolean;
+  withSpan<T>(name: string, fn: (span: Span) => T | Promise<T>, attributes?: Attributes): Promise<T>;
+  /** Stops the outgoing-call subscriptions and flushes pending spans within the shutdown timeout. Idempotent. */
+  shutdown(): Promise<void>;
+}
+
+const processWarnLogger: WarnLogger = {
+  warn(obj, msg) {
+    const err = obj.err;
+    process.emitWarning(msg, { code: 'PERISCOPE_TRACING', detail: err instanceof Error && err.stack !== undefined ? err.stack : undefined });
+  },
+};
+
+/** True when a global of this kind is registered with the OpenTelemetry API (by the app, or an earlier instrument()). */
+function hasGlobal(kind: 'context' | 'propagation'): boolean {
+  // The API keeps its globals under this registry symbol, shared by every copy of major version 1.
+  const registry = (globalThis as Record<symbol, Record<string, unknown> | undefined>)[Symbol.for('opentelemetry.js.api.1')];
+  return registry?.[kind] !== undefined;
+}
+
+/** The app has its own SDK when the global provider delegates to something other than the API's no-op. */
+function appTracerProvider(): ApiTracerProvider | undefined {
+  const global = trace.getTracerProvider();
+  if (!(global instanceof ProxyTracerProvider)) return global;
+  const noop = new ProxyTracerProvider().getDelegate();
+  return global.getDelegate() === noop ? undefined : global;
+}
+
+function samplerOf(s: ResolvedSampler): Sampler {
+  const root = s.ratio >= 1 ? new AlwaysOnSampler() : s.ratio <= 0 ? new AlwaysOffSampler() : new TraceIdRatioBasedSampler(s.ratio);
+  return s.parentBased ? new ParentBasedSampler({ root }) : root;
+}
+
+function resourceOf(options: ResolvedTracingOptions, service: { name: string; version: string }): Resource {
+  // host.id is left out: the SDK's host detector reads it asynchronously, and a resource with
+  // pending attributes would hold every export back until it settles.
+  const host: Attributes = { 'host.name': hostname(), 'host.arch': arch() };
+  return defaultResource()
+    .merge(resourceFromAttributes(host))
+    .merge(resourceFromAttributes(processDetector.detect().attributes ?? {}))
+    .merge(resourceFromAttributes(options.resourceAttributes))
+    .merge(resourceFromAttributes({ 'service.name': service.name, 'service.version': service.version }));
+}
+
+function exporterOf(options: ResolvedTracingOptions): SpanExporter | undefined {
+  if (options.exporter === 'console') return new ConsoleSpanExporter();
+  if (options.exporter === 'none') return undefined;
+  return new OTLPTraceExporter({
+    url: options.endpoint,
+    headers: { ...options.headers },
+    timeoutMillis: options.exportTimeoutMillis,
+    // One export runs at a time (the queue waits for it), so one connection slot is enough.
+    concurrencyLimit: 2,
+  });
+}
+
+/** Starts a span: the SDK tracer's, or a light one when nothing is exported. */
+export type StartSpan = (name: string, options: SpanOptions | undefined, parent: Context) => Span;
+
+/**
+ * Spans for when nothing is exported (`exporter: 'none'`, the default without an endpoint):
+ * IDs and the sampling decision are made exactly as the SDK would, so logs carry trace IDs
+ * and callees get a correct `traceparent`, but the span is the API's non-recording one. An
+ * SDK span would be built, filled with attributes and thrown away on every request.
+ */
+export function lightSpans(sampler: ResolvedSampler): StartSpan {
+  const ids = new RandomIdGenerator();
+  const ratio = sampler.ratio;
+  // The upper bound the SDK's TraceIdRatioBasedSampler compares a trace ID's low bits with.
+  const bound = Math.floor(ratio * 0xffffffff);
+  const sampleRoot = (traceId: string): number => {
+    if (ratio >= 1) return TraceFlags.SAMPLED;
+    if (ratio <= 0) return TraceFlags.NONE;
+    let acc = 0;
+    for (let i = 0; i < 32; i += 8) {
+      let part = 0;
+      for (let j = 0; j < 8; j++) {
+        const c = traceId.charCodeAt(i + j);
+        part = (part << 4) | (c < 58 ? c - 48 : c - 87);
+      }
+      acc = (acc ^ part) >>> 0;
+    }
+    return acc < bound ? TraceFlags.SAMPLED : TraceFlags.NONE;
+  };
+  return (_name, _options, parentContext) => {
+    const parent = trace.getSpanContext(parentContext);
+    if (parent !== undefined && isSpanContextValid(parent)) {
+      return trace.wrapSpanContext({
+        traceId: parent.traceId,
+        spanId: ids.generateSpanId(),
+        traceFlags: sampler.parentBased ? parent.traceFlags & TraceFlags.SAMPLED : sampleRoot(parent.traceId),
+        traceState: parent.traceState,
+      });
+    }
+    const traceId = ids.generateTraceId();
+    return trace.wrapSpanContext({ traceId, spanId: ids.generateSpanId(), traceFlags: sampleRoot(traceId) });
+  };
+}
+
+/**
+ * Builds tracing for one `instrument()` call. It owns its TracerProvider unless the
+ * application registered a global one, which it then uses, registering nothing. The
+ * AsyncLocalStorage context manager and the W3C propagators are registered globally only
+ * where nothing is registered yet, since handlers read the active span through the global API.
+ */
+export function createTracing(input: CreateTracingInput): TracingSubsystem {
+  const { options, report } = input;
+  const logger = input.logger ?? processWarnLogger;
+  const onDrop = input.onDrop ?? (() => {});
+  // Registering over an existing global would fail anyway, with an error on the diag logger.
+  if (!hasGlobal('context')) context.setGlobalContextManager(new AsyncLocalStorageContextManager());
+  const propagator = new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] });
+  const fromApp = appTracerProvider();
+  if (fromApp === undefined && !hasGlobal('propagation')) propagation.setGlobalPropagator(propagator);
+
+  let provider: TracerProvider | undefined;
+  let queue: ExportQueue | undefined;
+  let tracer: Tracer;
+  let resource: Resource | undefined;
+  if (fromApp !== undefined) {
+    tracer = fromApp.getTracer(TRACER_NAME);
+  } else {
+    const exporter = exporterOf(options);
+    if (exporter !== undefined) {
+      queue = new ExportQueue({
+        exporter,
+        maxQueueSize: options.maxQueueSize,
+        maxExportBatchSize: options.maxExportBatchSize,
+        scheduledDelayMillis: options.scheduledDelayMillis,
+        exportTimeoutMillis: options.exportTimeoutMillis,
+        onDrop,
+        logger,
+      });
+    }
+    resource = resourceOf(options, input.service);
+    provider = new TracerProvider({ resource, sampler: samplerOf(options.sampler), spanProcessors: queue === undefined ? [] : [queue] });
+    tracer = provider.getTracer(TRACER_NAME);
+  }
+
+  const startSpan: StartSpan =
+    fromApp === undefined && queue === undefined ? lightSpans(options.sampler) : (name, spanOptions, parent) => tracer.startSpan(name, spanOptions, parent);
+
+  // Spans of this instance: server spans carry a mark (they may be non-recording), the rest
+  // are recognised by their resource, which is this instance's own object.
+  const kOwner = Symbol('periscope.tracingOwner');
+  const mark = (span: Span) => {
+    (span as unknown as Record<symbol, boolean>)[kOwner] = true;
+  };
+  const owns = (span: Span) =>
+    (span as unknown as Record<symbol, boolean | undefined>)[kOwner] === true ||
+    (resource !== undefined ? (span as unknown as Partial<ReadableSpan>).resource === resource : true);
+
+  let warnedForeign = false;
+  const hook = new ServerSpans({
+    startSpan,
+    propagator,
+    bindRequestBody: input.bindRequestBody,
+    mark,
+    onForeignServerSpan() {
+      if (warnedForeign) return;
+      warnedForeign = true;
+      logger.warn(
+        {},
+        'periscope: another OpenTelemetry instrumentation (such as @opentelemetry/instrumentation-http) already made the SERVER span ' +
+          'of incoming requests; periscope continues that span and makes no second one. Remove that instrumentation to get ' +
+          "periscope's route-named spans.",
+      );
+    },
+  });
+
+  let outgoing: OutgoingSpans | undefined;
+  if (options.outgoing) {
+    outgoing = new OutgoingSpans({ startSpan, propagator, owns, report });
+    outgoing.subscribe();
+  }
+
+  function withSpan<T>(name: string, fn: (span: Span) => T | Promise<T>, attributes?: Attributes): Promise<T> {
+    const active = context.active();
+    const span = startSpan(name, attributes === undefined ? undefined : { attributes }, active);
+    mark(span);
+    const ctx = trace.setSpan(active, span);
+    const fail = (error: unknown) => {
+      span.recordException(error instanceof Error ? error : String(error));
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+    };
+    let result: T | Promise<T>;
+    try {
+      result = context.with(ctx, fn, undefined, span);
+    } catch (error) {
+      fail(error);
+      span.end();
+      return Promise.reject(error);
+    }
+    return Promise.resolve(result).then(
+      (value) => {
+        span.end();
+        return value;
+      },
+      (error: unknown) => {
+        fail(error);
+        span.end();
+        throw error;
+      },
+    );
+  }
+
+  let stopped: Promise<void> | undefined;
+  return {
+    tracer,
+    hook,
+    queue,
+    usesAppProvider: fromApp !== undefined,
+    withSpan,
+    shutdown() {
+      stopped ??= (async () => {
+        outgoing?.unsubscribe();
+        if (queue !== undefined) await queue.shutdown(options.shutdownTimeoutMillis);
+        await provider?.shutdown().catch(() => {});
+      })();
+      return stopped;
+    },
+  };
+}
