@@ -187,9 +187,13 @@ async function main() {
   if (opts.scenarios.includes('http')) {
     const http = await httpScenario(opts, meta);
     for (const r of http.results) {
-      if (!(r.rps > 0) || r.errors > 0) {
+      // A variant fails when it served nothing or more than 1% of its requests failed; a few
+      // wrk timeouts of an overloaded peer stack are a result, reported in `errors`.
+      const raw = http.raw.find((x) => x.framework === r.framework && x.variant === r.variant);
+      const total = raw.runs.reduce((n, x) => n + x.requests, 0);
+      if (!(r.rps > 0) || r.errors > total / 100) {
         failed = true;
-        log(`FAIL ${r.framework} ${r.variant}: ${r.rps} req/s, ${r.errors} errors`);
+        log(`FAIL ${r.framework} ${r.variant}: ${r.rps} req/s, ${r.errors} errors in ${total} requests`);
       }
     }
     process.stdout.write(`${table(['framework', 'variant', 'req/s', 'ratio', 'p50 ms', 'p99 ms', 'RSS MB'], http.results.map((r) => [r.framework, r.variant, r.rps, r.ratio_to_bare, r.p50_ms, r.p99_ms, r.rss_mb]))}\n`);
