@@ -96,9 +96,10 @@ async function recordingCase(name) {
     const { HttpMetrics } = await import(join(root, 'dist/metrics/http-metrics.js'));
     const { methodIndex } = await import(join(root, 'dist/core/methods.js'));
     const metrics = new HttpMetrics({ durationBuckets: DURATION_BUCKETS, sizeBuckets: SIZE_BUCKETS, maxSeries: 2000, onFold: () => {} });
-    // Fake RequestScope objects with the fields the core fills in before onEnd().
+    // Fake RequestScope objects with every field of the core's Scope (a missing field would
+    // give onEnd() a different object shape than in a server).
     for (const r of stream) {
-      r.scope = { req: null, res: null, method: methodIndex(r.method), startTime: 0, route: r.route, status: r.status, duration: r.duration, bytes: r.bytes };
+      r.scope = { req: null, res: null, method: methodIndex(r.method), startTime: 0, route: r.route, status: r.status, duration: r.duration, bytes: r.bytes, traceId: undefined, sampled: false };
     }
     record = (r) => {
       metrics.onStart(r.scope);
@@ -186,7 +187,7 @@ async function scrapeCase(name, series) {
     const registry = new Registry();
     for (const m of metrics.metrics()) registry.registerMetric(m);
     for (let i = 0; i < series; i++) {
-      const scope = { req: null, res: null, method: 0, startTime: 0, route: `/api/r${i}/:id`, status: 200, duration: 0.003 + (i % 100) / 1000, bytes: 100 + i };
+      const scope = { req: null, res: null, method: 0, startTime: 0, route: `/api/r${i}/:id`, status: 200, duration: 0.003 + (i % 100) / 1000, bytes: 100 + i, traceId: undefined, sampled: false };
       metrics.onStart(scope);
       metrics.onEnd(scope);
     }
