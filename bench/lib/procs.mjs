@@ -1,0 +1,150 @@
+// Starting and stopping benchmark processes, pinned to CPUs, with bounded waits.
+import { execFileSync, fork, spawn } from 'node:child_process';
+import { openSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseWrk } from './stats.mjs';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const SERVERS = join(ROOT, 'bench', 'servers');
+
+function has(command) {
+  try {
+    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Where servers and the load generator run: CPU 0 and CPU 1 when there are two and taskset exists. */
+export const PINNING = cpus().length >= 2 && has('taskset') ? { server: '0', load: '1' } : null;
+export const HAS_WRK = has('wrk');
+
+/**
+ * Starts `bench/servers/NAME.mjs` with `args`, pinned to `cpu`, stdout to /dev/null (so
+ * every variant logs to the same place), and waits for its `{ port }` or `{ unavailable }`
+ * message. Resolves `{ child, pid, port }` or `{ unavailable }`.
+ */
+export function startServer(name, args, { cpu = PINNING?.server, timeoutMs = 20_000, stdout = '/dev/null', nodeArgs = [] } = {}) {
+  const script = join(SERVERS, `${name}.mjs`);
+  const out = openSync(stdout, 'a');
+  const options = { cwd: ROOT, stdio: ['ignore', out, 'pipe', 'ipc'], execArgv: nodeArgs };
+  // Through taskset, so every thread the process starts (libuv pool, V8 helpers) is pinned.
+  const child =
+    cpu === undefined
+      ? fork(script, args, options)
+      : fork(script, args, { ...options, execPath: 'taskset', execArgv: ['-c', cpu, process.execPath, ...nodeArgs] });
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${name} ${args.join(' ')} did not start within ${timeoutMs} ms:\n${stderr}`));
+    }, timeoutMs);
+    child.once('message', (m) => {
+      clearTimeout(timer);
+      if (m.unavailable) resolve({ unavailable: m.unavailable });
+      else resolve({ child, pid: child.pid, port: m.port, stderr: () => stderr });
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} ${args.join(' ')} exited (${code ?? signal}) before it was ready:\n${stderr}`));
+    });
+  });
+}
+
+/** Stops a started process: SIGTERM, then SIGKILL after `graceMs`. */
+export function stop(server, graceMs = 3000) {
+  const child = server?.child;
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** Resident set size of a process, in MB, from /proc (0 when it cannot be read). */
+export function rssMb(pid) {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * The server's memory after a full garbage collection (when it was started with
+ * `--expose-gc`), in MB: `{ rss_mb, heap_mb, heap_total_mb, external_mb }`.
+ */
+export function memory(server, timeoutMs = 10_000) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no memory report')), timeoutMs);
+    const onMessage = (m) => {
+      if (!m.memory) return;
+      clearTimeout(timer);
+      server.child.off('message', onMessage);
+      const mb = (n) => +(n / 2 ** 20).toFixed(1);
+      resolve({ rss_mb: mb(m.memory.rss), heap_mb: mb(m.memory.heapUsed), heap_total_mb: mb(m.memory.heapTotal), external_mb: mb(m.memory.external) });
+    };
+    server.child.on('message', onMessage);
+    server.child.send('memory');
+  });
+}
+
+/** Runs `command args`, killing it after `timeoutMs`; resolves its stdout. */
+export function run(command, args, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out);
+      else reject(new Error(`${command} ${args.join(' ')} failed (${code ?? signal}): ${err || out}`));
+    });
+  });
+}
+
+/**
+ * Puts load on `url` for `seconds` from the load CPU: wrk when installed, else the Node
+ * fallback. Bounded: killed 15 s after it should have ended.
+ */
+export async function load(url, seconds, connections) {
+  const pin = PINNING ? ['taskset', '-c', PINNING.load] : [];
+  if (!HAS_WRK) return loadCount(url, connections, { seconds });
+  const out = await run(pin[0] ?? 'wrk', [...pin.slice(1), ...(pin.length ? ['wrk'] : []), '-t1', `-c${connections}`, `-d${seconds}s`, '--latency', url], (seconds + 15) * 1000);
+  return parseWrk(out);
+}
+
+/**
+ * The Node load generator (`bench/lib/load.mjs`) from the load CPU: for `seconds`, or for
+ * exactly `count` requests; `randomPaths` appends a random lowercase word to `url` per request,
+ * `numberedPaths` the request's index.
+ * Bounded by `timeoutMs`.
+ */
+export async function loadCount(url, connections, { seconds, count, randomPaths = false, numberedPaths = false, timeoutMs = 120_000 } = {}) {
+  const pin = PINNING ? ['taskset', '-c', PINNING.load] : [];
+  const args = [join(ROOT, 'bench', 'lib', 'load.mjs'), url, String(connections), String(seconds ?? 0)];
+  if (count !== undefined) args.push('--count', String(count));
+  if (randomPaths) args.push('--random-paths');
+  if (numberedPaths) args.push('--numbered-paths');
+  const [command, ...rest] = [...pin, process.execPath, ...args];
+  const out = await run(command, rest, seconds !== undefined ? (seconds + 15) * 1000 : timeoutMs);
+  return JSON.parse(out.trim().split('\n').pop());
+}

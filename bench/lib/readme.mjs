@@ -1,0 +1,29 @@
+// Replaces one generated section of bench/README.md, between
+// `<!-- generated:NAME -->` and `<!-- /generated:NAME -->`, leaving the prose around it alone.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const README = join(dirname(fileURLToPath(import.meta.url)), '..', 'README.md');
+
+export function replaceSection(name, body, file = README) {
+  const start = `<!-- generated:${name} -->`;
+  const end = `<!-- /generated:${name} -->`;
+  const text = readFileSync(file, 'utf8');
+  const a = text.indexOf(start);
+  const b = text.indexOf(end);
+  if (a < 0 || b < a) throw new Error(`${file} has no ${start} ... ${end} section`);
+  writeFileSync(file, `${text.slice(0, a + start.length)}\n${body.trimEnd()}\n${text.slice(b)}`);
+}
+
+/** A Markdown table from a header row and rows of cells. */
+export function table(header, rows) {
+  const line = (cells) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+export function machineLine(result) {
+  // The machine is shared: its 1-minute load average at the start says how quiet it was.
+  const load = result.loadavg === undefined ? '' : `, 1-minute load average ${result.loadavg} at the start`;
+  return `Measured ${result.date.slice(0, 16).replace('T', ' ')} UTC on ${result.cpus} x ${result.cpu_model}, Node ${result.node}${load}.`;
+}

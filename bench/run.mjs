@@ -1,0 +1,226 @@
+// The HTTP overhead benchmark: periscope against the bare frameworks and the hand-assembled
+// peer stacks. One server process per (framework, variant), pinned to CPU 0; the load
+// generator (wrk) pinned to CPU 1; a warm-up, then repetitions interleaved across the
+// variants, each reported as a ratio to the bare run of the same repetition.
+//
+//   node bench/run.mjs [--quick | --smoke] [--frameworks fastify,express] [--variants a,b]
+//                      [--reps N] [--duration S] [--scenarios http,client,cardinality,scrape]
+//
+// `npm run bench` builds periscope first; servers import it from dist/.
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { VARIANTS } from './servers/common.mjs';
+import { HAS_WRK, PINNING, ROOT, load, rssMb, run, startServer, stop } from './lib/procs.mjs';
+import { machineLine, replaceSection, table } from './lib/readme.mjs';
+import { median, pairedRatio } from './lib/stats.mjs';
+
+const FRAMEWORKS = ['fastify', 'express'];
+const MODES = {
+  full: { reps: 5, duration: 10, warmup: 5, connections: 64 },
+  quick: { reps: 3, duration: 1, warmup: 1, connections: 64 },
+  smoke: { reps: 1, duration: 1, warmup: 0, connections: 16 },
+};
+
+/** Targets from the benchmark issue: [variant, against, minimum ratio of requests/s]. */
+const TARGETS = [
+  ['metrics', 'bare', 0.92],
+  ['metrics+logs', 'bare', 0.8],
+  ['full-10', 'bare', 0.7],
+  ['full-100', 'bare', 0.45],
+  ['metrics', 'peer-metrics', 1.25],
+  ['full-10', 'peer-full-10', 1.5],
+  ['full-100', 'peer-full-100', 2.5],
+];
+
+function parseArgs(argv) {
+  const opt = (name) => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const mode = argv.includes('--smoke') ? 'smoke' : argv.includes('--quick') ? 'quick' : 'full';
+  const m = MODES[mode];
+  const list = (name, all) => {
+    const v = opt(name);
+    if (v === undefined) return all;
+    const picked = v.split(',');
+    for (const p of picked) if (!all.includes(p)) throw new Error(`${name}: unknown ${p}; known: ${all.join(', ')}`);
+    return picked;
+  };
+  return {
+    mode,
+    reps: Number(opt('--reps') ?? m.reps),
+    duration: Number(opt('--duration') ?? m.duration),
+    warmup: Number(opt('--warmup') ?? m.warmup),
+    connections: Number(opt('--connections') ?? m.connections),
+    frameworks: list('--frameworks', FRAMEWORKS),
+    variants: list('--variants', VARIANTS),
+    scenarios: list('--scenarios', mode === 'full' ? ['http', 'client', 'cardinality', 'scrape'] : ['http']),
+  };
+}
+
+const log = (line) => process.stderr.write(`${line}\n`);
+
+async function httpScenario(opts, meta) {
+  const sink = await startServer('otlp-sink', [], { cpu: PINNING?.load });
+  const sinkUrl = `http://127.0.0.1:${sink.port}/v1/traces`;
+  const servers = [];
+  const skipped = [];
+  let sinkStats;
+  try {
+    for (const framework of opts.frameworks) {
+      const variants = opts.variants.includes('bare') ? opts.variants : ['bare', ...opts.variants];
+      for (const variant of variants) {
+        const s = await startServer(framework, [variant, '--sink', sinkUrl]);
+        if (s.unavailable) {
+          log(`${framework} ${variant}: not available: ${s.unavailable}`);
+          skipped.push({ framework, variant, reason: s.unavailable });
+          continue;
+        }
+        servers.push({ framework, variant, ...s, url: `http://127.0.0.1:${s.port}/hello/world`, runs: [] });
+      }
+    }
+    if (opts.warmup > 0) {
+      log(`warm-up: ${opts.warmup} s per server`);
+      for (const s of servers) await load(s.url, opts.warmup, opts.connections);
+    }
+    for (let rep = 0; rep < opts.reps; rep++) {
+      // Interleaved, and rotated each repetition so no variant always runs first or last.
+      for (const framework of opts.frameworks) {
+        const group = servers.filter((s) => s.framework === framework);
+        for (let k = 0; k < group.length; k++) {
+          const s = group[(k + rep) % group.length];
+          const r = await load(s.url, opts.duration, opts.connections);
+          s.runs[rep] = r;
+          log(`rep ${rep + 1}/${opts.reps} ${framework} ${s.variant}: ${Math.round(r.rps)} req/s, p50 ${r.p50_ms.toFixed(2)} ms, p99 ${r.p99_ms.toFixed(2)} ms${r.errors ? `, ${r.errors} errors` : ''}`);
+        }
+      }
+    }
+    for (const s of servers) s.rss_mb = rssMb(s.pid);
+    sinkStats = await new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(null), 2000);
+      sink.child.once('message', (m) => {
+        clearTimeout(timer);
+        resolve(m.stats);
+      });
+      sink.child.send('stats');
+    });
+    log(`OTLP sink received ${sinkStats?.requests ?? '?'} export requests, ${sinkStats?.bytes ?? '?'} bytes`);
+  } finally {
+    await Promise.all(servers.map((s) => stop(s)));
+    await stop(sink);
+  }
+
+  const results = [];
+  for (const s of servers) {
+    const bare = servers.find((b) => b.framework === s.framework && b.variant === 'bare');
+    const rps = s.runs.map((r) => r.rps);
+    results.push({
+      framework: s.framework,
+      variant: s.variant,
+      rps: Math.round(median(rps)),
+      p50_ms: +median(s.runs.map((r) => r.p50_ms)).toFixed(3),
+      p99_ms: +median(s.runs.map((r) => r.p99_ms)).toFixed(3),
+      rss_mb: +s.rss_mb.toFixed(1),
+      ratio_to_bare: +pairedRatio(rps, bare.runs.map((r) => r.rps)).toFixed(3),
+      errors: s.runs.reduce((n, r) => n + r.errors, 0),
+      reps: s.runs.length,
+      ...meta,
+    });
+  }
+  const targets = [];
+  for (const framework of opts.frameworks) {
+    for (const [variant, against, min] of TARGETS) {
+      const a = servers.find((s) => s.framework === framework && s.variant === variant);
+      const b = servers.find((s) => s.framework === framework && s.variant === against);
+      if (!a || !b) {
+        targets.push({ framework, variant, against, min, ratio: null, met: null });
+        continue;
+      }
+      const ratio = pairedRatio(a.runs.map((r) => r.rps), b.runs.map((r) => r.rps));
+      const p99a = median(a.runs.map((r) => r.p99_ms));
+      const p99b = median(b.runs.map((r) => r.p99_ms));
+      targets.push({ framework, variant, against, min, ratio: +ratio.toFixed(3), met: ratio >= min, p99_ms: +p99a.toFixed(3), against_p99_ms: +p99b.toFixed(3) });
+    }
+  }
+  return { results, skipped, targets, sink: sinkStats, raw: servers.map((s) => ({ framework: s.framework, variant: s.variant, runs: s.runs })) };
+}
+
+function renderHttp(http, meta, opts) {
+  const rows = http.results.map((r) => [r.framework, r.variant, r.rps, r.ratio_to_bare.toFixed(2), r.p50_ms.toFixed(2), r.p99_ms.toFixed(2), r.rss_mb.toFixed(0)]);
+  const skipped = http.skipped.map((s) => `- ${s.framework} \`${s.variant}\`: not available: ${s.reason}`).join('\n');
+  const targets = table(
+    ['framework', 'variant', 'against', 'target', 'paired ratio', 'met', 'p99 ms (variant / against)'],
+    http.targets.map((t) => [
+      t.framework,
+      t.variant,
+      t.against,
+      `≥ ${t.min}`,
+      t.ratio === null ? 'n/a' : t.ratio.toFixed(2),
+      t.met === null ? 'not measured' : t.met ? 'yes' : '**no**',
+      t.ratio === null ? '' : `${t.p99_ms.toFixed(2)} / ${t.against_p99_ms.toFixed(2)}`,
+    ]),
+  );
+  const how = `${opts.mode} mode: ${opts.reps} interleaved repetitions of ${opts.duration} s after a ${opts.warmup} s warm-up per server, ${opts.connections} connections, load from ${meta.load_generator}${PINNING ? ` pinned to CPU ${PINNING.load}, servers pinned to CPU ${PINNING.server}` : ' (not pinned: fewer than 2 CPUs or no taskset)'}. Requests/s, p50 and p99 are medians over repetitions; the ratio is the median of per-repetition ratios to bare.`;
+  return `${machineLine(meta)} ${how}\n\n${table(['framework', 'variant', 'req/s', 'ratio to bare', 'p50 ms', 'p99 ms', 'RSS MB'], rows)}\n\n${skipped ? `${skipped}\n\n` : ''}Targets:\n\n${targets}`;
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const started = Date.now();
+  const node = (await run(process.execPath, ['--version'], 10_000)).trim();
+  const meta = {
+    node,
+    date: new Date().toISOString(),
+    cpus: cpus().length,
+    loadavg: +loadavg()[0].toFixed(1),
+    cpu_model: cpus()[0]?.model ?? 'unknown',
+    load_generator: HAS_WRK ? 'wrk' : 'bench/lib/load.mjs (wrk not installed)',
+    mode: opts.mode,
+  };
+  log(`${opts.mode} run: ${opts.frameworks.join(', ')} x ${opts.variants.join(', ')}; ${opts.reps} reps of ${opts.duration} s`);
+  const resultsDir = join(ROOT, 'bench', 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  let failed = false;
+
+  if (opts.scenarios.includes('http')) {
+    const http = await httpScenario(opts, meta);
+    for (const r of http.results) {
+      // A variant fails when it served nothing or more than 1% of its requests failed; a few
+      // wrk timeouts of an overloaded peer stack are a result, reported in `errors`.
+      const raw = http.raw.find((x) => x.framework === r.framework && x.variant === r.variant);
+      const total = raw.runs.reduce((n, x) => n + x.requests, 0);
+      if (!(r.rps > 0) || r.errors > total / 100) {
+        failed = true;
+        log(`FAIL ${r.framework} ${r.variant}: ${r.rps} req/s, ${r.errors} errors in ${total} requests`);
+      }
+    }
+    process.stdout.write(`${table(['framework', 'variant', 'req/s', 'ratio', 'p50 ms', 'p99 ms', 'RSS MB'], http.results.map((r) => [r.framework, r.variant, r.rps, r.ratio_to_bare, r.p50_ms, r.p99_ms, r.rss_mb]))}\n`);
+    // A smoke run proves the harness works; its numbers are not results.
+    if (opts.mode !== 'smoke') {
+      writeFileSync(join(resultsDir, 'latest.json'), `${JSON.stringify(http.results, null, 2)}\n`);
+      writeFileSync(join(resultsDir, 'latest-detail.json'), `${JSON.stringify({ meta, options: opts, skipped: http.skipped, targets: http.targets, sink: http.sink, raw: http.raw }, null, 2)}\n`);
+      replaceSection('http', renderHttp(http, meta, opts));
+    }
+  }
+  for (const scenario of ['client', 'cardinality', 'scrape']) {
+    if (!opts.scenarios.includes(scenario)) continue;
+    const script = { client: 'client-compare.mjs', cardinality: 'cardinality.mjs', scrape: 'scrape.mjs' }[scenario];
+    log(`scenario ${scenario}: bench/${script}`);
+    await new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [join(ROOT, 'bench', script), ...(opts.mode === 'full' ? [] : ['--quick'])], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+      // Bounded like every other run: a scenario that hangs is killed.
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20 * 60_000);
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        if (code === 0) resolve();
+        else reject(new Error(`bench/${script} failed (${code ?? signal})`));
+      });
+    });
+  }
+  log(`done in ${Math.round((Date.now() - started) / 1000)} s`);
+  if (failed) process.exitCode = 1;
+}
+
+await main();

@@ -1,0 +1,115 @@
+// Shared by the benchmark servers: argument parsing, the periscope and OpenTelemetry
+// set-ups, and the ready handshake with the runner (over IPC, so stdout stays free for
+// logs and can go to /dev/null for every variant alike).
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const require = createRequire(import.meta.url);
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Every variant the harness knows, in table order. */
+export const VARIANTS = ['bare', 'metrics', 'metrics+logs', 'full-10', 'full-100', 'peer-metrics', 'peer-full-10', 'peer-full-100'];
+
+/** `node server.mjs VARIANT [--sink URL] [--max-series N] [--extra-routes N]`. */
+export function parseArgs(argv = process.argv.slice(2)) {
+  const variant = argv[0];
+  if (!VARIANTS.includes(variant)) throw new Error(`unknown variant ${variant}; known: ${VARIANTS.join(', ')}`);
+  const opt = (name) => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const full = /full-(\d+)$/.exec(variant);
+  return {
+    variant,
+    peer: variant.startsWith('peer-'),
+    sampleRatio: full ? Number(full[1]) / 100 : 0,
+    logs: variant === 'metrics+logs' || full !== null,
+    tracing: full !== null,
+    sink: opt('--sink') ?? 'http://127.0.0.1:4318/v1/traces',
+    maxSeries: opt('--max-series') === undefined ? undefined : Number(opt('--max-series')),
+    extraRoutes: Number(opt('--extra-routes') ?? 0),
+  };
+}
+
+/** Tells the runner the port, or why this variant cannot run, then (for the latter) exits. */
+export function ready(port) {
+  if (process.send) process.send({ port });
+  else process.stderr.write(`listening on ${port}\n`);
+}
+
+export function unavailable(reason) {
+  if (process.send) process.send({ unavailable: reason }, () => process.exit(0));
+  else {
+    process.stderr.write(`not available: ${reason}\n`);
+    process.exit(0);
+  }
+}
+
+export class Unavailable extends Error {}
+
+/**
+ * periscope with the subsystems the variant asks for. An option periscope does not know
+ * yet is detected through PERISCOPE_ERR_UNKNOWN_OPTION: when the variant needs it the
+ * variant is unavailable; when it only turns a subsystem off, it is dropped (a subsystem
+ * periscope lacks is off anyway).
+ */
+export async function instrumentPeriscope(app, args) {
+  const { instrument } = await import(join(root, 'dist', 'index.js'));
+  const options = {
+    metrics: args.maxSeries === undefined ? true : { maxSeries: args.maxSeries },
+    logging: args.logs ? { destination: 'stdout' } : false,
+    tracing: args.tracing ? { endpoint: args.sink, exporter: 'otlp', sampleRatio: args.sampleRatio } : false,
+  };
+  for (;;) {
+    try {
+      return instrument(app, options);
+    } catch (error) {
+      const option = error?.code === 'PERISCOPE_ERR_UNKNOWN_OPTION' ? String(error.option ?? '') : '';
+      const top = option.split('.')[0];
+      if (top !== 'logging' && top !== 'tracing') throw error;
+      if (options[top] !== false) throw new Unavailable(`periscope has no ${top} option yet (${option})`);
+      delete options[top];
+    }
+  }
+}
+
+/**
+ * The hand-assembled OpenTelemetry stack, set up as the SDK and instrumentation READMEs
+ * show: a TracerProvider with a parent-based ratio sampler and a batch processor feeding
+ * the OTLP/HTTP exporter, the AsyncLocalStorage context manager, W3C propagators, and
+ * the given instrumentations (http first). Must run before the framework is loaded so the
+ * http instrumentation can patch `node:http` as the framework requires it.
+ */
+export function setupPeerTracing(args, instrumentations) {
+  const api = require('@opentelemetry/api');
+  const { TracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler } = require('@opentelemetry/sdk-trace');
+  const { AsyncLocalStorageContextManager } = require('@opentelemetry/context-async-hooks');
+  const { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } = require('@opentelemetry/core');
+  const { resourceFromAttributes } = require('@opentelemetry/resources');
+  const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-http');
+  const { registerInstrumentations } = require('@opentelemetry/instrumentation');
+  const { HttpInstrumentation } = require('@opentelemetry/instrumentation-http');
+
+  api.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  api.propagation.setGlobalPropagator(new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }));
+  const provider = new TracerProvider({
+    resource: resourceFromAttributes({ 'service.name': 'bench-peer' }),
+    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(args.sampleRatio) }),
+    spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url: args.sink }) })],
+  });
+  api.trace.setGlobalTracerProvider(provider);
+  registerInstrumentations({ tracerProvider: provider, instrumentations: [new HttpInstrumentation(), ...instrumentations] });
+  return provider;
+}
+
+// Exit cleanly on the runner's SIGTERM so `--cpu-prof` profiles and async logs are written.
+process.once('SIGTERM', () => process.exit(0));
+
+// The runner asks for a garbage collection (when started with --expose-gc) and memory figures.
+process.on('message', (message) => {
+  if (message !== 'memory') return;
+  globalThis.gc?.();
+  const m = process.memoryUsage();
+  process.send({ memory: { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external } });
+});
