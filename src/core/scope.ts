@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { performance } from 'node:perf_hooks';
 import { context as otelContext } from '@opentelemetry/api';
 import type { Context, Span } from '@opentelemetry/api';
 import { kScope } from '../symbols.js';
@@ -21,7 +20,11 @@ export interface RequestScope {
   readonly res: ServerResponse;
   /** Index into METHOD_NAMES (`_OTHER` for unknown methods). */
   readonly method: number;
-  /** `performance.now()` at start, in milliseconds. */
+  /**
+   * `performance.now()` at start, in milliseconds. The global `performance` (not an import
+   * from node:perf_hooks), so other concerns can reuse this one clock read and tests that
+   * fake the clock fake it here too.
+   */
   readonly startTime: number;
   /** Route template; set by the adapter, `'unmatched'` at end when none was found. */
   route: string | undefined;
