@@ -79,6 +79,9 @@ class Scope implements RequestScope {
   sampled = false;
   span: Span | undefined = undefined;
   error: unknown = undefined;
+  /** Links of the slow-request detector's list (declared here so every scope has one shape). */
+  slowPrev: Scope | null = null;
+  slowNext: Scope | null = null;
   readonly method: number;
   readonly startTime: number;
   readonly socket: Socket | null;

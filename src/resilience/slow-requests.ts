@@ -26,17 +26,31 @@ export interface SlowRequestDetectorOptions {
 }
 
 /**
+ * A watched scope: the detector links scopes into a list through two fields of their own
+ * (the core's scopes declare them, so their shape never changes), which makes watching a
+ * request two pointer writes, with no hashing and no allocation.
+ */
+interface Watched extends RequestScope {
+  slowPrev: Watched | null;
+  slowNext: Watched | null;
+}
+
+/**
  * Reports each request still in flight after `thresholdMs`, once. One timer serves every
  * request: it is armed for the oldest request's deadline, only while requests are in
- * flight, and unref'd. Per request the cost is one Map insert and delete; the Map keeps
- * insertion order, which is start order, so a tick stops at the first request not yet due.
+ * flight, and unref'd. Requests are kept in a doubly linked list in start order, so a tick
+ * stops at the first request not yet due, and a request that ends is unlinked in O(1).
+ * (A Set did the same job; its delete was the largest single periscope function in a CPU
+ * profile of the Fastify `metrics` benchmark.)
  */
 export class SlowRequestDetector implements RequestHook {
   readonly thresholdMs: number;
   readonly #onSlow: (request: SlowRequest) => void;
   readonly #report: (error: unknown, where: string) => void;
-  /** Start time of each request in flight and not yet reported, in start order. */
-  readonly #inFlight = new Set<RequestScope>();
+  /** Oldest and newest request in flight and not yet reported. */
+  #head: Watched | null = null;
+  #tail: Watched | null = null;
+  #count = 0;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
   readonly #tick = () => this.#check();
@@ -49,7 +63,7 @@ export class SlowRequestDetector implements RequestHook {
 
   /** Requests watched now (in flight and not yet reported). */
   get watching(): number {
-    return this.#inFlight.size;
+    return this.#count;
   }
 
   /** Whether the shared timer is armed. */
@@ -59,17 +73,22 @@ export class SlowRequestDetector implements RequestHook {
 
   onStart(scope: RequestScope): void {
     if (this.#closed) return;
-    // Our own clock reading rather than scope.startTime, so the threshold is measured on
-    // the same clock the timer runs on.
-    // The scope's own start time: no second clock read per request.
-    this.#inFlight.add(scope);
+    // The threshold is measured from the scope's own start time: no second clock read.
+    const w = scope as Watched;
+    const tail = this.#tail;
+    w.slowPrev = tail;
+    w.slowNext = null;
+    if (tail === null) this.#head = w;
+    else tail.slowNext = w;
+    this.#tail = w;
+    this.#count++;
     if (this.#timer === undefined) this.#arm(this.thresholdMs);
   }
 
   onEnd(scope: RequestScope): void {
     // The timer is left to expire: clearing and re-arming it per request would cost a
     // timer per request at low concurrency. It finds nothing and stays disarmed.
-    this.#inFlight.delete(scope);
+    this.#unlink(scope as Watched);
   }
 
   /** Stops the timer and forgets every request. Idempotent. */
@@ -77,7 +96,21 @@ export class SlowRequestDetector implements RequestHook {
     this.#closed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#inFlight.clear();
+    while (this.#head !== null) this.#unlink(this.#head);
+  }
+
+  #unlink(w: Watched): void {
+    const prev = w.slowPrev;
+    const next = w.slowNext;
+    // Not in the list: already reported, never watched (started before close), or ended twice.
+    if (prev === null && this.#head !== w) return;
+    if (prev === null) this.#head = next;
+    else prev.slowNext = next;
+    if (next === null) this.#tail = prev;
+    else next.slowPrev = prev;
+    w.slowPrev = null;
+    w.slowNext = null;
+    this.#count--;
   }
 
   #arm(delayMs: number): void {
@@ -89,16 +122,16 @@ export class SlowRequestDetector implements RequestHook {
     this.#timer = undefined;
     const now = performance.now();
     const threshold = this.thresholdMs;
-    for (const scope of this.#inFlight) {
-      const elapsed = now - scope.startTime;
+    for (let w = this.#head; w !== null; w = this.#head) {
+      const elapsed = now - w.startTime;
       if (elapsed < threshold) {
         // Ceil: a timer firing a fraction early would otherwise spin on 0 ms re-arms.
         this.#arm(Math.max(1, Math.ceil(threshold - elapsed)));
         return;
       }
-      this.#inFlight.delete(scope);
+      this.#unlink(w);
       try {
-        this.#onSlow({ method: METHOD_NAMES[scope.method]!, route: scope.route, url: scope.req.url, elapsedMs: elapsed, thresholdMs: threshold, scope });
+        this.#onSlow({ method: METHOD_NAMES[w.method]!, route: w.route, url: w.req.url, elapsedMs: elapsed, thresholdMs: threshold, scope: w });
       } catch (error) {
         this.#report(error, 'slow-request');
       }
