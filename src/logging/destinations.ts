@@ -1,8 +1,11 @@
 import { once } from 'node:events';
-import { resolve } from 'node:path';
+import { mkdirSync, openSync, writeSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import pino from 'pino';
 import type { DestinationStream } from 'pino';
+import { createError, describeValue } from '../errors.js';
 import type { LogDestination, LogFileDestination, LogStream } from '../options.js';
+import { LineBatch } from './batch.js';
 
 /** The stream a logger writes to, with what shutdown needs. */
 export interface BuiltDestination {
@@ -41,39 +44,72 @@ function flushOf(stream: Flushable, report: Report): () => Promise<void> {
 }
 
 /**
- * stdout, stderr and plain files use sonic-boom (pino.destination). Asynchronous by default:
- * a line is handed to the OS by fs.write without blocking the request, lines arriving while
- * a write is in flight are batched, and pino registers an exit handler that writes what is
- * left synchronously, so a normal exit or a crash loses nothing (only SIGKILL can).
+ * stdout, stderr and plain files use sonic-boom (pino.destination).
+ *
+ * Asynchronous by default: the lines of one event-loop turn are collected ({@link LineBatch})
+ * and handed to the OS by one fs.write without blocking the request; pino's exit handler and
+ * the batch's write what is left synchronously, so a normal exit or a crash loses nothing
+ * (only SIGKILL can). With `sync`, every line is written before the call returns.
  */
 function sonic(dest: number | string, sync: boolean, report: Report): Part {
-  const stream = pino.destination({ dest, sync, mkdir: typeof dest === 'string' });
-  stream.on('error', (error: Error) => report(error, 'log-destination'));
+  const boom = pino.destination({ dest: typeof dest === 'string' ? openLogFile(dest) : dest, sync });
+  boom.on('error', (error: Error) => report(error, 'log-destination'));
+  const state = boom as unknown as { fd: number; _writing?: boolean };
+  const batch = sync
+    ? undefined
+    : new LineBatch(
+        {
+          write: (data) => boom.write(data),
+          writeSyncAtExit(data) {
+            if (state.fd < 0) return;
+            boom.flushSync();
+            if (data.length > 0) writeSync(state.fd, data);
+          },
+        },
+        report,
+      );
   const flush = async () => {
     try {
+      batch?.handOn();
       // sonic-boom's flush(cb) returns at once when it does not batch (minLength 0), so: wait
       // for the file to open and for the write in flight, then write the rest synchronously,
       // in order. `_writing` is sonic-boom's own flag; pino's exit handler relies on the same.
-      if ((stream as unknown as { fd: number }).fd < 0) await once(stream, 'ready');
-      while ((stream as unknown as { _writing?: boolean })._writing === true) await once(stream, 'write');
-      stream.flushSync();
+      if (state.fd < 0) await once(boom, 'ready');
+      while (state._writing === true) await once(boom, 'write');
+      boom.flushSync();
     } catch (error) {
       report(error, 'log-flush');
     }
   };
   return {
-    stream,
+    stream: batch ?? boom,
     flush,
     async close() {
       await flush();
+      batch?.detach();
       // Never close the process's own stdout or stderr.
       if (typeof dest === 'number') return;
       await new Promise<void>((done) => {
-        stream.once('close', () => done());
-        stream.end();
+        boom.once('close', () => done());
+        boom.end();
       });
     },
   };
+}
+
+/**
+ * Opens a log file for appending (creating its directory), synchronously: a path that cannot
+ * be written fails at instrument() with the reason, and the file is open before the first
+ * line, so even a process that exits in its first tick loses nothing.
+ */
+function openLogFile(path: string): number {
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    return openSync(path, 'a');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw createError('PERISCOPE_ERR_INVALID_OPTION', ['logging.destination', describeValue(path), `a file path that can be opened for appending (opening it failed: ${reason})`], 'logging.destination');
+  }
 }
 
 function rollSize(size: number | string | undefined): string | undefined {

@@ -42,6 +42,23 @@ function redactPaths(extra: readonly string[]): string[] {
 
 type Fields = Record<string, unknown>;
 
+let lastMs = Number.NaN;
+let lastTime = '';
+
+/**
+ * pino `timestamp`: the same `"time"` as pino's `isoTime`, formatted once per millisecond.
+ * A busy server writes many lines in one millisecond, and `toISOString()` was 2% of a
+ * request's CPU time with request logs on.
+ */
+export function isoTime(): string {
+  const now = Date.now();
+  if (now !== lastMs) {
+    lastMs = now;
+    lastTime = `,"time":"${new Date(now).toISOString()}"`;
+  }
+  return lastTime;
+}
+
 /** Shared, never written to: returned by the mixin when no span is active, so no allocation. */
 const NO_TRACE: Fields = Object.freeze({}) as Fields;
 
@@ -110,7 +127,7 @@ export function buildLogger(options: ResolvedLoggingOptions, identity: LoggerIde
   const pinoOptions: LoggerOptions = {
     level: options.level,
     base: { service: identity.service, version: identity.version },
-    timestamp: pino.stdTimeFunctions.isoTime,
+    timestamp: isoTime,
     messageKey: 'msg',
     mixin: traceMixin,
     mixinMergeStrategy: protectedMerge,

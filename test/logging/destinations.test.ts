@@ -1,13 +1,18 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BATCH_MAX_CHARS, LineBatch } from '../../src/logging/batch.js';
 import { createLogging } from '../../src/logging/index.js';
 import type { LoggingSubsystem } from '../../src/logging/index.js';
 import { readEnv, resolveOptions } from '../../src/options.js';
 import type { LoggingOptions, ResolvedLoggingOptions } from '../../src/options.js';
 import { Capture } from './helpers.js';
 
+const distIndex = fileURLToPath(new URL('../../dist/logging/index.js', import.meta.url));
 const dirs: string[] = [];
 const open: LoggingSubsystem[] = [];
 afterEach(async () => {
@@ -92,5 +97,95 @@ describe('rotation (pino-roll)', () => {
     for (const f of files.slice(0, -1)) expect(readFileSync(join(dir, f)).length).toBeGreaterThanOrEqual(4096);
     const all = files.flatMap((f) => readLines(join(dir, f)));
     expect(all.map((l) => l.i)).toEqual(Array.from({ length: n }, (_, i) => i));
+  });
+});
+
+describe('asynchronous destinations batch the lines of one event-loop turn', () => {
+  it('hands one turn’s lines on as one write, in order, and a long run at once', async () => {
+    const writes: string[] = [];
+    const batch = new LineBatch({ write: (d) => writes.push(d), writeSyncAtExit: () => {} }, (error) => {
+      throw error;
+    });
+    batch.write('a\n');
+    batch.write('b\n');
+    batch.write('c\n');
+    expect(writes).toEqual([]);
+    expect(batch.pending).toBe(6);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(writes).toEqual(['a\nb\nc\n']);
+    batch.write('d\n');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(writes).toEqual(['a\nb\nc\n', 'd\n']);
+    // Past BATCH_MAX_CHARS the batch goes at once, without waiting for the turn to end.
+    const big = 'x'.repeat(BATCH_MAX_CHARS - 1) + '\n';
+    batch.write('e\n');
+    batch.write(big);
+    expect(writes).toEqual(['a\nb\nc\n', 'd\n', `e\n${big}`]);
+    expect(batch.pending).toBe(0);
+    batch.detach();
+  });
+
+  it('a target that throws is reported, and the next lines still go', async () => {
+    const errors: string[] = [];
+    const writes: string[] = [];
+    let fail = true;
+    const batch = new LineBatch(
+      {
+        write: (d) => {
+          if (fail) throw new Error('disk gone');
+          writes.push(d);
+        },
+        writeSyncAtExit: () => {},
+      },
+      (error, where) => errors.push(`${where}: ${(error as Error).message}`),
+    );
+    batch.write('lost\n');
+    await new Promise((resolve) => setImmediate(resolve));
+    fail = false;
+    batch.write('kept\n');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(errors).toEqual(['log-write: disk gone']);
+    expect(writes).toEqual(['kept\n']);
+    batch.detach();
+  });
+
+  it('process.exit() right after logging loses no line (a real child process, stdout and a file)', async () => {
+    expect(existsSync(distIndex), 'run `npm run build` first: the child uses dist/').toBe(true);
+    const dir = tempDir();
+    const path = join(dir, 'exit.log');
+    // 2,000 lines in one turn (more than one batch), then exit before any immediate runs.
+    const script = `
+      const { createLogger } = await import(${JSON.stringify(distIndex)});
+      const toStdout = createLogger({ serviceName: 'exit', destination: 'stdout' });
+      const toFile = createLogger({ serviceName: 'exit', destination: ${JSON.stringify(path)} });
+      for (let i = 0; i < 2000; i++) { toStdout.info({ i }, 'out'); toFile.info({ i }, 'file'); }
+      process.exit(0);
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const [code] = (await once(child, 'exit')) as [number];
+    expect(code).toBe(0);
+    const fromStdout = out.split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as { i: number }).i);
+    expect(fromStdout).toEqual(Array.from({ length: 2000 }, (_, i) => i));
+    expect(readLines(path).map((l) => l.i)).toEqual(Array.from({ length: 2000 }, (_, i) => i));
+  });
+});
+
+describe('a log file that cannot be opened', () => {
+  it('fails at instrument() with PERISCOPE_ERR_INVALID_OPTION naming logging.destination and the reason', () => {
+    const dir = tempDir();
+    const notADir = join(dir, 'plain-file');
+    writeFileSync(notADir, '');
+    let caught: unknown;
+    try {
+      makeLogging({ destination: join(notADir, 'app.log') });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toMatchObject({ code: 'PERISCOPE_ERR_INVALID_OPTION', option: 'logging.destination' });
+    expect((caught as Error).message).toBe(
+      `PERISCOPE_ERR_INVALID_OPTION: Invalid option \`logging.destination\`: got "${join(notADir, 'app.log')}"; allowed: a file path that can be opened for appending (opening it failed: EEXIST).`,
+    );
   });
 });

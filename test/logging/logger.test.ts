@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { context, trace, TraceFlags } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { createLogging } from '../../src/logging/index.js';
@@ -35,6 +35,28 @@ describe('logger line shape', () => {
     expect(new Date(line.time as string).toISOString()).toBe(line.time);
     expect(line.order).toBe(42);
     expect(line.msg).toBe('placed');
+  });
+
+  it('writes the clock time of each line, to the millisecond (formatted once per millisecond)', () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(Date.UTC(2026, 10, 24, 5, 6, 7, 8));
+      const { logger, capture } = makeLogger();
+      logger.info('a');
+      logger.info('b');
+      vi.setSystemTime(Date.UTC(2026, 10, 24, 5, 6, 7, 9));
+      logger.info('c');
+      vi.setSystemTime(Date.UTC(2027, 0, 1));
+      logger.info('d');
+      expect(capture.lines.map((l) => l.time)).toEqual([
+        '2026-11-24T05:06:07.008Z',
+        '2026-11-24T05:06:07.008Z',
+        '2026-11-24T05:06:07.009Z',
+        '2027-01-01T00:00:00.000Z',
+      ]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('writes numeric levels when levelFormat is "number"', () => {
