@@ -52,14 +52,16 @@ function flushOf(stream: Flushable, report: Report): () => Promise<void> {
  * (only SIGKILL can). With `sync`, every line is written before the call returns.
  */
 function sonic(dest: number | string, sync: boolean, report: Report): Part {
-  const boom = pino.destination({ dest: typeof dest === 'string' ? openLogFile(dest) : dest, sync });
+  // Batched (asynchronous) writes arrive as Buffers: sonic-boom's Buffer mode takes them as they are.
+  const boom = pino.destination({ dest: typeof dest === 'string' ? openLogFile(dest) : dest, sync, contentMode: sync ? 'utf8' : 'buffer' });
   boom.on('error', (error: Error) => report(error, 'log-destination'));
   const state = boom as unknown as { fd: number; _writing?: boolean };
   const batch = sync
     ? undefined
     : new LineBatch(
         {
-          write: (data) => boom.write(data),
+          // The typings say string; in Buffer mode sonic-boom's write takes Buffers.
+          write: (data) => boom.write(data as unknown as string),
           writeSyncAtExit(data) {
             if (state.fd < 0) return;
             boom.flushSync();

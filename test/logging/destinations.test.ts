@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BATCH_MAX_CHARS, LineBatch } from '../../src/logging/batch.js';
+import { BATCH_BYTES, LineBatch } from '../../src/logging/batch.js';
 import { createLogging } from '../../src/logging/index.js';
 import type { LoggingSubsystem } from '../../src/logging/index.js';
 import { readEnv, resolveOptions } from '../../src/options.js';
@@ -101,27 +101,37 @@ describe('rotation (pino-roll)', () => {
 });
 
 describe('asynchronous destinations batch the lines of one event-loop turn', () => {
-  it('hands one turn’s lines on as one write, in order, and a long run at once', async () => {
+  it('hands one turn’s lines on as one write, in order, and a full buffer at once', async () => {
     const writes: string[] = [];
-    const batch = new LineBatch({ write: (d) => writes.push(d), writeSyncAtExit: () => {} }, (error) => {
+    const batch = new LineBatch({ write: (d) => writes.push(d.toString('utf8')), writeSyncAtExit: () => {} }, (error) => {
       throw error;
     });
     batch.write('a\n');
-    batch.write('b\n');
+    batch.write('é\n');
     batch.write('c\n');
     expect(writes).toEqual([]);
-    expect(batch.pending).toBe(6);
+    expect(batch.pending).toBe(7);
     await new Promise((resolve) => setImmediate(resolve));
-    expect(writes).toEqual(['a\nb\nc\n']);
+    expect(writes).toEqual(['a\né\nc\n']);
     batch.write('d\n');
     await new Promise((resolve) => setImmediate(resolve));
-    expect(writes).toEqual(['a\nb\nc\n', 'd\n']);
-    // Past BATCH_MAX_CHARS the batch goes at once, without waiting for the turn to end.
-    const big = 'x'.repeat(BATCH_MAX_CHARS - 1) + '\n';
-    batch.write('e\n');
-    batch.write(big);
-    expect(writes).toEqual(['a\nb\nc\n', 'd\n', `e\n${big}`]);
+    expect(writes).toEqual(['a\né\nc\n', 'd\n']);
+    // A line that may not fit in what is left of the buffer (counted at the worst case, 3 bytes
+    // per UTF-16 unit) sends the rest first: 1000-byte lines, the 64th finds 63,000 bytes used.
+    const line = 'x'.repeat(999) + '\n';
+    for (let i = 0; i < 63; i++) batch.write(line);
+    expect(writes).toHaveLength(2);
+    batch.write(line);
+    expect(writes).toHaveLength(3);
+    expect(writes[2]).toBe(line.repeat(63));
+    expect(batch.pending).toBe(1000);
+    // A line longer than the whole buffer goes on its own, after what was pending.
+    const huge = 'y'.repeat(BATCH_BYTES) + '\n';
+    batch.write(huge);
+    expect(writes.slice(3)).toEqual([line, huge]);
     expect(batch.pending).toBe(0);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(writes).toHaveLength(5);
     batch.detach();
   });
 
@@ -133,7 +143,7 @@ describe('asynchronous destinations batch the lines of one event-loop turn', () 
       {
         write: (d) => {
           if (fail) throw new Error('disk gone');
-          writes.push(d);
+          writes.push(d.toString('utf8'));
         },
         writeSyncAtExit: () => {},
       },
