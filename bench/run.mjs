@@ -12,7 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { VARIANTS } from './servers/common.mjs';
-import { HAS_WRK, PINNING, ROOT, load, rssMb, run, startServer, stop } from './lib/procs.mjs';
+import { HAS_WRK, PINNING, ROOT, cpuMicros, load, rssMb, run, startServer, stop } from './lib/procs.mjs';
 import { machineLine, replaceSection, table } from './lib/readme.mjs';
 import { median, pairedRatio } from './lib/stats.mjs';
 
@@ -91,7 +91,9 @@ async function httpScenario(opts, meta) {
         const group = servers.filter((s) => s.framework === framework);
         for (let k = 0; k < group.length; k++) {
           const s = group[(k + rep) % group.length];
+          const cpuBefore = cpuMicros(s.pid);
           const r = await load(s.url, opts.duration, opts.connections);
+          r.cpu_us_per_request = (cpuMicros(s.pid) - cpuBefore) / r.requests;
           s.runs[rep] = r;
           log(`rep ${rep + 1}/${opts.reps} ${framework} ${s.variant}: ${Math.round(r.rps)} req/s, p50 ${r.p50_ms.toFixed(2)} ms, p99 ${r.p99_ms.toFixed(2)} ms${r.errors ? `, ${r.errors} errors` : ''}`);
         }
@@ -123,6 +125,7 @@ async function httpScenario(opts, meta) {
       p50_ms: +median(s.runs.map((r) => r.p50_ms)).toFixed(3),
       p99_ms: +median(s.runs.map((r) => r.p99_ms)).toFixed(3),
       rss_mb: +s.rss_mb.toFixed(1),
+      cpu_us_per_request: +median(s.runs.map((r) => r.cpu_us_per_request)).toFixed(1),
       ratio_to_bare: +pairedRatio(rps, bare.runs.map((r) => r.rps)).toFixed(3),
       errors: s.runs.reduce((n, r) => n + r.errors, 0),
       reps: s.runs.length,
@@ -148,7 +151,7 @@ async function httpScenario(opts, meta) {
 }
 
 function renderHttp(http, meta, opts) {
-  const rows = http.results.map((r) => [r.framework, r.variant, r.rps, r.ratio_to_bare.toFixed(2), r.p50_ms.toFixed(2), r.p99_ms.toFixed(2), r.rss_mb.toFixed(0)]);
+  const rows = http.results.map((r) => [r.framework, r.variant, r.rps, r.ratio_to_bare.toFixed(2), r.p50_ms.toFixed(2), r.p99_ms.toFixed(2), r.rss_mb.toFixed(0), r.cpu_us_per_request.toFixed(1)]);
   const skipped = http.skipped.map((s) => `- ${s.framework} \`${s.variant}\`: not available: ${s.reason}`).join('\n');
   const targets = table(
     ['framework', 'variant', 'against', 'target', 'paired ratio', 'met', 'p99 ms (variant / against)'],
@@ -162,8 +165,8 @@ function renderHttp(http, meta, opts) {
       t.ratio === null ? '' : `${t.p99_ms.toFixed(2)} / ${t.against_p99_ms.toFixed(2)}`,
     ]),
   );
-  const how = `${opts.mode} mode: ${opts.reps} interleaved repetitions of ${opts.duration} s after a ${opts.warmup} s warm-up per server, ${opts.connections} connections, load from ${meta.load_generator}${PINNING ? ` pinned to CPU ${PINNING.load}, servers pinned to CPU ${PINNING.server}` : ' (not pinned: fewer than 2 CPUs or no taskset)'}. Requests/s, p50 and p99 are medians over repetitions; the ratio is the median of per-repetition ratios to bare.`;
-  return `${machineLine(meta)} ${how}\n\n${table(['framework', 'variant', 'req/s', 'ratio to bare', 'p50 ms', 'p99 ms', 'RSS MB'], rows)}\n\n${skipped ? `${skipped}\n\n` : ''}Targets:\n\n${targets}`;
+  const how = `${opts.mode} mode: ${opts.reps} interleaved repetitions of ${opts.duration} s after a ${opts.warmup} s warm-up per server, ${opts.connections} connections, load from ${meta.load_generator}${PINNING ? ` pinned to CPU ${PINNING.load}, servers pinned to CPU ${PINNING.server}` : ' (not pinned: fewer than 2 CPUs or no taskset)'}. Requests/s, p50, p99 and the server's CPU time per request (user + system, from /proc) are medians over repetitions; the ratio is the median of per-repetition ratios to bare.`;
+  return `${machineLine(meta)} ${how}\n\n${table(['framework', 'variant', 'req/s', 'ratio to bare', 'p50 ms', 'p99 ms', 'RSS MB', 'server CPU µs / request'], rows)}\n\n${skipped ? `${skipped}\n\n` : ''}Targets:\n\n${targets}`;
 }
 
 async function main() {
@@ -196,7 +199,7 @@ async function main() {
         log(`FAIL ${r.framework} ${r.variant}: ${r.rps} req/s, ${r.errors} errors in ${total} requests`);
       }
     }
-    process.stdout.write(`${table(['framework', 'variant', 'req/s', 'ratio', 'p50 ms', 'p99 ms', 'RSS MB'], http.results.map((r) => [r.framework, r.variant, r.rps, r.ratio_to_bare, r.p50_ms, r.p99_ms, r.rss_mb]))}\n`);
+    process.stdout.write(`${table(['framework', 'variant', 'req/s', 'ratio', 'p50 ms', 'p99 ms', 'RSS MB', 'CPU µs/req'], http.results.map((r) => [r.framework, r.variant, r.rps, r.ratio_to_bare, r.p50_ms, r.p99_ms, r.rss_mb, r.cpu_us_per_request]))}\n`);
     // A smoke run proves the harness works; its numbers are not results.
     if (opts.mode !== 'smoke') {
       writeFileSync(join(resultsDir, 'latest.json'), `${JSON.stringify(http.results, null, 2)}\n`);
