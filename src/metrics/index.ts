@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { Counter, Histogram, Registry } from '@prometheus-io/client';
 import type { ResolvedMetricsOptions } from '../options.js';
 import { HttpMetrics } from './http-metrics.js';
-import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, wantsOpenMetrics, writeExposition } from './exposition.js';
+import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, wantsOpenMetrics, writeExpositionBytes } from './exposition.js';
 import { registerBuildInfo, registerRuntimeMetrics } from './runtime.js';
 import type { BuildInfo } from './runtime.js';
 
@@ -75,15 +75,21 @@ export function createMetrics({ options, build, report }: CreateMetricsInput): M
     const start = performance.now();
     const openMetrics = wantsOpenMetrics(req.headers.accept);
     try {
-      const { body, errors } = await writeExposition(registry, openMetrics);
+      const { chunks, byteLength, errors } = await writeExpositionBytes(registry, openMetrics);
       for (const { metric, error } of errors) report(error, `collect:${metric}`);
       scrapes.inc({ result: errors.length === 0 ? 'success' : 'error' });
       res.writeHead(200, {
         'content-type': openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE,
-        'content-length': Buffer.byteLength(body),
+        'content-length': byteLength,
         'cache-control': 'no-store',
       });
-      res.end(req.method === 'HEAD' ? undefined : body);
+      if (req.method !== 'HEAD') {
+        // Corked, the headers and every chunk leave in one writev.
+        res.cork();
+        for (const chunk of chunks) res.write(chunk);
+        res.uncork();
+      }
+      res.end();
     } catch (error) {
       scrapes.inc({ result: 'error' });
       report(error, 'scrape');
