@@ -2,6 +2,7 @@ import type { Registry } from '@prometheus-io/client';
 import { kWriteExposition } from '../symbols.js';
 import { familyHeader, formatLabelPairs, formatValue } from './format.js';
 import { ExpositionWriter } from './writer.js';
+import type { ChunkPool } from './writer.js';
 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
@@ -57,8 +58,9 @@ function defaultLabelsOf(registry: Registry): Record<string, unknown> {
  * (with exemplars, `_total` counter samples and `# EOF`), as UTF-8 Buffers ready to send.
  * Unlike the client's own `registry.metrics()`, it never renames the shared metric objects, so
  * both formats can be served from one registry, and a metric that fails to collect costs only itself.
+ * With a `pool`, the chunks are taken from it; give them back with `pool.recycle()` once sent.
  */
-export async function writeExpositionBytes(registry: Registry, openMetrics: boolean): Promise<ExpositionBytes> {
+export async function writeExpositionBytes(registry: Registry, openMetrics: boolean, pool?: ChunkPool): Promise<ExpositionBytes> {
   const defaults = defaultLabelsOf(registry);
   const defaultNames = Object.keys(defaults);
   const defaultText = formatLabelPairs(defaults);
@@ -78,7 +80,7 @@ export async function writeExpositionBytes(registry: Registry, openMetrics: bool
       }
     }),
   );
-  const out = new ExpositionWriter();
+  const out = new ExpositionWriter(pool);
   for (let i = 0; i < metrics.length; i++) {
     const metric = metrics[i]!;
     const item = items[i];

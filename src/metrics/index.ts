@@ -5,6 +5,7 @@ import type { ResolvedMetricsOptions } from '../options.js';
 import { HttpMetrics } from './http-metrics.js';
 import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, wantsOpenMetrics, writeExpositionBytes } from './exposition.js';
 import { registerBuildInfo, registerRuntimeMetrics } from './runtime.js';
+import { ChunkPool } from './writer.js';
 import type { BuildInfo } from './runtime.js';
 
 export { HttpMetrics, OVERFLOW_LABEL } from './http-metrics.js';
@@ -67,6 +68,10 @@ export function createMetrics({ options, build, report }: CreateMetricsInput): M
   if (options.defaultMetrics) registerRuntimeMetrics(registry);
   registerBuildInfo(registry, build);
 
+  // 1 MB of chunks kept between scrapes: a whole 10,000-sample exposition. Reused chunks
+  // measured about half the writer's time at that size; a larger body allocates the rest.
+  const pool = new ChunkPool(1024 * 1024);
+
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('Method Not Allowed\n');
@@ -75,7 +80,7 @@ export function createMetrics({ options, build, report }: CreateMetricsInput): M
     const start = performance.now();
     const openMetrics = wantsOpenMetrics(req.headers.accept);
     try {
-      const { chunks, byteLength, errors } = await writeExpositionBytes(registry, openMetrics);
+      const { chunks, byteLength, errors } = await writeExpositionBytes(registry, openMetrics, pool);
       for (const { metric, error } of errors) report(error, `collect:${metric}`);
       scrapes.inc({ result: errors.length === 0 ? 'success' : 'error' });
       res.writeHead(200, {
@@ -83,8 +88,11 @@ export function createMetrics({ options, build, report }: CreateMetricsInput): M
         'content-length': byteLength,
         'cache-control': 'no-store',
       });
-      if (req.method !== 'HEAD') {
-        // Corked, the headers and every chunk leave in one writev.
+      if (req.method === 'HEAD') pool.recycle(chunks);
+      else {
+        // Corked, the headers and every chunk leave in one writev. The chunks go back to the
+        // pool once sent; a response that never finishes leaves them to the GC.
+        res.once('finish', () => pool.recycle(chunks));
         res.cork();
         for (const chunk of chunks) res.write(chunk);
         res.uncork();

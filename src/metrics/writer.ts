@@ -6,18 +6,49 @@
 const CHUNK_BYTES = 64 * 1024;
 
 /**
+ * Chunks kept from one scrape for the next, up to a cap. A chunk comes back only once the
+ * response that sent it has finished, so two scrapes never share one.
+ */
+export class ChunkPool {
+  readonly #free: Buffer[] = [];
+  readonly #maxChunks: number;
+
+  constructor(maxBytes: number) {
+    this.#maxChunks = Math.floor(maxBytes / CHUNK_BYTES);
+  }
+
+  take(): Buffer {
+    return this.#free.pop() ?? Buffer.allocUnsafe(CHUNK_BYTES);
+  }
+
+  /** Takes back the chunks of a body that is no longer used. */
+  recycle(chunks: readonly Buffer[]): void {
+    for (const chunk of chunks) {
+      if (this.#free.length >= this.#maxChunks) return;
+      // Whole standard chunks only (each its own ArrayBuffer); a larger one is left to the GC.
+      if (chunk.byteOffset === 0 && chunk.buffer.byteLength === CHUNK_BYTES) this.#free.push(Buffer.from(chunk.buffer, 0, CHUNK_BYTES));
+    }
+  }
+}
+
+/**
  * Collects the exposition as UTF-8 in a list of Buffers, each string encoded once, straight
  * into place. A body built as one string has to be flattened (copied) and then encoded again by
- * the response; at 24 MB that was most of a scrape's time and garbage. Nothing outlives the
- * scrape: every scrape starts a new writer, and a response may still be sending the last one's
- * chunks, so they are never reused.
+ * the response; at 24 MB that was most of a scrape's time and garbage. Each scrape has its own
+ * writer; its chunks come from a {@link ChunkPool} when given one, else are allocated.
  */
 export class ExpositionWriter {
   readonly #chunks: Buffer[] = [];
   /** Bytes in `#chunks`. */
   #sealed = 0;
-  #buf = Buffer.allocUnsafe(CHUNK_BYTES);
+  readonly #pool: ChunkPool | undefined;
+  #buf: Buffer;
   #pos = 0;
+
+  constructor(pool?: ChunkPool) {
+    this.#pool = pool;
+    this.#buf = pool === undefined ? Buffer.allocUnsafe(CHUNK_BYTES) : pool.take();
+  }
 
   /** Bytes written so far. */
   get byteLength(): number {
@@ -36,7 +67,7 @@ export class ExpositionWriter {
     if (this.#pos + bytes > this.#buf.length) {
       this.#seal();
       // A text longer than a chunk gets a chunk of its own size.
-      this.#buf = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, bytes));
+      this.#buf = bytes <= CHUNK_BYTES && this.#pool !== undefined ? this.#pool.take() : Buffer.allocUnsafe(Math.max(CHUNK_BYTES, bytes));
     }
     this.#pos += this.#buf.write(text, this.#pos);
   }

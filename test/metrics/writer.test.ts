@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Gauge, Registry } from '@prometheus-io/client';
 import { instrument } from '../../src/index.js';
 import { writeExposition } from '../../src/metrics/index.js';
-import { ExpositionWriter } from '../../src/metrics/writer.js';
+import { ChunkPool, ExpositionWriter } from '../../src/metrics/writer.js';
 import { listen, parseExposition, promtoolCheck, promtoolPath, value } from '../helpers.js';
 
 const CHUNK = 64 * 1024;
@@ -59,6 +59,36 @@ describe('ExpositionWriter', () => {
   });
 });
 
+describe('ChunkPool', () => {
+  it('hands recycled chunks to the next writer, keeps no more than its cap, and never an oversized chunk', () => {
+    const pool = new ChunkPool(2 * CHUNK);
+    const first = new ExpositionWriter(pool);
+    for (let i = 0; i < 4; i++) first.write('a'.repeat(CHUNK - 100));
+    first.write('z'.repeat(CHUNK + 1));
+    const sent = first.finish();
+    expect(sent.map((c) => c.length)).toEqual([CHUNK - 100, CHUNK - 100, CHUNK - 100, CHUNK - 100, CHUNK + 1]);
+    pool.recycle(sent);
+    const taken = [pool.take(), pool.take(), pool.take()];
+    // The first two are the first two chunks sent, most recent first; the cap let no more in.
+    expect(taken.map((b) => sent.findIndex((c) => c.buffer === b.buffer))).toEqual([1, 0, -1]);
+    expect(taken.map((b) => b.length)).toEqual([CHUNK, CHUNK, CHUNK]);
+  });
+
+  it('a writer on recycled chunks writes the same bytes as one on fresh chunks', () => {
+    const pool = new ChunkPool(1024 * 1024);
+    const text = Array.from({ length: 30_000 }, (_, i) => `m{r="/é/${i}"} ${i}\n`);
+    const bodies: string[] = [];
+    for (let round = 0; round < 3; round++) {
+      const out = new ExpositionWriter(pool);
+      for (const t of text) out.write(t);
+      const chunks = out.finish();
+      bodies.push(Buffer.concat(chunks).toString('utf8'));
+      pool.recycle(chunks);
+    }
+    expect(bodies).toEqual([text.join(''), text.join(''), text.join('')]);
+  });
+});
+
 describe('exposition in Buffers', () => {
   it('leaves out all of a family that fails half-way through writing, and keeps the rest', async () => {
     const registry = new Registry();
@@ -91,6 +121,14 @@ describe('exposition in Buffers', () => {
     const metrics = await parseExposition(text);
     for (const i of [0, 150, 299]) expect(value(metrics, 'http_requests_total', { route: `/é/r${i}` })).toBe(1);
     if (promtoolPath() !== null) expect(promtoolCheck(text)).toBe('');
+    // Concurrent scrapes each get their own chunks (reused ones come back only when sent).
+    const together = await Promise.all(Array.from({ length: 4 }, () => fetch(`${base}/metrics`)));
+    for (const r of together) {
+      const body = Buffer.from(await r.arrayBuffer());
+      expect(Number(r.headers.get('content-length'))).toBe(body.length);
+      const m = await parseExposition(body.toString('utf8'));
+      for (const i of [0, 150, 299]) expect(value(m, 'http_requests_total', { route: `/é/r${i}` })).toBe(1);
+    }
     const head = await fetch(`${base}/metrics`, { method: 'HEAD' });
     expect(Number(head.headers.get('content-length'))).toBeGreaterThan(8 * CHUNK);
     expect(await head.text()).toBe('');
