@@ -181,7 +181,8 @@ async function scrapeCase(name, series) {
     scrape = () => registry.metrics();
   } else if (name === 'periscope' || name === 'periscope-via-client-get') {
     const { HttpMetrics } = await import(join(root, 'dist/metrics/http-metrics.js'));
-    const { writeExposition } = await import(join(root, 'dist/metrics/exposition.js'));
+    const { writeExpositionBytes } = await import(join(root, 'dist/metrics/exposition.js'));
+    const { ChunkPool, SCRAPE_POOL_BYTES } = await import(join(root, 'dist/metrics/writer.js'));
     const { Registry } = await import('@prometheus-io/client');
     const metrics = new HttpMetrics({ durationBuckets: DURATION_BUCKETS, sizeBuckets: SIZE_BUCKETS, maxSeries: series, onFold: () => {} });
     const registry = new Registry();
@@ -192,12 +193,24 @@ async function scrapeCase(name, series) {
       metrics.onEnd(scope);
     }
     if (metrics.seriesCount !== series) throw new Error(`periscope holds ${metrics.seriesCount} series, wanted ${series}`);
-    // periscope's own writer, or the client's registry.metrics() reading periscope's get().
-    scrape = name === 'periscope' ? async () => (await writeExposition(registry, false)).body : () => registry.metrics();
+    // periscope's own writer (the UTF-8 chunks /metrics sends, from a chunk pool as serve() uses,
+    // given back after each scrape as serve() does once sent), or the client's registry.metrics()
+    // reading periscope's get().
+    const pool = new ChunkPool(SCRAPE_POOL_BYTES);
+    scrape =
+      name === 'periscope'
+        ? async () => {
+            const { chunks } = await writeExpositionBytes(registry, false, pool);
+            pool.recycle(chunks);
+            return chunks;
+          }
+        : () => registry.metrics();
   } else {
     throw new Error(`unknown scrape case ${name}`);
   }
-  const body = await scrape();
+  const first = await scrape();
+  // (periscope's chunks are back in the pool, but unchanged until the next scrape.)
+  const body = Array.isArray(first) ? Buffer.concat(first).toString('utf8') : first;
   const stats = await measure(async () => {
     await scrape();
   }, { min_cpu_time: 1000 * 1e6, min_samples: 8 });
@@ -292,7 +305,7 @@ async function main() {
       return {
         name,
         label_sets: Number(key.slice(at + 1)),
-        what: name === 'periscope' ? 'writeExposition(registry) over HttpMetrics' : name === 'periscope-via-client-get' ? "@prometheus-io/client registry.metrics() reading HttpMetrics' get()" : 'registry.metrics()',
+        what: name === 'periscope' ? 'writeExpositionBytes(registry, pool) over HttpMetrics, UTF-8 Buffers' : name === 'periscope-via-client-get' ? "@prometheus-io/client registry.metrics() reading HttpMetrics' get()" : 'registry.metrics()',
         p50_ms: +median(runs.map((r) => r.p50_ms)).toFixed(2),
         avg_ms: +median(runs.map((r) => r.avg_ms)).toFixed(2),
         p99_ms: +median(runs.map((r) => r.p99_ms)).toFixed(2),

@@ -3,6 +3,7 @@ import type { RequestHook, RequestScope } from '../core/index.js';
 import { METHOD_NAMES } from '../core/index.js';
 import { kWriteExposition } from '../symbols.js';
 import { escapeLabelValue, familyHeader, formatValue } from './format.js';
+import type { ExpositionWriter } from './writer.js';
 
 /** Label value of every label of the series that collects folded label sets. */
 export const OVERFLOW_LABEL = '__overflow__';
@@ -58,7 +59,7 @@ interface MetricShape {
   aggregator: 'sum';
   get(): Promise<{ name: string; help: string; type: string; aggregator: 'sum'; values: SampleValue[] }>;
   reset(): void;
-  [kWriteExposition]?(openMetrics: boolean, defaultLabels: string): string;
+  [kWriteExposition]?(out: ExpositionWriter, openMetrics: boolean, defaultLabels: string): void;
 }
 
 interface SampleValue {
@@ -211,12 +212,11 @@ export class HttpMetrics implements RequestHook {
         return { name, help, type: 'counter', aggregator: 'sum', values };
       },
       reset: () => this.reset(),
-      [kWriteExposition]: (openMetrics: boolean, defaultLabels: string) => {
+      [kWriteExposition]: (out: ExpositionWriter, openMetrics: boolean, defaultLabels: string) => {
         const family = openMetrics ? 'http_requests' : name;
-        let out = familyHeader(family, help, 'counter', openMetrics);
+        out.write(familyHeader(family, help, 'counter', openMetrics));
         const extra = defaultLabels === '' ? '' : `,${defaultLabels}`;
-        for (const s of this.#allSeries()) out += `${name}{${s.labelText}${extra}} ${s.count}\n`;
-        return out;
+        for (const s of this.#allSeries()) out.write(`${name}{${s.labelText}${extra}} ${s.count}\n`);
       },
     };
   }
@@ -256,27 +256,30 @@ export class HttpMetrics implements RequestHook {
         return { name, help, type: 'histogram', aggregator: 'sum', values };
       },
       reset: () => this.reset(),
-      [kWriteExposition]: (openMetrics: boolean, defaultLabels: string) => {
-        let out = familyHeader(name, help, 'histogram', openMetrics);
+      [kWriteExposition]: (out: ExpositionWriter, openMetrics: boolean, defaultLabels: string) => {
+        out.write(familyHeader(name, help, 'histogram', openMetrics));
         const extra = defaultLabels === '' ? '' : `,${defaultLabels}`;
         const bucket = `${name}_bucket{`;
         for (const s of this.#allSeries()) {
           const labels = s.labelText + extra;
           const counts = countsOf(s);
           let acc = 0;
+          // One write per label set (a few hundred bytes): fewer, larger writes measured faster
+          // than one per line.
+          let lines = '';
           // Exemplars exist only in OpenMetrics; the 0.0.4 text format has no syntax for them.
           const exemplars = openMetrics && duration ? s.exemplarTrace : undefined;
           for (let i = 0; i < counts.length; i++) {
             acc += counts[i]!;
             const traceId = exemplars?.[i];
-            if (traceId === undefined) out += `${bucket}${labels},le="${le[i]}"} ${acc}\n`;
+            if (traceId === undefined) lines += `${bucket}${labels},le="${le[i]}"} ${acc}\n`;
             else {
-              out += `${bucket}${labels},le="${le[i]}"} ${acc} # {trace_id="${traceId}"} ${formatValue(s.exemplarValue![i]!)} ${s.exemplarTime![i]!.toFixed(3)}\n`;
+              lines += `${bucket}${labels},le="${le[i]}"} ${acc} # {trace_id="${traceId}"} ${formatValue(s.exemplarValue![i]!)} ${s.exemplarTime![i]!.toFixed(3)}\n`;
             }
           }
-          out += `${name}_sum{${labels}} ${formatValue(sumOf(s))}\n${name}_count{${labels}} ${s.count}\n`;
+          lines += `${name}_sum{${labels}} ${formatValue(sumOf(s))}\n${name}_count{${labels}} ${s.count}\n`;
+          out.write(lines);
         }
-        return out;
       },
     };
   }
@@ -300,11 +303,10 @@ export class HttpMetrics implements RequestHook {
         return { name, help, type: 'gauge', aggregator: 'sum', values: values() };
       },
       reset: () => {},
-      [kWriteExposition]: (openMetrics: boolean, defaultLabels: string) => {
-        let out = familyHeader(name, help, 'gauge', openMetrics);
+      [kWriteExposition]: (out: ExpositionWriter, openMetrics: boolean, defaultLabels: string) => {
+        out.write(familyHeader(name, help, 'gauge', openMetrics));
         const extra = defaultLabels === '' ? '' : `,${defaultLabels}`;
-        for (const v of values()) out += `${name}{method="${v.labels.method}"${extra}} ${v.value}\n`;
-        return out;
+        for (const v of values()) out.write(`${name}{method="${v.labels.method}"${extra}} ${v.value}\n`);
       },
     };
   }

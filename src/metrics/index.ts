@@ -3,8 +3,9 @@ import { performance } from 'node:perf_hooks';
 import { Counter, Histogram, Registry } from '@prometheus-io/client';
 import type { ResolvedMetricsOptions } from '../options.js';
 import { HttpMetrics } from './http-metrics.js';
-import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, wantsOpenMetrics, writeExposition } from './exposition.js';
+import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, wantsOpenMetrics, writeExpositionBytes } from './exposition.js';
 import { registerBuildInfo, registerRuntimeMetrics } from './runtime.js';
+import { ChunkPool, SCRAPE_POOL_BYTES } from './writer.js';
 import type { BuildInfo } from './runtime.js';
 
 export { HttpMetrics, OVERFLOW_LABEL } from './http-metrics.js';
@@ -67,6 +68,8 @@ export function createMetrics({ options, build, report }: CreateMetricsInput): M
   if (options.defaultMetrics) registerRuntimeMetrics(registry);
   registerBuildInfo(registry, build);
 
+  const pool = new ChunkPool(SCRAPE_POOL_BYTES);
+
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('Method Not Allowed\n');
@@ -75,15 +78,24 @@ export function createMetrics({ options, build, report }: CreateMetricsInput): M
     const start = performance.now();
     const openMetrics = wantsOpenMetrics(req.headers.accept);
     try {
-      const { body, errors } = await writeExposition(registry, openMetrics);
+      const { chunks, byteLength, errors } = await writeExpositionBytes(registry, openMetrics, pool);
       for (const { metric, error } of errors) report(error, `collect:${metric}`);
       scrapes.inc({ result: errors.length === 0 ? 'success' : 'error' });
       res.writeHead(200, {
         'content-type': openMetrics ? OPENMETRICS_CONTENT_TYPE : PROMETHEUS_CONTENT_TYPE,
-        'content-length': Buffer.byteLength(body),
+        'content-length': byteLength,
         'cache-control': 'no-store',
       });
-      res.end(req.method === 'HEAD' ? undefined : body);
+      if (req.method === 'HEAD') pool.recycle(chunks);
+      else {
+        // Corked, the headers and every chunk leave in one writev. The chunks go back to the
+        // pool once sent; a response that never finishes leaves them to the GC.
+        res.once('finish', () => pool.recycle(chunks));
+        res.cork();
+        for (const chunk of chunks) res.write(chunk);
+        res.uncork();
+      }
+      res.end();
     } catch (error) {
       scrapes.inc({ result: 'error' });
       report(error, 'scrape');
