@@ -285,8 +285,9 @@ export interface LoggingOptions {
   /** Where lines go; an array writes to each. Default `'stdout'`. */
   destination?: LogDestination | readonly LogDestination[];
   /**
-   * Write stdout and files synchronously. Default `false`: pino's asynchronous destination,
-   * flushed by `obs.shutdown()` and on process exit.
+   * Write each line before the logging call returns. Default `false`: the lines of one
+   * event-loop turn are written together at the end of the turn (and on `obs.shutdown()` and
+   * process exit).
    */
   sync?: boolean;
   /** More pino redact paths (`'body.password'`, `'*.token'`), replaced by `"[REDACTED]"`. Default: none besides the built-in header paths. */

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { mkdirSync, openSync, writeSync } from 'node:fs';
+import { mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import pino from 'pino';
 import type { DestinationStream } from 'pino';
@@ -44,32 +44,23 @@ function flushOf(stream: Flushable, report: Report): () => Promise<void> {
 }
 
 /**
- * stdout, stderr and plain files use sonic-boom (pino.destination).
+ * stdout, stderr and plain files use sonic-boom (pino.destination), writing synchronously.
  *
- * Asynchronous by default: the lines of one event-loop turn are collected ({@link LineBatch})
- * and handed to the OS by one fs.write without blocking the request; pino's exit handler and
- * the batch's write what is left synchronously, so a normal exit or a crash loses nothing
- * (only SIGKILL can). With `sync`, every line is written before the call returns.
+ * By default the lines of one event-loop turn are collected ({@link LineBatch}) and written
+ * together at the end of the turn: the logging call returns at once, a busy server makes one
+ * write per turn, and lines reach the OS within the turn (an exit handler writes what is
+ * pending, so only SIGKILL can lose a turn's lines). Writing through sonic-boom's
+ * asynchronous mode instead cost twice the CPU per line (the thread-pool hand-off) and held
+ * an unbounded backlog in memory when the reader is slow. With `sync`, every line is written
+ * before the logging call returns.
  */
 function sonic(dest: number | string, sync: boolean, report: Report): Part {
-  // Batched (asynchronous) writes arrive as Buffers: sonic-boom's Buffer mode takes them as they are.
-  const boom = pino.destination({ dest: typeof dest === 'string' ? openLogFile(dest) : dest, sync, contentMode: sync ? 'utf8' : 'buffer' });
+  // Batched writes arrive as Buffers: sonic-boom's Buffer mode takes them as they are.
+  const boom = pino.destination({ dest: typeof dest === 'string' ? openLogFile(dest) : dest, sync: true, contentMode: sync ? 'utf8' : 'buffer' });
   boom.on('error', (error: Error) => report(error, 'log-destination'));
   const state = boom as unknown as { fd: number; _writing?: boolean };
-  const batch = sync
-    ? undefined
-    : new LineBatch(
-        {
-          // The typings say string; in Buffer mode sonic-boom's write takes Buffers.
-          write: (data) => boom.write(data as unknown as string),
-          writeSyncAtExit(data) {
-            if (state.fd < 0) return;
-            boom.flushSync();
-            if (data.length > 0) writeSync(state.fd, data);
-          },
-        },
-        report,
-      );
+  // The typings say string; in Buffer mode sonic-boom's write takes Buffers.
+  const batch = sync ? undefined : new LineBatch({ write: (data) => boom.write(data as unknown as string) }, report);
   const flush = async () => {
     try {
       batch?.handOn();
