@@ -1,5 +1,6 @@
 // A stand-in OTLP/HTTP collector on loopback: reads each export request, answers 200 with
-// an empty JSON body (a full success in OTLP/HTTP), and counts requests and bytes.
+// an empty response in the request's encoding (a full success in OTLP/HTTP: `{}` for JSON, no
+// bytes for protobuf), and counts requests and bytes.
 //   node bench/servers/otlp-sink.mjs
 import { createServer } from 'node:http';
 import { ready } from './common.mjs';
@@ -12,7 +13,8 @@ const server = createServer((req, res) => {
   });
   req.on('end', () => {
     requests++;
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': 2 }).end('{}');
+    if (req.headers['content-type'] === 'application/x-protobuf') res.writeHead(200, { 'content-type': 'application/x-protobuf', 'content-length': 0 }).end();
+    else res.writeHead(200, { 'content-type': 'application/json', 'content-length': 2 }).end('{}');
   });
 });
 process.on('message', (message) => {

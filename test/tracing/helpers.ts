@@ -123,7 +123,9 @@ export class Receiver {
           }
         }
       }
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      // A full success in the request's encoding: `{}`, or an empty protobuf message.
+      if (type === 'application/x-protobuf') res.writeHead(200, { 'content-type': type }).end();
+      else res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
       for (let i = this.#waiters.length - 1; i >= 0; i--) {
         const w = this.#waiters[i]!;
         if (this.spans.length >= w.count) {
