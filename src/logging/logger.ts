@@ -63,10 +63,18 @@ export function isoTime(): string {
 const NO_TRACE: Fields = Object.freeze({}) as Fields;
 
 /**
+ * Marks (on its prototype) a log object that carries its own `trace_id`, `span_id` and
+ * `trace_flags`, such as the request line, which takes them from its request scope: the
+ * mixin does not look the active span up for it, and its fields are written as they are.
+ */
+export const kOwnTraceFields = Symbol('periscope.ownTraceFields');
+
+/**
  * pino `mixin`: the active span's IDs, read from the OpenTelemetry context at write time,
  * so any line written in a request's async flow (after awaits, in timers) carries them.
  */
-export function traceMixin(): Fields {
+export function traceMixin(obj?: object): Fields {
+  if (obj !== undefined && (obj as Record<symbol, unknown>)[kOwnTraceFields] === true) return NO_TRACE;
   const span = trace.getActiveSpan();
   if (span === undefined) return NO_TRACE;
   const sc = span.spanContext();
@@ -92,6 +100,7 @@ function renameReserved(obj: Fields): Fields {
  * fields. Allocates only when a span is active or a reserved name is used.
  */
 export function protectedMerge(merge: object, mixin: object): Fields {
+  if ((merge as Record<symbol, unknown>)[kOwnTraceFields] === true) return merge as Fields;
   const mergeObject = merge as Fields;
   const mixinObject = mixin as Fields;
   const user = hasReserved(mergeObject) ? renameReserved(mergeObject) : mergeObject;

@@ -36,6 +36,11 @@ function expectTraced(capture: Capture): void {
     expect(l.request_id).toBe(TRACE_ID);
   }
   expect(lines[0]!.span_id).toBe(lines[1]!.span_id);
+  // The request line carries the scope's trace fields where the mixin puts them on other lines.
+  expect(Object.keys(lines[1]!)).toEqual([
+    'level', 'time', 'service', 'version', 'trace_id', 'span_id', 'trace_flags', 'request_id', 'method', 'route', 'path',
+    'status_code', 'duration_ms', 'bytes', 'client_address', 'user_agent', 'msg',
+  ]);
 }
 
 describe('trace IDs from a traceparent header', () => {
