@@ -12,7 +12,6 @@ import {
   AlwaysOnSampler,
   ConsoleSpanExporter,
   ParentBasedSampler,
-  RandomIdGenerator,
   TraceIdRatioBasedSampler,
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
@@ -20,6 +19,7 @@ import type { ReadableSpan, Sampler, SpanExporter } from '@opentelemetry/sdk-tra
 import type { RequestHook } from '../core/index.js';
 import type { ResolvedSampler, ResolvedTracingOptions } from '../options.js';
 import { OutgoingSpans } from './outgoing.js';
+import { PooledIdGenerator } from './ids.js';
 import { ExportQueue } from './processor.js';
 import type { DropReason, WarnLogger } from './processor.js';
 import { ServerSpans } from './server-span.js';
@@ -118,7 +118,7 @@ export type StartSpan = (name: string, options: SpanOptions | undefined, parent:
  * SDK span would be built, filled with attributes and thrown away on every request.
  */
 export function lightSpans(sampler: ResolvedSampler): StartSpan {
-  const ids = new RandomIdGenerator();
+  const ids = new PooledIdGenerator();
   const ratio = sampler.ratio;
   // The upper bound the SDK's TraceIdRatioBasedSampler compares a trace ID's low bits with.
   const bound = Math.floor(ratio * 0xffffffff);
@@ -187,7 +187,7 @@ export function createTracing(input: CreateTracingInput): TracingSubsystem {
       });
     }
     resource = resourceOf(options, input.service);
-    provider = new TracerProvider({ resource, sampler: samplerOf(options.sampler), spanProcessors: queue === undefined ? [] : [queue] });
+    provider = new TracerProvider({ resource, sampler: samplerOf(options.sampler), idGenerator: new PooledIdGenerator(), spanProcessors: queue === undefined ? [] : [queue] });
     tracer = provider.getTracer(TRACER_NAME);
   }
 
