@@ -75,6 +75,17 @@ export class LineBatch {
     }
   }
 
+  /** pino's `logger.flush(cb)` lands here: the pending lines are written before `cb` runs. */
+  flush(cb?: (err?: Error | null) => void): void {
+    this.handOn();
+    cb?.();
+  }
+
+  /** For pino.multistream and pino's exit paths: the pending lines, written now. */
+  flushSync(): void {
+    this.handOn();
+  }
+
   /** Bytes waiting for the end of the turn. */
   get pending(): number {
     return this.#used;

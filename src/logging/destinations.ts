@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import pino from 'pino';
@@ -58,21 +57,18 @@ function sonic(dest: number | string, sync: boolean, report: Report): Part {
   // Batched writes arrive as Buffers: sonic-boom's Buffer mode takes them as they are.
   const boom = pino.destination({ dest: typeof dest === 'string' ? openLogFile(dest) : dest, sync: true, contentMode: sync ? 'utf8' : 'buffer' });
   boom.on('error', (error: Error) => report(error, 'log-destination'));
-  const state = boom as unknown as { fd: number; _writing?: boolean };
   // The typings say string; in Buffer mode sonic-boom's write takes Buffers.
   const batch = sync ? undefined : new LineBatch({ write: (data) => boom.write(data as unknown as string) }, report);
-  const flush = async () => {
+  const flush = (): Promise<void> => {
     try {
+      // Everything is written synchronously once the batch is handed on; flushSync also
+      // fsyncs a file.
       batch?.handOn();
-      // sonic-boom's flush(cb) returns at once when it does not batch (minLength 0), so: wait
-      // for the file to open and for the write in flight, then write the rest synchronously,
-      // in order. `_writing` is sonic-boom's own flag; pino's exit handler relies on the same.
-      if (state.fd < 0) await once(boom, 'ready');
-      while (state._writing === true) await once(boom, 'write');
       boom.flushSync();
     } catch (error) {
       report(error, 'log-flush');
     }
+    return Promise.resolve();
   };
   return {
     stream: batch ?? boom,

@@ -138,6 +138,20 @@ describe('destinations batch the lines of one event-loop turn', () => {
     batch.detach();
   });
 
+  it("pino's logger.flush(cb) writes the pending lines before cb runs", () => {
+    const dir = tempDir();
+    const path = join(dir, 'flush.log');
+    const logging = makeLogging({ destination: path });
+    logging.logger.info({ i: 1 }, 'line');
+    expect(readFileSync(path, 'utf8')).toBe('');
+    let called = false;
+    logging.logger.flush(() => {
+      called = true;
+    });
+    expect(called).toBe(true);
+    expect(readLines(path).map((l) => l.i)).toEqual([1]);
+  });
+
   it('a target that throws is reported, and the next lines still go', async () => {
     const errors: string[] = [];
     const writes: string[] = [];
