@@ -1,7 +1,7 @@
 // Profiles one benchmark server under load: starts it with `--cpu-prof`, drives wrk at it
 // (pinned like the HTTP scenario), stops it, and prints where the CPU time went, by
 // function (self time) and by package.
-//   node bench/profile.mjs FRAMEWORK VARIANT [--duration S] [--top N] [--keep DIR]
+//   node bench/profile.mjs FRAMEWORK VARIANT [--duration S] [--warmup S] [--top N] [--keep DIR]
 // The .cpuprofile is written to a temporary directory (or DIR with --keep), so it can also
 // be opened in Chrome DevTools.
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
@@ -16,10 +16,11 @@ const opt = (name, fallback) => {
 };
 const [framework, variant] = argv;
 if (!framework || !variant) {
-  process.stderr.write('usage: node bench/profile.mjs FRAMEWORK VARIANT [--duration S] [--top N] [--keep DIR]\n');
+  process.stderr.write('usage: node bench/profile.mjs FRAMEWORK VARIANT [--duration S] [--warmup S] [--top N] [--keep DIR]\n');
   process.exit(2);
 }
 const duration = Number(opt('--duration', '10'));
+const warmup = Number(opt('--warmup', '3'));
 const top = Number(opt('--top', '40'));
 const dir = opt('--keep') ?? mkdtempSync(join(tmpdir(), 'periscope-prof-'));
 
@@ -29,7 +30,7 @@ const sinkArgs = sink ? ['--sink', `http://127.0.0.1:${sink.port}/v1/traces`] : 
 const server = await startServer(framework, [variant, ...sinkArgs], { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
 if (server.unavailable) throw new Error(server.unavailable);
 const url = `http://127.0.0.1:${server.port}/hello/world`;
-const warm = await load(url, 3, 64);
+const warm = warmup > 0 ? await load(url, warmup, 64) : { requests: 0 };
 const result = await load(url, duration, 64);
 const requests = warm.requests + result.requests;
 await stop(server, 10_000);

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { median, pairedRatio, parseWrk, toMs } from '../../bench/lib/stats.mjs';
-import { startServer, stop } from '../../bench/lib/procs.mjs';
+import { cpuMicros, startServer, stop } from '../../bench/lib/procs.mjs';
 import type { StartedServer } from '../../bench/lib/procs.mjs';
 
 // Captured from wrk 4.1.0 (Debian) against a route that answered 404.
@@ -47,4 +47,55 @@ describe('bench servers', () => {
     const text = await (await fetch(`http://127.0.0.1:${started.port}/metrics`)).text();
     expect(text).toContain('http_requests_total{method="GET",route="/hello/:name",status_code="200"} 1\n');
   });
+});
+
+describe('bench tools', () => {
+  const root = new URL('../../', import.meta.url);
+  const runScript = async (args: string[]): Promise<string> => {
+    const { execFile } = await import('node:child_process');
+    const { promisify } = await import('node:util');
+    const { stdout } = await promisify(execFile)(process.execPath, args, { cwd: root, timeout: 60_000 });
+    return stdout;
+  };
+
+  it('cpuMicros reads a process’s CPU time from /proc, in microseconds', () => {
+    const before = cpuMicros(process.pid);
+    const until = performance.now() + 200;
+    while (performance.now() < until) {
+      // Spend CPU: the reading has a resolution of 10 ms.
+    }
+    const spent = cpuMicros(process.pid) - before;
+    expect(spent).toBeGreaterThanOrEqual(150_000);
+    expect(spent).toBeLessThan(2_000_000);
+    expect(cpuMicros(2 ** 22 + 12345)).toBeNaN();
+  });
+
+  it('export-encoding.mjs encodes the same spans as JSON and protobuf; protobuf is smaller', async () => {
+    const out = await runScript(['bench/export-encoding.mjs', '--spans', '16', '--rounds', '1']);
+    const size = (name: string) => Number(new RegExp(`^${name}\\s.* (\\d+) bytes/span$`, 'm').exec(out)?.[1]);
+    expect(size('json')).toBeGreaterThan(800);
+    expect(size('protobuf')).toBeGreaterThan(300);
+    expect(size('protobuf')).toBeLessThan(size('json') / 2);
+  });
+
+  it('profile.mjs profiles a server under load and prints self time by package and function', async () => {
+    const { mkdtempSync, readdirSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'periscope-prof-test-'));
+    let out: string;
+    try {
+      out = await runScript(['bench/profile.mjs', 'express', 'bare', '--duration', '1', '--warmup', '0', '--top', '3', '--keep', dir]);
+      expect(readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))).toHaveLength(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(out).toMatch(/^express bare: \d+ req\/s over 1 s/);
+    const sections = out.split('\n\n');
+    expect(sections[1]).toMatch(/^by package \(self time\)\n/);
+    expect(sections[2]).toMatch(/^by function \(self time\)\n/);
+    // --top 3: three function lines, each a share and a cost per request.
+    expect(sections[2]!.trim().split('\n').slice(1)).toHaveLength(3);
+    for (const line of sections[2]!.trim().split('\n').slice(1)) expect(line).toMatch(/^\s*\d+\.\d% +\d+\.\d\d µs\/req {2}\S/);
+  }, 60_000);
 });
