@@ -2,6 +2,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { RequestHook, RequestScope } from '../core/index.js';
 import type { LogLevel, ResolvedLoggingOptions, RequestLogField } from '../options.js';
+import { directLineWriter } from './direct-line.js';
+import type { DirectLineWriter } from './direct-line.js';
 import { kOwnTraceFields } from './logger.js';
 import { requestIdOf } from './request-id.js';
 
@@ -35,6 +37,11 @@ class RequestLine {
 }
 (RequestLine.prototype as unknown as Record<symbol, boolean>)[kOwnTraceFields] = true;
 
+/** Milliseconds, to the microsecond: plenty, and it keeps the line short. */
+function durationMs(scope: RequestScope): number {
+  return Math.round(scope.duration * 1e6) / 1e3;
+}
+
 function pathOf(req: IncomingMessage): string | undefined {
   // Express rewrites req.url inside mounted routers; originalUrl is the URL the client sent.
   const url = (req as { originalUrl?: string }).originalUrl ?? req.url;
@@ -56,8 +63,11 @@ export class RequestLog implements RequestHook {
   readonly #serverError: LogLevel;
   readonly #enabled: boolean;
   readonly #f: Record<RequestLogField, boolean>;
+  /** Writes lines without an error or headers straight from the scope, when the logger allows. */
+  readonly #direct: DirectLineWriter | undefined;
 
-  constructor(logger: Logger, options: ResolvedLoggingOptions) {
+  /** `direct: false` sends every line through pino (the tests compare both ways). */
+  constructor(logger: Logger, options: ResolvedLoggingOptions, { direct = true }: { direct?: boolean } = {}) {
     this.#logger = logger;
     this.#idHeader = options.requestId === false ? undefined : options.requestId.header;
     this.#idMaxLength = options.requestId === false ? 0 : options.requestId.maxLength;
@@ -79,6 +89,7 @@ export class RequestLog implements RequestHook {
       user_agent: fields.includes('user_agent'),
       headers: fields.includes('headers'),
     };
+    this.#direct = direct && !this.#f.headers ? directLineWriter(logger, REQUEST_LINE_MESSAGE) : undefined;
   }
 
   onStart(scope: RequestScope): void {
@@ -101,6 +112,25 @@ export class RequestLog implements RequestHook {
     const f = this.#f;
     // The scope's own IDs, also when the response ends outside the request's context.
     const traceId = scope.traceId;
+    const direct = this.#direct;
+    if (direct !== undefined && scope.error === undefined) {
+      direct.write(
+        level,
+        traceId,
+        scope.spanId,
+        scope.sampled,
+        f.request_id ? scope.requestId : undefined,
+        f.method ? req.method : undefined,
+        f.route ? scope.route : undefined,
+        f.path ? pathOf(req) : undefined,
+        f.status_code ? status : undefined,
+        f.duration_ms ? durationMs(scope) : undefined,
+        f.bytes ? scope.bytes : undefined,
+        f.client_address ? req.socket?.remoteAddress : undefined,
+        f.user_agent ? req.headers['user-agent'] : undefined,
+      );
+      return;
+    }
     const line = new RequestLine(
       traceId,
       traceId === undefined ? undefined : scope.spanId,
@@ -110,8 +140,7 @@ export class RequestLog implements RequestHook {
       f.route ? scope.route : undefined,
       f.path ? pathOf(req) : undefined,
       f.status_code ? status : undefined,
-      // Microsecond resolution is plenty and keeps the line short.
-      f.duration_ms ? Math.round(scope.duration * 1e6) / 1e3 : undefined,
+      f.duration_ms ? durationMs(scope) : undefined,
       f.bytes ? scope.bytes : undefined,
       f.client_address ? req.socket?.remoteAddress : undefined,
       f.user_agent ? req.headers['user-agent'] : undefined,

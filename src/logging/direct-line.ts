@@ -1,0 +1,90 @@
+import pino from 'pino';
+import type { Logger } from 'pino';
+
+const sym = pino.symbols as unknown as Record<string, symbol>;
+const { chindingsSym, endSym, formattersSym, hooksSym, lsCacheSym, messageKeySym, msgPrefixSym, needsMetadataGsym, nestedKeySym, serializersSym, streamSym, stringifiersSym, timeSym, wildcardFirstSym } = sym as Record<string, symbol>;
+
+/** Every key the request line can carry (besides `headers` and `err`, which always go through pino). */
+const LINE_KEYS: readonly string[] = ['trace_id', 'span_id', 'trace_flags', 'request_id', 'method', 'route', 'path', 'status_code', 'duration_ms', 'bytes', 'client_address', 'user_agent', 'msg'];
+
+type PinoInternals = Record<symbol, unknown> & Logger;
+
+/**
+ * Writes the request line as pino would, from pino's own precomputed pieces of this logger
+ * (the level prefix, the time function, the bindings, the line end) and the line's few known
+ * fields, without pino's general path (the mixin, the merge, a loop over the object's keys
+ * looking up serializers and stringifiers for each). In process that path cost about 0.9 µs a
+ * line against about 0.4 µs for this one; the request line is written on every request.
+ *
+ * Used only when nothing in the logger's configuration could change the line: see
+ * {@link directLineWriter}. Strings are escaped with JSON.stringify, which pino also uses for
+ * any string it cannot pass through as it is; the only difference is a lone UTF-16 surrogate,
+ * which this escapes and pino writes raw.
+ */
+export class DirectLineWriter {
+  readonly #logger: PinoInternals;
+  readonly #levelValues: Record<string, number>;
+  readonly #msg: string;
+
+  constructor(logger: Logger, message: string) {
+    this.#logger = logger as PinoInternals;
+    this.#levelValues = logger.levels.values;
+    this.#msg = `,"msg":${JSON.stringify(message)}`;
+  }
+
+  write(
+    level: string,
+    traceId: string | undefined,
+    spanId: string | undefined,
+    sampled: boolean,
+    requestId: string | undefined,
+    method: string | undefined,
+    route: string | undefined,
+    path: string | undefined,
+    status: number | undefined,
+    durationMs: number | undefined,
+    bytes: number | undefined,
+    clientAddress: string | undefined,
+    userAgent: string | undefined,
+  ): void {
+    const l = this.#logger;
+    let s = (l[lsCacheSym] as Record<number, string>)[this.#levelValues[level]!]! + (l[timeSym] as () => string)() + (l[chindingsSym] as string);
+    // Trace and span IDs are lowercase hex: nothing to escape.
+    if (traceId !== undefined) s += `,"trace_id":"${traceId}","span_id":"${spanId}","trace_flags":"${sampled ? '01' : '00'}"`;
+    if (requestId !== undefined) s += `,"request_id":${JSON.stringify(requestId)}`;
+    if (method !== undefined) s += `,"method":${JSON.stringify(method)}`;
+    if (route !== undefined) s += `,"route":${JSON.stringify(route)}`;
+    if (path !== undefined) s += `,"path":${JSON.stringify(path)}`;
+    if (status !== undefined) s += `,"status_code":${status}`;
+    if (durationMs !== undefined) s += `,"duration_ms":${Number.isFinite(durationMs) ? durationMs : null}`;
+    if (bytes !== undefined) s += `,"bytes":${bytes}`;
+    if (clientAddress !== undefined) s += `,"client_address":${JSON.stringify(clientAddress)}`;
+    if (userAgent !== undefined) s += `,"user_agent":${JSON.stringify(userAgent)}`;
+    (l[streamSym] as { write(s: string): unknown }).write(s + this.#msg + (l[endSym] as string));
+  }
+}
+
+/**
+ * A {@link DirectLineWriter} for `logger`, or undefined when its configuration could make
+ * pino write the line differently: a redact path, serializer or stringifier on one of the
+ * line's keys (or a leading wildcard), a `formatters.log`, a nested key, a message key other
+ * than `msg` or a message prefix, `logMethod`/`streamWrite` hooks, or a destination that needs
+ * pino's per-line metadata (pino.multistream). Then the line goes through pino as any other.
+ */
+export function directLineWriter(logger: Logger, message: string): DirectLineWriter | undefined {
+  const l = logger as PinoInternals;
+  const stringifiers = l[stringifiersSym] as Record<string | symbol, unknown> | undefined;
+  const serializers = l[serializersSym] as Record<string, unknown> | undefined;
+  if (stringifiers?.[wildcardFirstSym!] !== undefined) return undefined;
+  for (const key of LINE_KEYS) {
+    if (stringifiers?.[key] !== undefined || serializers?.[key] !== undefined) return undefined;
+  }
+  const formatters = l[formattersSym] as { log?: unknown } | undefined;
+  const hooks = l[hooksSym] as { logMethod?: unknown; streamWrite?: unknown } | undefined;
+  const stream = l[streamSym] as Record<symbol, unknown> | undefined;
+  if (formatters?.log !== undefined || l[nestedKeySym] || hooks?.logMethod !== undefined || hooks?.streamWrite !== undefined) return undefined;
+  if (l[messageKeySym] !== 'msg' || (l[msgPrefixSym] !== undefined && l[msgPrefixSym] !== '')) return undefined;
+  if (stream === undefined || stream[needsMetadataGsym!] === true || typeof (stream as { write?: unknown }).write !== 'function') return undefined;
+  if (typeof l[timeSym] !== 'function' || typeof l[chindingsSym] !== 'string' || typeof l[endSym] !== 'string') return undefined;
+  return new DirectLineWriter(logger, message);
+}

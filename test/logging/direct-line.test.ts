@@ -1,0 +1,142 @@
+/**
+ * The request line written straight from the scope must be the very bytes pino writes for the
+ * same line: every case below is written both ways and compared as strings.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestScope } from '../../src/core/index.js';
+import { createLogging } from '../../src/logging/index.js';
+import { directLineWriter } from '../../src/logging/direct-line.js';
+import { REQUEST_LINE_MESSAGE, RequestLog } from '../../src/logging/request-log.js';
+import { readEnv, resolveOptions } from '../../src/options.js';
+import type { LoggingOptions, ResolvedLoggingOptions } from '../../src/options.js';
+import { Capture } from './helpers.js';
+
+const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
+const SPAN = '00f067aa0ba902b7';
+
+function scopeOf(over: Partial<RequestScope> & { url?: string; method?: string; headers?: Record<string, string>; remoteAddress?: string | undefined } = {}): RequestScope {
+  const req = {
+    method: over.method ?? 'GET',
+    url: over.url ?? '/users/42?x=1',
+    headers: over.headers ?? { 'user-agent': 'curl/8.0' },
+    socket: { remoteAddress: 'remoteAddress' in over ? over.remoteAddress : '127.0.0.1' },
+  } as unknown as IncomingMessage;
+  return {
+    req,
+    res: {} as ServerResponse,
+    method: 0,
+    startTime: 0,
+    route: '/users/:id',
+    status: 200,
+    duration: 0.0123456,
+    bytes: 17,
+    requestId: 'req-1',
+    context: undefined,
+    traceId: undefined,
+    spanId: undefined,
+    sampled: false,
+    span: undefined,
+    error: undefined,
+    ...over,
+  } as RequestScope;
+}
+
+function both(logging: LoggingOptions = {}) {
+  const capture = new Capture();
+  const resolved = resolveOptions({ serviceName: 'svc', version: '1.2.3', metrics: false, logging: { destination: capture, ...logging } }, readEnv({}));
+  const options = resolved.logging as ResolvedLoggingOptions;
+  const { logger } = createLogging({ options, service: 'svc', version: '1.2.3', report: (e) => { throw e; } });
+  return {
+    capture,
+    logger,
+    direct: new RequestLog(logger, options),
+    viaPino: new RequestLog(logger, options, { direct: false }),
+  };
+}
+
+const CASES: [string, Partial<RequestScope> & { url?: string; method?: string; headers?: Record<string, string>; remoteAddress?: string | undefined }][] = [
+  ['a plain 200', {}],
+  ['a sampled trace', { traceId: TRACE, spanId: SPAN, sampled: true }],
+  ['an unsampled trace', { traceId: TRACE, spanId: SPAN, sampled: false }],
+  ['a 404 (warn)', { status: 404, route: 'unmatched' }],
+  ['a 503 without an error (error level)', { status: 503 }],
+  ['quotes, backslashes and control characters', { url: '/a"b\\c\td?q', requestId: 'id"with\\quotes', headers: { 'user-agent': 'ua "x" \\ \u0001' } }],
+  ['non-ASCII and long strings', { url: `/caf\u00e9/${'x'.repeat(150)}`, headers: { 'user-agent': 'Mozilla/5.0 \u4e2d\u6587 '.repeat(12) } }],
+  ['no user agent, no client address, no request ID', { headers: {}, remoteAddress: undefined, requestId: undefined }],
+  ['an unknown method and zero bytes', { method: 'PURGE', bytes: 0, duration: 0 }],
+  ['a client that left (499)', { status: 499, bytes: 0 }],
+];
+
+describe('the request line written from the scope equals pino’s', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.UTC(2026, 10, 24, 6, 7, 8, 9));
+  });
+  afterEach(() => vi.useRealTimers());
+
+  for (const [format, logging] of [
+    ['label levels', {}],
+    ['number levels', { levelFormat: 'number' }],
+    ['some fields only', { requests: { fields: ['method', 'route', 'status_code'] } }],
+  ] as [string, LoggingOptions][]) {
+    it.each(CASES)(`${format}: %s`, (_name, over) => {
+      const { capture, direct, viaPino } = both(logging);
+      const scope = scopeOf(over);
+      viaPino.onEnd(scope);
+      direct.onEnd(scope);
+      expect(capture.raw).toHaveLength(2);
+      expect(capture.raw[1]).toBe(capture.raw[0]);
+    });
+  }
+
+  it('the line of the plain case, whole', () => {
+    const { capture, direct } = both();
+    direct.onEnd(scopeOf({ traceId: TRACE, spanId: SPAN, sampled: true }));
+    expect(capture.raw).toEqual([
+      '{"level":"info","time":"2026-11-24T06:07:08.009Z","service":"svc","version":"1.2.3",' +
+        `"trace_id":"${TRACE}","span_id":"${SPAN}","trace_flags":"01","request_id":"req-1","method":"GET","route":"/users/:id",` +
+        '"path":"/users/42","status_code":200,"duration_ms":12.346,"bytes":17,"client_address":"127.0.0.1","user_agent":"curl/8.0","msg":"request completed"}\n',
+    ]);
+  });
+});
+
+describe('when the line goes through pino', () => {
+  it('a redact path on one of the line’s keys is honoured (the direct writer stands aside)', () => {
+    const { capture, logger, direct } = both({ redact: ['path'] });
+    expect(directLineWriter(logger, REQUEST_LINE_MESSAGE)).toBeUndefined();
+    direct.onEnd(scopeOf());
+    expect(capture.lines[0]!.path).toBe('[REDACTED]');
+    expect(capture.lines[0]!.route).toBe('/users/:id');
+  });
+
+  it('a redact path elsewhere leaves the direct writer on', () => {
+    const { logger } = both({ redact: ['body.password'] });
+    expect(directLineWriter(logger, REQUEST_LINE_MESSAGE)).toBeDefined();
+  });
+
+  it('several destinations (pino.multistream needs per-line metadata): pino writes, every destination gets the line', () => {
+    const other = new Capture();
+    const { capture, logger, direct } = both({ destination: [new Capture(), other] });
+    expect(directLineWriter(logger, REQUEST_LINE_MESSAGE)).toBeUndefined();
+    direct.onEnd(scopeOf());
+    expect(capture.raw).toHaveLength(0);
+    expect(other.lines.map((l) => [l.msg, l.status_code])).toEqual([['request completed', 200]]);
+  });
+
+  it('a line with an error is serialized by pino’s err serializer', () => {
+    const { capture, direct } = both();
+    direct.onEnd(scopeOf({ status: 500, error: new TypeError('kaboom') }));
+    const line = capture.lines[0]!;
+    expect(line.level).toBe('error');
+    expect(line.err).toMatchObject({ type: 'TypeError', message: 'kaboom' });
+  });
+
+  it('a level turned down at runtime is honoured', () => {
+    const { capture, logger, direct } = both();
+    logger.level = 'warn';
+    direct.onEnd(scopeOf());
+    direct.onEnd(scopeOf({ status: 404 }));
+    expect(capture.lines.map((l) => [l.level, l.status_code])).toEqual([['warn', 404]]);
+  });
+});
