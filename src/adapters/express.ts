@@ -112,9 +112,9 @@ function routerStack(app: Express): { handle?: unknown }[] | undefined {
 }
 
 /**
- * Express: one middleware at the front of the stack (moved there if routes were declared
- * first) starts the scope, serves periscope's endpoints and runs the rest of the stack in
- * the scope's context; an error-handling middleware hands errors to the scope; the route
+ * Express: periscope takes the place of the app's `handle` (what the app function calls for
+ * every request), starts the scope, serves periscope's endpoints and runs Express in the
+ * scope's context; an error-handling middleware hands errors to the scope; the route
  * template is resolved when the response closes. With logging on, `req.log` and an error
  * handler kept last that answers the client.
  */
@@ -127,7 +127,14 @@ export function attachExpress(app: Express, ctx: AdapterContext): AdapterHandle 
   /** The router's stack, when periscope keeps its error handler at the end of it (logging on). */
   let errorStack: { handle?: unknown }[] | undefined;
   let server: Server | undefined;
-  function periscopeMiddleware(req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {
+  type Handle = (req: IncomingMessage, res: ServerResponse, callback?: (err?: unknown) => void) => void;
+  const expressHandle = (app as unknown as { handle: Handle }).handle.bind(app);
+  /**
+   * Takes the place of `app.handle` (which the app function calls for every request), rather
+   * than being a middleware: a router layer of its own cost about a microsecond a request in
+   * matching and `next()`, and this runs before any middleware however the app was built.
+   */
+  function periscopeHandle(req: IncomingMessage, res: ServerResponse, callback?: (err?: unknown) => void): void {
     if (server === undefined) {
       server = (req.socket as { server?: Server }).server;
       if (server !== undefined) ctx.trackServer(server);
@@ -135,7 +142,10 @@ export function attachExpress(app: Express, ctx: AdapterContext): AdapterHandle 
     if (endpoints.size !== 0) {
       const handler = endpoints.match(req.url);
       if (handler !== undefined) {
-        Promise.resolve(handler(req, res)).catch(next);
+        Promise.resolve(handler(req, res)).catch((error: unknown) => {
+          ctx.report(error, 'endpoint');
+          if (!res.headersSent) res.writeHead(500).end();
+        });
         return;
       }
     }
@@ -143,8 +153,8 @@ export function attachExpress(app: Express, ctx: AdapterContext): AdapterHandle 
     // after the routes (before the first error handler).
     if (errorStack !== undefined && errorStack[errorStack.length - 1]!.handle !== periscopeErrorHandler) keepErrorHandlerLast(errorStack);
     if (!errorRecorderPlaced) placeErrorRecorder();
-    // The rest of the stack runs inside the request's trace context.
-    core.run(core.start(req, res), next);
+    // Express (its router, every middleware and handler) runs inside the request's trace context.
+    core.run(core.start(req, res), expressHandle, req, res, callback);
   }
   /** Sees an error on its way to the user's error handlers (or Express's final handler). */
   function periscopeRecordError(error: unknown, _req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {
@@ -166,11 +176,8 @@ export function attachExpress(app: Express, ctx: AdapterContext): AdapterHandle 
     const first = stack.findIndex((l) => typeof l.handle === 'function' && l.handle.length === 4);
     stack.splice(first === -1 ? stack.length : Math.max(first, 1), 0, layer);
   }
-  app.use(periscopeMiddleware);
+  (app as unknown as { handle: Handle }).handle = periscopeHandle;
   const stack = routerStack(app);
-  if (Array.isArray(stack) && stack.length > 1 && stack[stack.length - 1]?.handle === periscopeMiddleware) {
-    stack.unshift(stack.pop()!);
-  }
   // Only with logging on: without it, nothing would log the error this handler answers.
   if (Array.isArray(stack) && logging !== undefined) {
     app.use(periscopeErrorHandler);

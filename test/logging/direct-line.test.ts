@@ -15,9 +15,9 @@ import { Capture } from './helpers.js';
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const SPAN = '00f067aa0ba902b7';
 
-function scopeOf(over: Partial<RequestScope> & { url?: string; method?: string; headers?: Record<string, string>; remoteAddress?: string | undefined } = {}): RequestScope {
+function scopeOf(over: Partial<Omit<RequestScope, 'method'>> & { url?: string; httpMethod?: string; headers?: Record<string, string>; remoteAddress?: string | undefined } = {}): RequestScope {
   const req = {
-    method: over.method ?? 'GET',
+    method: over.httpMethod ?? 'GET',
     url: over.url ?? '/users/42?x=1',
     headers: over.headers ?? { 'user-agent': 'curl/8.0' },
     socket: { remoteAddress: 'remoteAddress' in over ? over.remoteAddress : '127.0.0.1' },
@@ -55,7 +55,7 @@ function both(logging: LoggingOptions = {}) {
   };
 }
 
-const CASES: [string, Partial<RequestScope> & { url?: string; method?: string; headers?: Record<string, string>; remoteAddress?: string | undefined }][] = [
+const CASES: [string, Partial<Omit<RequestScope, 'method'>> & { url?: string; httpMethod?: string; headers?: Record<string, string>; remoteAddress?: string | undefined }][] = [
   ['a plain 200', {}],
   ['a sampled trace', { traceId: TRACE, spanId: SPAN, sampled: true }],
   ['an unsampled trace', { traceId: TRACE, spanId: SPAN, sampled: false }],
@@ -64,7 +64,7 @@ const CASES: [string, Partial<RequestScope> & { url?: string; method?: string; h
   ['quotes, backslashes and control characters', { url: '/a"b\\c\td?q', requestId: 'id"with\\quotes', headers: { 'user-agent': 'ua "x" \\ \u0001' } }],
   ['non-ASCII and long strings', { url: `/caf\u00e9/${'x'.repeat(150)}`, headers: { 'user-agent': 'Mozilla/5.0 \u4e2d\u6587 '.repeat(12) } }],
   ['no user agent, no client address, no request ID', { headers: {}, remoteAddress: undefined, requestId: undefined }],
-  ['an unknown method and zero bytes', { method: 'PURGE', bytes: 0, duration: 0 }],
+  ['an unknown method and zero bytes', { httpMethod: 'PURGE', bytes: 0, duration: 0 }],
   ['a client that left (499)', { status: 499, bytes: 0 }],
 ];
 
