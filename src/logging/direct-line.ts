@@ -9,6 +9,22 @@ const LINE_KEYS: readonly string[] = ['trace_id', 'span_id', 'trace_flags', 'req
 
 type PinoInternals = Record<symbol, unknown> & Logger;
 
+/** The request line's fields this writer knows (the line without `headers` and `err`). */
+export interface DirectLine {
+  readonly trace_id: string | undefined;
+  readonly span_id: string | undefined;
+  readonly trace_flags: string | undefined;
+  readonly request_id: string | undefined;
+  readonly method: string | undefined;
+  readonly route: string | undefined;
+  readonly path: string | undefined;
+  readonly status_code: number | undefined;
+  readonly duration_ms: number | undefined;
+  readonly bytes: number | undefined;
+  readonly client_address: string | undefined;
+  readonly user_agent: string | undefined;
+}
+
 /**
  * Writes the request line as pino would, from pino's own precomputed pieces of this logger
  * (the level prefix, the time function, the bindings, the line end) and the line's few known
@@ -32,34 +48,20 @@ export class DirectLineWriter {
     this.#msg = `,"msg":${JSON.stringify(message)}`;
   }
 
-  write(
-    level: string,
-    traceId: string | undefined,
-    spanId: string | undefined,
-    sampled: boolean,
-    requestId: string | undefined,
-    method: string | undefined,
-    route: string | undefined,
-    path: string | undefined,
-    status: number | undefined,
-    durationMs: number | undefined,
-    bytes: number | undefined,
-    clientAddress: string | undefined,
-    userAgent: string | undefined,
-  ): void {
+  write(level: string, line: DirectLine): void {
     const l = this.#logger;
     let s = (l[lsCacheSym] as Record<number, string>)[this.#levelValues[level]!]! + (l[timeSym] as () => string)() + (l[chindingsSym] as string);
     // Trace and span IDs are lowercase hex: nothing to escape.
-    if (traceId !== undefined) s += `,"trace_id":"${traceId}","span_id":"${spanId}","trace_flags":"${sampled ? '01' : '00'}"`;
-    if (requestId !== undefined) s += `,"request_id":${JSON.stringify(requestId)}`;
-    if (method !== undefined) s += `,"method":${JSON.stringify(method)}`;
-    if (route !== undefined) s += `,"route":${JSON.stringify(route)}`;
-    if (path !== undefined) s += `,"path":${JSON.stringify(path)}`;
-    if (status !== undefined) s += `,"status_code":${status}`;
-    if (durationMs !== undefined) s += `,"duration_ms":${Number.isFinite(durationMs) ? durationMs : null}`;
-    if (bytes !== undefined) s += `,"bytes":${bytes}`;
-    if (clientAddress !== undefined) s += `,"client_address":${JSON.stringify(clientAddress)}`;
-    if (userAgent !== undefined) s += `,"user_agent":${JSON.stringify(userAgent)}`;
+    if (line.trace_id !== undefined) s += `,"trace_id":"${line.trace_id}","span_id":"${line.span_id}","trace_flags":"${line.trace_flags}"`;
+    if (line.request_id !== undefined) s += `,"request_id":${JSON.stringify(line.request_id)}`;
+    if (line.method !== undefined) s += `,"method":${JSON.stringify(line.method)}`;
+    if (line.route !== undefined) s += `,"route":${JSON.stringify(line.route)}`;
+    if (line.path !== undefined) s += `,"path":${JSON.stringify(line.path)}`;
+    if (line.status_code !== undefined) s += `,"status_code":${line.status_code}`;
+    if (line.duration_ms !== undefined) s += `,"duration_ms":${Number.isFinite(line.duration_ms) ? line.duration_ms : null}`;
+    if (line.bytes !== undefined) s += `,"bytes":${line.bytes}`;
+    if (line.client_address !== undefined) s += `,"client_address":${JSON.stringify(line.client_address)}`;
+    if (line.user_agent !== undefined) s += `,"user_agent":${JSON.stringify(line.user_agent)}`;
     (l[streamSym] as { write(s: string): unknown }).write(s + this.#msg + (l[endSym] as string));
   }
 }

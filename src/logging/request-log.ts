@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { RequestHook, RequestScope } from '../core/index.js';
 import type { LogLevel, ResolvedLoggingOptions, RequestLogField } from '../options.js';
 import { directLineWriter } from './direct-line.js';
-import type { DirectLineWriter } from './direct-line.js';
+import type { DirectLine, DirectLineWriter } from './direct-line.js';
 import { kOwnTraceFields } from './logger.js';
 import { requestIdOf } from './request-id.js';
 
@@ -17,7 +17,7 @@ export const REQUEST_LINE_MESSAGE = 'request completed';
  * line needs neither a lookup of the active span nor a switch into the request's context, and
  * the mixin leaves a line marked with {@link kOwnTraceFields} alone.
  */
-class RequestLine {
+class RequestLine implements DirectLine {
   constructor(
     readonly trace_id: string | undefined,
     readonly span_id: string | undefined,
@@ -112,25 +112,6 @@ export class RequestLog implements RequestHook {
     const f = this.#f;
     // The scope's own IDs, also when the response ends outside the request's context.
     const traceId = scope.traceId;
-    const direct = this.#direct;
-    if (direct !== undefined && scope.error === undefined) {
-      direct.write(
-        level,
-        traceId,
-        scope.spanId,
-        scope.sampled,
-        f.request_id ? scope.requestId : undefined,
-        f.method ? req.method : undefined,
-        f.route ? scope.route : undefined,
-        f.path ? pathOf(req) : undefined,
-        f.status_code ? status : undefined,
-        f.duration_ms ? durationMs(scope) : undefined,
-        f.bytes ? scope.bytes : undefined,
-        f.client_address ? req.socket?.remoteAddress : undefined,
-        f.user_agent ? req.headers['user-agent'] : undefined,
-      );
-      return;
-    }
     const line = new RequestLine(
       traceId,
       traceId === undefined ? undefined : scope.spanId,
@@ -147,6 +128,8 @@ export class RequestLog implements RequestHook {
       f.headers ? req.headers : undefined,
       scope.error,
     );
-    logger[level](line, REQUEST_LINE_MESSAGE);
+    const direct = this.#direct;
+    if (direct !== undefined && line.err === undefined) direct.write(level, line);
+    else logger[level](line, REQUEST_LINE_MESSAGE);
   }
 }
