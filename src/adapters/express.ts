@@ -174,7 +174,7 @@ export function attachExpress(app: Express, ctx: AdapterContext): AdapterHandle 
     if (stack === undefined || stack[stack.length - 1]?.handle !== periscopeRecordError) return;
     const layer = stack.pop()!;
     const first = stack.findIndex((l) => typeof l.handle === 'function' && l.handle.length === 4);
-    stack.splice(first === -1 ? stack.length : Math.max(first, 1), 0, layer);
+    stack.splice(first === -1 ? stack.length : first, 0, layer);
   }
   (app as unknown as { handle: Handle }).handle = periscopeHandle;
   const stack = routerStack(app);
