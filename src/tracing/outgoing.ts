@@ -82,11 +82,11 @@ export class OutgoingSpans {
       ['undici:request:create', (m) => this.#guard(m, this.#undiciCreate, 'outgoing-fetch')],
       ['undici:request:headers', (m) => this.#guard(m, this.#undiciHeaders, 'outgoing-fetch')],
       ['undici:request:trailers', (m) => this.#guard(m, this.#undiciTrailers, 'outgoing-fetch')],
-      ['undici:request:error', (m) => this.#guard(m, this.#undiciError, 'outgoing-fetch')],
+      ['undici:request:error', (m) => this.#guard(m, this.#error, 'outgoing-fetch')],
       ['http.client.request.created', (m) => this.#guard(m, this.#httpCreated, 'outgoing-http')],
       ['http.client.request.start', (m) => this.#guard(m, this.#httpCreated, 'outgoing-http')],
       ['http.client.response.finish', (m) => this.#guard(m, this.#httpResponse, 'outgoing-http')],
-      ['http.client.request.error', (m) => this.#guard(m, this.#httpError, 'outgoing-http')],
+      ['http.client.request.error', (m) => this.#guard(m, this.#error, 'outgoing-http')],
     ];
   }
 
@@ -136,27 +136,17 @@ export class OutgoingSpans {
 
   #undiciHeaders({ request, response }: { request: UndiciRequest; response: { statusCode: number } }): void {
     const span = request[kSpan];
-    if (span === undefined) return;
-    const status = response.statusCode;
-    span.setAttribute('http.response.status_code', status);
-    if (status >= 400) {
-      span.setAttribute('error.type', String(status));
-      span.setStatus({ code: SpanStatusCode.ERROR });
-    }
+    if (span !== undefined) recordStatus(span, response.statusCode);
   }
 
   #undiciTrailers({ request }: { request: UndiciRequest }): void {
-    const span = request[kSpan];
-    if (span === undefined) return;
-    request[kSpan] = undefined;
-    span.end();
+    takeSpan(request)?.end();
   }
 
-  #undiciError({ request, error }: { request: UndiciRequest; error: unknown }): void {
-    const span = request[kSpan];
-    if (span === undefined) return;
-    request[kSpan] = undefined;
-    failed(span, error);
+  /** A fetch or http.request call that failed: the span records the error and ends. */
+  #error({ request, error }: { request: UndiciRequest | TracedClientRequest; error: unknown }): void {
+    const span = takeSpan(request);
+    if (span !== undefined) failed(span, error);
   }
 
   #httpCreated({ request }: { request: TracedClientRequest }): void {
@@ -175,23 +165,26 @@ export class OutgoingSpans {
   }
 
   #httpResponse({ request, response }: { request: TracedClientRequest; response: IncomingMessage }): void {
-    const span = request[kSpan];
+    const span = takeSpan(request);
     if (span === undefined) return;
-    request[kSpan] = undefined;
-    const status = response.statusCode ?? 0;
-    span.setAttribute('http.response.status_code', status);
-    if (status >= 400) {
-      span.setAttribute('error.type', String(status));
-      span.setStatus({ code: SpanStatusCode.ERROR });
-    }
+    recordStatus(span, response.statusCode ?? 0);
     span.end();
   }
+}
 
-  #httpError({ request, error }: { request: TracedClientRequest; error: unknown }): void {
-    const span = request[kSpan];
-    if (span === undefined) return;
-    request[kSpan] = undefined;
-    failed(span, error);
+/** The call's span, detached from the call so that it ends exactly once. */
+function takeSpan(carrier: { [kSpan]?: Span }): Span | undefined {
+  const span = carrier[kSpan];
+  if (span !== undefined) carrier[kSpan] = undefined;
+  return span;
+}
+
+/** The response status on a CLIENT span; 4xx and 5xx mark it failed. */
+function recordStatus(span: Span, status: number): void {
+  span.setAttribute('http.response.status_code', status);
+  if (status >= 400) {
+    span.setAttribute('error.type', String(status));
+    span.setStatus({ code: SpanStatusCode.ERROR });
   }
 }
 
