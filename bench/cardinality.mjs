@@ -5,11 +5,10 @@
 //   node bench/cardinality.mjs [--quick] [--requests N] [--render]
 //
 // Writes bench/results/cardinality.json and its table in bench/README.md.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, loadCount, memory, startServer, stop } from './lib/procs.mjs';
-import { machineLine, replaceSection, table } from './lib/readme.mjs';
+import { machineLine, machineMeta, publish, replaceSection, table } from './lib/readme.mjs';
 
 const RESULTS = join(ROOT, 'bench', 'results', 'cardinality.json');
 const log = (line) => process.stderr.write(`${line}\n`);
@@ -107,7 +106,7 @@ function render(result) {
 }
 
 async function main() {
-  const startLoad = +loadavg()[0].toFixed(1);
+  const meta = machineMeta();
   const argv = process.argv.slice(2);
   if (argv.includes('--render')) {
     replaceSection('cardinality', render(JSON.parse(readFileSync(RESULTS, 'utf8'))));
@@ -119,11 +118,7 @@ async function main() {
   for (const framework of ['fastify', 'express']) {
     for (const variant of ['bare', 'metrics', 'peer-metrics']) rows.push(await attack(framework, variant, requests));
   }
-  const node = process.version;
-  const result = { node, date: new Date().toISOString(), cpus: cpus().length, loadavg: startLoad, cpu_model: cpus()[0]?.model ?? 'unknown', requests, rows };
-  mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-  writeFileSync(RESULTS, `${JSON.stringify(result, null, 2)}\n`);
-  replaceSection('cardinality', render(result));
+  publish('cardinality', RESULTS, { ...meta, requests, rows }, render);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main();

@@ -8,11 +8,10 @@
 // Writes bench/results/client-compare.json. Imports periscope from dist/ (build first;
 // `npm run bench` does).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { machineLine, replaceSection, table } from './lib/readme.mjs';
+import { machineLine, machineMeta, publish, replaceSection, table } from './lib/readme.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -246,7 +245,7 @@ async function main() {
     replaceSection('client-compare', render(JSON.parse(readFileSync(join(here, 'results', 'client-compare.json'), 'utf8'))));
     return;
   }
-  const startLoad = +loadavg()[0].toFixed(1);
+  const meta = machineMeta();
   const quick = argv.includes('--quick');
   const roundsAt = argv.indexOf('--rounds');
   const rounds = roundsAt >= 0 ? Number(argv[roundsAt + 1]) : quick ? 1 : 3;
@@ -275,11 +274,7 @@ async function main() {
     versions[p] = JSON.parse(execFileSync(process.execPath, ['-p', `JSON.stringify(require('${p}/package.json').version)`], { cwd: root, encoding: 'utf8' }));
   }
   const result = {
-    node: process.version,
-    date: new Date().toISOString(),
-    cpus: cpus().length,
-    loadavg: startLoad,
-    cpu_model: cpus()[0]?.model ?? 'unknown',
+    ...meta,
     versions,
     rounds,
     method: 'mitata measure(); each case in its own process; median over interleaved rounds',
@@ -314,9 +309,7 @@ async function main() {
       };
     }),
   };
-  mkdirSync(join(here, 'results'), { recursive: true });
-  writeFileSync(join(here, 'results', 'client-compare.json'), `${JSON.stringify(result, null, 2)}\n`);
-  replaceSection('client-compare', render(result));
+  publish('client-compare', join(here, 'results', 'client-compare.json'), result, render);
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 }
 

@@ -9,11 +9,10 @@
 // `npm run bench` builds periscope first; servers import it from dist/.
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { VARIANTS } from './servers/common.mjs';
-import { HAS_WRK, PINNING, ROOT, cpuMicros, load, rssMb, run, startServer, stop } from './lib/procs.mjs';
-import { machineLine, replaceSection, table } from './lib/readme.mjs';
+import { HAS_WRK, PINNING, ROOT, cpuMicros, load, rssMb, startServer, stop } from './lib/procs.mjs';
+import { machineLine, machineMeta, replaceSection, table } from './lib/readme.mjs';
 import { median, pairedRatio } from './lib/stats.mjs';
 
 const FRAMEWORKS = ['fastify', 'express'];
@@ -172,13 +171,8 @@ function renderHttp(http, meta, opts) {
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const started = Date.now();
-  const node = (await run(process.execPath, ['--version'], 10_000)).trim();
   const meta = {
-    node,
-    date: new Date().toISOString(),
-    cpus: cpus().length,
-    loadavg: +loadavg()[0].toFixed(1),
-    cpu_model: cpus()[0]?.model ?? 'unknown',
+    ...machineMeta(),
     load_generator: HAS_WRK ? 'wrk' : 'bench/lib/load.mjs (wrk not installed)',
     mode: opts.mode,
   };

@@ -7,14 +7,13 @@
 //   node bench/scrape.mjs [--quick] [--render]
 //
 // Writes bench/results/scrape.json and its table in bench/README.md.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { countSeries } from './cardinality.mjs';
 import { execFileSync } from 'node:child_process';
 import { get } from 'node:http';
 import { PINNING, ROOT, loadCount, memory, run, startServer, stop } from './lib/procs.mjs';
-import { machineLine, replaceSection, table } from './lib/readme.mjs';
+import { machineLine, machineMeta, publish, replaceSection, table } from './lib/readme.mjs';
 import { median } from './lib/stats.mjs';
 
 const HAS_CURL = (() => {
@@ -94,7 +93,7 @@ function render(result) {
 }
 
 async function main() {
-  const startLoad = +loadavg()[0].toFixed(1);
+  const meta = machineMeta();
   const argv = process.argv.slice(2);
   if (argv.includes('--render')) {
     replaceSection('scrape', render(JSON.parse(readFileSync(RESULTS, 'utf8'))));
@@ -107,10 +106,7 @@ async function main() {
   for (const labelSets of sizes) {
     for (const kind of ['periscope', 'prom-client']) rows.push(await measure(kind, labelSets, times));
   }
-  const result = { node: process.version, date: new Date().toISOString(), cpus: cpus().length, loadavg: startLoad, cpu_model: cpus()[0]?.model ?? 'unknown', times, rows };
-  mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-  writeFileSync(RESULTS, `${JSON.stringify(result, null, 2)}\n`);
-  replaceSection('scrape', render(result));
+  publish('scrape', RESULTS, { ...meta, times, rows }, render);
 }
 
 await main();

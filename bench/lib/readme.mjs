@@ -1,6 +1,7 @@
 // Replaces one generated section of bench/README.md, between
 // `<!-- generated:NAME -->` and `<!-- /generated:NAME -->`, leaving the prose around it alone.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -20,6 +21,21 @@ export function replaceSection(name, body, file = README) {
 export function table(header, rows) {
   const line = (cells) => `| ${cells.join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+/**
+ * The machine facts every result file carries and {@link machineLine} renders; taken at the
+ * start of a run, so the load average says how busy the machine was when it began.
+ */
+export function machineMeta() {
+  return { node: process.version, date: new Date().toISOString(), cpus: cpus().length, loadavg: +loadavg()[0].toFixed(1), cpu_model: cpus()[0]?.model ?? 'unknown' };
+}
+
+/** Writes a scenario's result file and rewrites its section of the README from it. */
+export function publish(name, file, result, render) {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  replaceSection(name, render(result));
 }
 
 export function machineLine(result) {
