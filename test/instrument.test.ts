@@ -151,7 +151,7 @@ describe('registries and management port', () => {
     const server = createServer((_req, res) => res.end());
     const obs = instrument(server, { routes: ['/'], metrics: { registry, defaultMetrics: false } });
     expect(obs.registry).toBe(registry);
-    expect(registry.getSingleMetric('http_requests_total')).toBeDefined();
+    expect((registry.getSingleMetric('http_requests_total') as { name?: string } | undefined)?.name).toBe('http_requests_total');
     expect(registry.getSingleMetric('process_cpu_user_seconds_total')).toBeUndefined();
   });
 

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestScope } from '../../src/core/index.js';
 import { createLogging } from '../../src/logging/index.js';
-import { directLineWriter } from '../../src/logging/direct-line.js';
+import { DirectLineWriter, directLineWriter } from '../../src/logging/direct-line.js';
 import { REQUEST_LINE_MESSAGE, RequestLog } from '../../src/logging/request-log.js';
 import { readEnv, resolveOptions } from '../../src/options.js';
 import type { LoggingOptions, ResolvedLoggingOptions } from '../../src/options.js';
@@ -112,7 +112,7 @@ describe('when the line goes through pino', () => {
 
   it('a redact path elsewhere leaves the direct writer on', () => {
     const { logger } = both({ redact: ['body.password'] });
-    expect(directLineWriter(logger, REQUEST_LINE_MESSAGE)).toBeDefined();
+    expect(directLineWriter(logger, REQUEST_LINE_MESSAGE)).toBeInstanceOf(DirectLineWriter);
   });
 
   it('several destinations (pino.multistream needs per-line metadata): pino writes, every destination gets the line', () => {

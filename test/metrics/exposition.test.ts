@@ -119,7 +119,8 @@ describe('exposition', () => {
     expect(first.status).toBe(200);
     const metrics = await parseExposition(await first.text());
     expect(metrics.broken_gauge).toBeUndefined();
-    expect(metrics.app_build_info).toBeDefined();
+    expect(metrics.app_build_info?.type).toBe('gauge');
+    expect(samples(metrics, 'app_build_info').map((s) => s.value)).toEqual([1]);
     const second = await scrape(base);
     expect(value(second.metrics, 'periscope_scrapes_total', { result: 'error' })).toBe(1);
     // Each scrape counts its own failure after writing the body, so the second shows the first.
