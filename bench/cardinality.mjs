@@ -5,10 +5,9 @@
 //   node bench/cardinality.mjs [--quick] [--requests N] [--render]
 //
 // Writes bench/results/cardinality.json and its table in bench/README.md.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, loadCount, memory, startServer, stop } from './lib/procs.mjs';
-import { machineLine, machineMeta, publish, replaceSection, table } from './lib/readme.mjs';
+import { machineLine, machineMeta, publish, rerender, table } from './lib/readme.mjs';
 
 const RESULTS = join(ROOT, 'bench', 'results', 'cardinality.json');
 const log = (line) => process.stderr.write(`${line}\n`);
@@ -109,7 +108,7 @@ async function main() {
   const meta = machineMeta();
   const argv = process.argv.slice(2);
   if (argv.includes('--render')) {
-    replaceSection('cardinality', render(JSON.parse(readFileSync(RESULTS, 'utf8'))));
+    rerender('cardinality', RESULTS, render);
     return;
   }
   const at = argv.indexOf('--requests');

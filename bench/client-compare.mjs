@@ -8,10 +8,9 @@
 // Writes bench/results/client-compare.json. Imports periscope from dist/ (build first;
 // `npm run bench` does).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { machineLine, machineMeta, publish, replaceSection, table } from './lib/readme.mjs';
+import { machineLine, machineMeta, publish, rerender, table } from './lib/readme.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
@@ -242,7 +241,7 @@ async function main() {
   }
   if (argv.includes('--render')) {
     // Rewrites the README table from the last results without measuring again.
-    replaceSection('client-compare', render(JSON.parse(readFileSync(join(here, 'results', 'client-compare.json'), 'utf8'))));
+    rerender('client-compare', join(here, 'results', 'client-compare.json'), render);
     return;
   }
   const meta = machineMeta();

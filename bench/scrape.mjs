@@ -7,13 +7,12 @@
 //   node bench/scrape.mjs [--quick] [--render]
 //
 // Writes bench/results/scrape.json and its table in bench/README.md.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { countSeries } from './cardinality.mjs';
 import { execFileSync } from 'node:child_process';
 import { get } from 'node:http';
 import { PINNING, ROOT, loadCount, memory, run, startServer, stop } from './lib/procs.mjs';
-import { machineLine, machineMeta, publish, replaceSection, table } from './lib/readme.mjs';
+import { machineLine, machineMeta, publish, rerender, table } from './lib/readme.mjs';
 import { median } from './lib/stats.mjs';
 
 const HAS_CURL = (() => {
@@ -96,7 +95,7 @@ async function main() {
   const meta = machineMeta();
   const argv = process.argv.slice(2);
   if (argv.includes('--render')) {
-    replaceSection('scrape', render(JSON.parse(readFileSync(RESULTS, 'utf8'))));
+    rerender('scrape', RESULTS, render);
     return;
   }
   const quick = argv.includes('--quick');

@@ -38,6 +38,11 @@ export function publish(name, file, result, render) {
   replaceSection(name, render(result));
 }
 
+/** `--render`: rewrites a scenario's README section from its last result file, measuring nothing. */
+export function rerender(name, file, render) {
+  replaceSection(name, render(JSON.parse(readFileSync(file, 'utf8'))));
+}
+
 export function machineLine(result) {
   // The machine is shared: its 1-minute load average at the start says how quiet it was.
   const load = result.loadavg === undefined ? '' : `, 1-minute load average ${result.loadavg} at the start`;
