@@ -130,6 +130,11 @@ export interface PeriscopeOptions {
   slowRequests?: { thresholdMs?: number } | false;
   /** OpenTelemetry tracing; `false` turns it off. Default `true` (all defaults). */
   tracing?: boolean | TracingOptions;
+  /**
+   * Route templates whose requests get no metrics, request logs or spans: exact (`'/internal/status'`,
+   * `'/users/:id'`) or a prefix ending in `/*`. Default: none.
+   */
+  ignore?: readonly string[];
 }
 
 /** Which span exporter tracing uses. */
@@ -347,6 +352,7 @@ export interface ResolvedOptions {
   readonly logging: ResolvedLoggingOptions | false;
   readonly slowRequests: ResolvedSlowRequestsOptions | false;
   readonly tracing: ResolvedTracingOptions | false;
+  readonly ignore: readonly string[];
 }
 
 export const DEFAULT_DURATION_BUCKETS: readonly number[] = Object.freeze([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
@@ -427,7 +433,8 @@ function readAppPackage(): AppPackage {
   }
 }
 
-const TOP_LEVEL_KEYS = ['serviceName', 'version', 'commit', 'metrics', 'routes', 'routeOf', 'onInternalError', 'slowRequests', 'tracing', 'logging', 'health', 'shutdown', 'server'];
+const TOP_LEVEL_KEYS = [
+  'ignore', 'serviceName', 'version', 'commit', 'metrics', 'routes', 'routeOf', 'onInternalError', 'slowRequests', 'tracing', 'logging', 'health', 'shutdown', 'server'];
 const TRACING_KEYS = [
   'endpoint',
   'exporter',
@@ -827,6 +834,7 @@ export function resolveOptions(options: unknown, env: Env = readEnv()): Resolved
     health,
     shutdown: resolveShutdown(o.shutdown, env),
     server: checkServer(o.server),
+    ignore: checkRoutes((o as { ignore?: unknown }).ignore),
   });
 }
 

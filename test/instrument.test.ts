@@ -51,7 +51,7 @@ describe('option validation, at the instrument() call', () => {
   });
 
   it('rejects an unknown option and lists the known ones', () => {
-    const error = expectError(() => instrument(createServer(), { metric: false } as unknown as PeriscopeOptions), 'PERISCOPE_ERR_UNKNOWN_OPTION', /Unknown option `metric`; known options here: serviceName, version, commit, metrics, routes/);
+    const error = expectError(() => instrument(createServer(), { metric: false } as unknown as PeriscopeOptions), 'PERISCOPE_ERR_UNKNOWN_OPTION', /Unknown option `metric`; known options here: ignore, serviceName, version, commit, metrics, routes/);
     expect(error.option).toBe('metric');
     expectError(() => instrument(createServer(), { metrics: { buckets: [1] } } as unknown as PeriscopeOptions), 'PERISCOPE_ERR_UNKNOWN_OPTION', /`metrics.buckets`.*metrics.durationBuckets/);
   });
@@ -66,7 +66,8 @@ describe('option validation, at the instrument() call', () => {
     ['a string', 'app', /got "app"/],
     ['a function that is not Express', () => {}, /got a function/],
   ])('rejects %s as the app', (_name, app, message) => {
-    expectError(() => instrument(app), 'PERISCOPE_ERR_UNSUPPORTED_APP', message);
+    // The types refuse these too; the runtime check is for JavaScript callers.
+    expectError(() => instrument(app as never), 'PERISCOPE_ERR_UNSUPPORTED_APP', message);
   });
 
   it('refuses to instrument the same app twice', () => {
@@ -197,12 +198,21 @@ describe('registries and management port', () => {
 });
 
 describe('node:http routes', () => {
-  it('warns once, at start, when a node:http server has no routes', async () => {
+  it('warns once, at start, through the logger when a node:http server has no routes', () => {
+    const lines: string[] = [];
+    instrument(createServer(), { logging: { destination: { write: (line: string) => lines.push(line) }, sync: true } });
+    const ours = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.periscope_error === 'PERISCOPE_NO_ROUTES');
+    expect(ours).toHaveLength(1);
+    expect(ours[0]!.level).toBe('warn');
+    expect(ours[0]!.msg).toMatch(/every request is labelled route="unmatched".*routes: \['\/users\/:id'/);
+  });
+
+  it('warns once as a process warning when a node:http server has no routes and logging is off', async () => {
     const warnings: { code?: string; message: string }[] = [];
     const onWarning = (w: Error & { code?: string }) => warnings.push({ code: w.code, message: w.message });
     process.on('warning', onWarning);
     cleanups.push(() => void process.off('warning', onWarning));
-    instrument(createServer());
+    instrument(createServer(), { logging: false });
     await new Promise((r) => setImmediate(r));
     const ours = warnings.filter((w) => w.code === 'PERISCOPE_NO_ROUTES');
     expect(ours).toHaveLength(1);

@@ -8,10 +8,14 @@ export interface AdapterContext {
   createCore(resolveRoute?: (req: IncomingMessage) => string | undefined): Core;
   /** Endpoints to serve on the app itself (empty when they live on a management port). */
   readonly endpoints: Endpoints;
-  /** Tells periscope which server carries the app's traffic (connection gauge, shutdown). */
-  trackServer(server: Server): void;
+  /**
+   * Tells periscope which server carries the app's traffic (connection gauge, shutdown), and
+   * how the framework closes it when the shutdown must go through the framework.
+   */
+  trackServer(server: Server, close?: () => Promise<unknown>): void;
   report(error: unknown, where: string): void;
-  warnOnce(code: string, message: string): void;
+  /** Warns once per code (the one internal reporter). */
+  notice(code: string, message: string): void;
   /** The logging concern, when on: request IDs and request loggers (`req.log`, Fastify's `request.log`). */
   readonly logging: Pick<LoggingSubsystem, 'requestIds' | 'requestId' | 'requestLogger' | 'fastify'> | undefined;
 }

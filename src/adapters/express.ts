@@ -139,16 +139,7 @@ export function attachExpress(app: Express, ctx: AdapterContext): AdapterHandle 
       server = (req.socket as { server?: Server }).server;
       if (server !== undefined) ctx.trackServer(server);
     }
-    if (endpoints.size !== 0) {
-      const handler = endpoints.match(req.url);
-      if (handler !== undefined) {
-        Promise.resolve(handler(req, res)).catch((error: unknown) => {
-          ctx.report(error, 'endpoint');
-          if (!res.headersSent) res.writeHead(500).end();
-        });
-        return;
-      }
-    }
+    if (endpoints.size !== 0 && endpoints.serve(req, res)) return;
     // periscope's error handler goes back to the end first, so the recorder placed next lands
     // after the routes (before the first error handler).
     if (errorStack !== undefined && errorStack[errorStack.length - 1]!.handle !== periscopeErrorHandler) keepErrorHandlerLast(errorStack);

@@ -62,14 +62,15 @@ export function attachFastify(app: FastifyInstance, ctx: AdapterContext): Adapte
       core.recordError(reply.raw, error);
       done();
     });
-    for (const [path, handler] of ctx.endpoints.entries()) {
+    const endpoints = ctx.endpoints;
+    for (const [path, handler] of endpoints.entries()) {
       app.route({
         method: 'GET',
         url: path,
         config: { periscope: false },
         handler(request, reply) {
           reply.hijack();
-          return handler(request.raw, reply.raw);
+          endpoints.run(handler, request.raw, reply.raw);
         },
       });
     }
@@ -77,7 +78,8 @@ export function attachFastify(app: FastifyInstance, ctx: AdapterContext): Adapte
     // Fastify refuses hooks and routes once it has booted (FST_ERR_INSTANCE_ALREADY_LISTENING and kin).
     throw createError('PERISCOPE_ERR_TOO_LATE', ['Fastify', (error as Error).message]);
   }
-  ctx.trackServer(app.server);
+  // The shutdown closes the server through Fastify, so the app's onClose hooks run.
+  ctx.trackServer(app.server, () => app.close());
   return { framework: 'fastify' };
 }
 
@@ -110,7 +112,7 @@ function disableFastifyRequestLogging(app: FastifyInstance, ctx: AdapterContext)
   const key = Object.getOwnPropertySymbols(app).find((s) => s.description === 'fastify.logController');
   const controller = key === undefined ? undefined : ((app as unknown as Record<symbol, unknown>)[key] as { disableRequestLogging?: unknown; isDisableRequestLoggingFunction?: unknown } | undefined);
   if (controller === undefined || typeof controller !== 'object' || !('disableRequestLogging' in controller)) {
-    ctx.warnOnce('PERISCOPE_FASTIFY_REQUEST_LOGGING', 'periscope: could not turn off Fastify\'s own request log lines; create the app with `disableRequestLogging: true` to avoid duplicates.');
+    ctx.notice('PERISCOPE_FASTIFY_REQUEST_LOGGING', 'periscope: could not turn off Fastify\'s own request log lines; create the app with `disableRequestLogging: true` to avoid duplicates.');
     return;
   }
   controller.disableRequestLogging = true;

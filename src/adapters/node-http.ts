@@ -30,7 +30,7 @@ export function attachNodeHttp(server: Server, ctx: AdapterContext, routing: Nod
   const routeOf = routing.routeOf;
   const resolveRoute = routeOf ?? ((req: IncomingMessage) => (req.url === undefined ? undefined : matcher(req.url)));
   if (routeOf === undefined && routing.routes.length === 0) {
-    ctx.warnOnce(
+    ctx.notice(
       'PERISCOPE_NO_ROUTES',
       'periscope: this node:http server has no route names, so every request is labelled route="unmatched". ' +
         "Pass `routes: ['/users/:id', ...]` or `routeOf(req)` to instrument().",
@@ -42,16 +42,7 @@ export function attachNodeHttp(server: Server, ctx: AdapterContext, routing: Nod
   server.removeAllListeners('request');
 
   function periscopeRequest(this: Server, req: IncomingMessage, res: ServerResponse): void {
-    if (endpoints.size !== 0) {
-      const handler = endpoints.match(req.url);
-      if (handler !== undefined) {
-        Promise.resolve(handler(req, res)).catch((error: unknown) => {
-          ctx.report(error, 'endpoint');
-          if (!res.headersSent) res.writeHead(500).end();
-        });
-        return;
-      }
-    }
+    if (endpoints.size !== 0 && endpoints.serve(req, res)) return;
     core.run(core.start(req, res), callListeners, this, listeners, req, res);
   }
   server.on('request', periscopeRequest);

@@ -1,14 +1,16 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Report } from './reporter.js';
 
-/** Serves one operational endpoint (`/metrics`, probes). Must not throw; may be async. */
+/** Serves one operational endpoint (`/metrics`, probes). May throw or reject: {@link Endpoints.run} answers 500. */
 export type EndpointHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
 
 /**
  * periscope's own endpoints, matched on the path (query ignored); a path ending in `/*`
- * matches everything below it (`/readyz/*` serves `/readyz/postgres`). Served in-band by the
- * node:http and Express adapters, as routes by the Fastify adapter, or by a management
- * server of their own.
+ * matches everything below it (`/readyz/*` serves `/readyz/postgres`). The one way they are
+ * served, whether in-band by an adapter (node:http, Express), as routes (Fastify) or by a
+ * management server of their own: through {@link Endpoints.run}, which turns a handler's
+ * synchronous throw or rejection into a 500 and a report.
  */
 export class Endpoints {
   readonly #paths: string[] = [];
@@ -16,6 +18,14 @@ export class Endpoints {
   /** For each path: true when it is a `/*` prefix, stored without the `*`. */
   readonly #prefix: boolean[] = [];
   readonly #declared: string[] = [];
+  readonly #report: Report;
+  /** The `where` of reported failures: `endpoint` on the app, `management-endpoint` on a management server. */
+  readonly #where: string;
+
+  constructor(report: Report, where = 'endpoint') {
+    this.#report = report;
+    this.#where = where;
+  }
 
   add(path: string, handler: EndpointHandler): void {
     const prefix = path.endsWith('/*');
@@ -51,20 +61,35 @@ export class Endpoints {
     return undefined;
   }
 
+  /** Serves the request when it is for one of these endpoints and says so; false leaves it to the app. */
+  serve(req: IncomingMessage, res: ServerResponse): boolean {
+    const handler = this.match(req.url);
+    if (handler === undefined) return false;
+    this.run(handler, req, res);
+    return true;
+  }
+
+  /** Runs `handler`; a synchronous throw or a rejection is reported and answered with 500. Never throws. */
+  run(handler: EndpointHandler, req: IncomingMessage, res: ServerResponse): void {
+    const fail = (error: unknown): void => {
+      this.#report(error, this.#where);
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('Internal Server Error\n');
+      else res.destroy();
+    };
+    let result: void | Promise<void>;
+    try {
+      result = handler(req, res);
+    } catch (error) {
+      fail(error);
+      return;
+    }
+    if (result !== undefined) result.then(undefined, fail);
+  }
+
   /** A bare node:http server that serves only these endpoints (404 for anything else). */
-  createServer(report: (error: unknown, where: string) => void): Server {
+  createServer(): Server {
     return createServer((req, res) => {
-      const handler = this.match(req.url);
-      if (handler === undefined) {
-        res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('Not Found\n');
-        return;
-      }
-      Promise.resolve()
-        .then(() => handler(req, res))
-        .catch((error: unknown) => {
-          report(error, 'management-endpoint');
-          if (!res.headersSent) res.writeHead(500).end();
-        });
+      if (!this.serve(req, res)) res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('Not Found\n');
     });
   }
 }

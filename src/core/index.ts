@@ -7,3 +7,8 @@ export { Endpoints } from './endpoints.js';
 export type { EndpointHandler } from './endpoints.js';
 export { protect } from './auth.js';
 export type { EndpointAuth } from './auth.js';
+export { Reporter } from './reporter.js';
+export type { LoggerLike, Report } from './reporter.js';
+export { ManagementServers } from './management.js';
+export { compose } from './concern.js';
+export type { Composition, Concern, ConcernContext, EndpointSpec, ShutdownPhase, ShutdownStep } from './concern.js';

@@ -4,6 +4,7 @@ import { context as otelContext } from '@opentelemetry/api';
 import type { Context, Span } from '@opentelemetry/api';
 import { kScope } from '../symbols.js';
 import { methodIndex } from './methods.js';
+import type { RouteMatcher } from './routes.js';
 
 /**
  * Status label for a request whose connection closed before any status was sent
@@ -63,7 +64,9 @@ export interface RequestHook {
 export interface CoreOptions {
   hooks: readonly RequestHook[];
   /** Supplied by the adapter: the route template of a finished request, when not set at start. */
-  resolveRoute?: (req: IncomingMessage) => string | undefined;
+  resolveRoute?: ((req: IncomingMessage) => string | undefined) | undefined;
+  /** Requests whose URL this matches (the `ignore` option) get no scope: no metrics, logs or spans. */
+  ignore?: RouteMatcher | undefined;
   report: (error: unknown, where: string) => void;
 }
 
@@ -109,15 +112,19 @@ class Scope implements RequestScope {
 export class Core {
   readonly #hooks: readonly RequestHook[];
   readonly #resolveRoute: ((req: IncomingMessage) => string | undefined) | undefined;
+  readonly #ignore: RouteMatcher | undefined;
   readonly report: (error: unknown, where: string) => void;
 
   constructor(options: CoreOptions) {
     this.#hooks = options.hooks;
     this.#resolveRoute = options.resolveRoute;
+    this.#ignore = options.ignore;
     this.report = options.report;
   }
 
-  start(req: IncomingMessage, res: ServerResponse, route?: string): RequestScope {
+  /** Starts the request's scope; undefined for a request the `ignore` option leaves out. */
+  start(req: IncomingMessage, res: ServerResponse, route?: string): RequestScope | undefined {
+    if (this.#ignore !== undefined && this.#ignore(req.url ?? '/') !== undefined) return undefined;
     const scope = new Scope(this, req, res, route);
     (res as unknown as Record<symbol, Scope>)[kScope] = scope;
     // One shared listener function: no closure allocated per request.
@@ -137,8 +144,8 @@ export class Core {
    * Runs `fn(...args)` inside the request's OpenTelemetry context, so the handler and
    * everything it awaits see the request span. Without tracing it is a plain call.
    */
-  run<A extends unknown[], R>(scope: RequestScope, fn: (...args: A) => R, ...args: A): R {
-    const ctx = scope.context;
+  run<A extends unknown[], R>(scope: RequestScope | undefined, fn: (...args: A) => R, ...args: A): R {
+    const ctx = scope?.context;
     return ctx === undefined ? fn(...args) : otelContext.with(ctx, fn, undefined, ...args);
   }
 

@@ -32,7 +32,7 @@ export interface PostgresCheckOptions {
 
 /**
  * A PostgreSQL check for a `pg` Pool or Client: runs `SELECT 1`. For a Pool it also reports
- * the pool's total, idle and waiting clients (as `db_client_connection_count` and
+ * the pool's total, idle and waiting clients (as `db_client_connections` and
  * `db_client_connection_pending_requests` metrics and in `/healthz`), and is degraded while
  * requests wait for a connection, so pool exhaustion shows before it becomes an outage.
  */

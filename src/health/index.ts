@@ -17,7 +17,9 @@ export { Lifecycle } from './lifecycle.js';
 export type { LifecycleState } from './lifecycle.js';
 export type { LoggerLike } from './log.js';
 export { GracefulShutdown, readProcessFacts, signalProxyWarning } from './shutdown.js';
-export type { ProcessFacts, ShutdownConfig, ShutdownDeps, ShutdownReport } from './shutdown.js';
+export type { ProcessFacts, ShutdownDeps, ShutdownReport } from './shutdown.js';
+export { healthConcern, shutdownConcern } from './concern.js';
+export type { HealthConcern, ShutdownConcern, ShutdownSinks } from './concern.js';
 export type { HealthzBody } from './probes.js';
 
 /** A run of every check, as `obs.health.check()` returns it. */

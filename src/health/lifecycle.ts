@@ -10,14 +10,22 @@ export type LifecycleState = 'starting' | 'ready' | 'draining' | 'stopped';
  */
 export class Lifecycle {
   readonly #servers = new Set<Server>();
+  /** How to close a server when its framework must close it (Fastify runs its onClose hooks). */
+  readonly #closers = new Map<Server, () => Promise<unknown>>();
   /** Servers seen listening once: when one stops, it was closed, not slow to start. */
   readonly #listened = new WeakSet<Server>();
   #pending = 0;
   readonly #failed: string[] = [];
   #phase: 'running' | 'draining' | 'stopped' = 'running';
 
-  trackServer(server: Server): void {
+  trackServer(server: Server, close?: () => Promise<unknown>): void {
     this.#servers.add(server);
+    if (close !== undefined) this.#closers.set(server, close);
+  }
+
+  /** The framework's own close for `server`, when it has one. */
+  closerOf(server: Server): (() => Promise<unknown>) | undefined {
+    return this.#closers.get(server);
   }
 
   servers(): Server[] {

@@ -1,16 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { Lifecycle } from './lifecycle.js';
-import type { LoggerLike } from './log.js';
+import type { ResolvedShutdownOptions } from '../options.js';
+import type { LoggerLike, ShutdownStep } from '../core/index.js';
 
-/** Resolved `shutdown` options. */
-export interface ShutdownConfig {
-  readonly signals: readonly NodeJS.Signals[];
-  readonly drainDelayMs: number;
-  readonly timeoutMs: number;
-  readonly exit: boolean;
-  readonly gracePeriodMs: number;
-}
 
 /** What a shutdown did, with its timings in milliseconds. */
 export interface ShutdownReport {
@@ -25,11 +18,14 @@ export interface ShutdownReport {
 }
 
 export interface ShutdownDeps {
-  readonly config: ShutdownConfig;
+  readonly config: ResolvedShutdownOptions;
   readonly lifecycle: Lifecycle;
   readonly logger: LoggerLike;
-  /** periscope's own cleanup after the app is drained: management servers, timers. */
-  readonly stopInternal: () => Promise<void>;
+  /**
+   * periscope's own steps after the app is drained and the user's hooks ran: every `close`
+   * step (timers, management servers), then every `flush` step (spans, then logs).
+   */
+  readonly steps: (phase: 'close' | 'flush') => readonly ShutdownStep[];
   /** Ends the process. Default `process.exit`. */
   readonly exit?: (code: number) => void;
 }
@@ -50,17 +46,20 @@ function delay(ms: number): Promise<void> {
  * go idle (keep-alive between requests) are closed as they appear, so an in-flight request
  * finishes and its connection then goes away.
  */
-function drainServer(server: Server): Promise<void> {
+function drainServer(server: Server, close: (() => Promise<unknown>) | undefined): Promise<void> {
   if (!server.listening) {
     server.closeIdleConnections();
     return Promise.resolve();
   }
   return new Promise((resolve) => {
     const sweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
-    server.close(() => {
+    const done = (): void => {
       clearInterval(sweep);
       resolve();
-    });
+    };
+    // A framework's own close (Fastify's) closes the server and then runs the app's onClose hooks.
+    if (close !== undefined) close().then(done, done);
+    else server.close(done);
     server.closeIdleConnections();
   });
 }
@@ -72,7 +71,6 @@ function drainServer(server: Server): Promise<void> {
 export class GracefulShutdown {
   readonly #deps: ShutdownDeps;
   readonly #hooks: (() => unknown)[] = [];
-  readonly #flushes: [string, () => unknown][] = [];
   #running: Promise<ShutdownReport> | undefined;
   #exitOnFinish = false;
   readonly #onSignal = (signal: NodeJS.Signals) => this.#signal(signal);
@@ -84,11 +82,6 @@ export class GracefulShutdown {
   /** Runs after the app is drained, in registration order. */
   onShutdown(fn: () => unknown): void {
     this.#hooks.push(fn);
-  }
-
-  /** periscope's own last steps (flush spans, then logs), after the user's hooks. */
-  addFlush(name: string, fn: () => unknown): void {
-    this.#flushes.push([name, fn]);
   }
 
   /** Listens for the configured signals. */
@@ -157,7 +150,7 @@ export class GracefulShutdown {
     logger.debug({ servers: servers.length, drain_delay_ms: round(t1 - t0) }, 'stopped accepting connections; waiting for in-flight requests');
     lifecycle.closing = true;
     const work = (async () => {
-      await Promise.all(servers.map(drainServer));
+      await Promise.all(servers.map((server) => drainServer(server, lifecycle.closerOf(server))));
       t2 = performance.now();
       logger.debug({ servers: servers.length, drain_ms: round(t2 - t1) }, 'in-flight requests finished; servers closed');
       for (const hook of this.#hooks) {
@@ -188,11 +181,13 @@ export class GracefulShutdown {
     clearTimeout(deadlineTimer);
 
     lifecycle.stop();
-    try {
-      await this.#deps.stopInternal();
-    } catch (error) {
-      failures++;
-      logger.error({ err: describe(error) }, 'stopping periscope failed');
+    for (const step of this.#deps.steps('close')) {
+      try {
+        await step.run();
+      } catch (error) {
+        failures++;
+        logger.error({ err: describe(error), step: step.name }, 'stopping periscope failed');
+      }
     }
     const timings = {
       drainDelayMs: round(t1 - t0),
@@ -215,12 +210,12 @@ export class GracefulShutdown {
     });
     await Promise.race([
       (async () => {
-        for (const [name, fn] of this.#flushes) {
+        for (const step of this.#deps.steps('flush')) {
           try {
-            await fn();
+            await step.run();
           } catch (error) {
             failures++;
-            logger.error({ err: describe(error), step: name }, 'shutdown flush step failed');
+            logger.error({ err: describe(error), step: step.name }, 'shutdown flush step failed');
           }
         }
       })(),

@@ -42,11 +42,21 @@ export interface LoggingSubsystem {
    * that finds it runs outside the request's context, so the line is written inside the
    * scope's trace context (when tracing is on) to carry the request's trace IDs.
    */
-  slowRequest(scope: RequestScope, method: string, route: string | undefined, url: string | undefined, elapsedMs: number, thresholdMs: number): void;
+  slowRequest(request: SlowRequestLine): void;
   /** Resolves once every line written so far has been handed to the OS or transport. */
   flush(): Promise<void>;
   /** Flushes and closes periscope's files and transport workers (stdout stays open). */
   close(): Promise<void>;
+}
+
+/** A request still in flight past the slow-request threshold, as the slow-request detector reports it. */
+export interface SlowRequestLine {
+  readonly scope: RequestScope;
+  readonly method: string;
+  readonly route: string | undefined;
+  readonly url: string | undefined;
+  readonly elapsedMs: number;
+  readonly thresholdMs: number;
 }
 
 export interface LoggingDeps {
@@ -116,7 +126,7 @@ export function createLogging(deps: LoggingDeps): LoggingSubsystem {
         },
       };
     },
-    slowRequest(scope, method, route, url, elapsedMs, thresholdMs) {
+    slowRequest({ scope, method, route, url, elapsedMs, thresholdMs }) {
       const write = () =>
         logger.warn(
           { request_id: scope.requestId, method, route, path: url === undefined ? undefined : pathOnly(url), elapsed_ms: Math.round(elapsedMs), threshold_ms: thresholdMs },
@@ -148,3 +158,5 @@ export function createLogger(options?: LoggingOptions & { serviceName?: string; 
     (error, where) => process.emitWarning(`periscope: ${where} failed: ${error instanceof Error ? error.message : String(error)}`, { code: 'PERISCOPE_INTERNAL_ERROR' }),
   );
 }
+export { loggingConcern } from './concern.js';
+export type { LoggingConcern } from './concern.js';

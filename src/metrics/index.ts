@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { Counter, Histogram, Registry } from '@prometheus-io/client';
+import { Counter, Histogram } from '@prometheus-io/client';
+import type { Registry } from '@prometheus-io/client';
 import type { ResolvedMetricsOptions } from '../options.js';
 import { HttpMetrics } from './http-metrics.js';
 import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, wantsOpenMetrics, writeExpositionBytes } from './exposition.js';
@@ -9,6 +10,8 @@ import { ChunkPool, SCRAPE_POOL_BYTES } from './writer.js';
 import type { BuildInfo } from './runtime.js';
 
 export { HttpMetrics, OVERFLOW_LABEL } from './http-metrics.js';
+export { metricsConcern } from './concern.js';
+export type { MetricsConcern } from './concern.js';
 export { writeExposition, wantsOpenMetrics, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } from './exposition.js';
 export type { ExpositionResult } from './exposition.js';
 export { RENAMED_RUNTIME_GAUGES } from './runtime.js';
@@ -19,19 +22,18 @@ export interface MetricsSubsystem {
   readonly http: HttpMetrics;
   /** Serves the exposition: GET or HEAD, 0.0.4 text or OpenMetrics by `Accept`. */
   serve(req: IncomingMessage, res: ServerResponse): Promise<void>;
-  /** Counts a failure inside periscope in `periscope_internal_errors_total`. */
-  countInternalError(where: string): void;
 }
 
 export interface CreateMetricsInput {
   options: ResolvedMetricsOptions;
+  /** The registry to fill (the `metrics.registry` option's, or a new one). */
+  registry: Registry;
   build: BuildInfo;
   report: (error: unknown, where: string) => void;
 }
 
 /** Builds the registry, the request metrics and the scrape handler of one `instrument()` call. */
-export function createMetrics({ options, build, report }: CreateMetricsInput): MetricsSubsystem {
-  const registry = options.registry ?? new Registry();
+export function createMetrics({ options, registry, build, report }: CreateMetricsInput): MetricsSubsystem {
   const folded = new Counter({
     name: 'periscope_series_folded_total',
     help: 'Label sets folded into the overflow series because a metric reached its series cap.',
@@ -55,12 +57,6 @@ export function createMetrics({ options, build, report }: CreateMetricsInput): M
     name: 'periscope_scrape_duration_seconds',
     help: 'Time taken to serve a scrape of the metrics endpoint.',
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
-    registers: [registry],
-  });
-  const internalErrors = new Counter({
-    name: 'periscope_internal_errors_total',
-    help: 'Failures inside periscope that were caught before reaching a response, by where they happened.',
-    labelNames: ['where'],
     registers: [registry],
   });
   scrapes.inc({ result: 'success' }, 0);
@@ -109,6 +105,5 @@ export function createMetrics({ options, build, report }: CreateMetricsInput): M
     registry,
     http,
     serve,
-    countInternalError: (where) => internalErrors.inc({ where }),
   };
 }

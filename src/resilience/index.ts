@@ -22,3 +22,5 @@ export { isCircuitOpenError, isCircuitTimeoutError } from '../errors.js';
 export { SlowRequestDetector } from './slow-requests.js';
 export type { SlowRequest, SlowRequestDetectorOptions } from './slow-requests.js';
 export { BreakerMetrics, slowRequestCounter } from './breaker-metrics.js';
+export { breakersConcern, slowRequestsConcern } from './concern.js';
+export type { BreakerHealthCheck, BreakerSinks, BreakersConcern } from './concern.js';

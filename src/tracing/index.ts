@@ -275,3 +275,5 @@ export function createTracing(input: CreateTracingInput): TracingSubsystem {
     },
   };
 }
+export { tracingConcern } from './concern.js';
+export type { TracingConcern } from './concern.js';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Endpoints } from '../../src/core/index.js';
 
 describe('Endpoints.match with per-check prefixes', () => {
-  const e = new Endpoints();
+  const e = new Endpoints(() => {});
   const [metrics, ready, readyOne, root] = [() => {}, () => {}, () => {}, () => {}];
   e.add('/metrics', metrics);
   e.add('/readyz', ready);
@@ -25,7 +25,7 @@ describe('Endpoints.match with per-check prefixes', () => {
   });
 
   it('a "/" path still matches only itself', () => {
-    const r = new Endpoints();
+    const r = new Endpoints(() => {});
     r.add('/', root);
     expect(r.match('/')).toBe(root);
     expect(r.match('/?a')).toBe(root);

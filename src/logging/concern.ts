@@ -1,0 +1,33 @@
+import type { Logger } from 'pino';
+import type { Concern, ConcernContext } from '../core/index.js';
+import type { ResolvedLoggingOptions } from '../options.js';
+import { createLogging, periscopeLoggerOf } from './index.js';
+import type { LoggingSubsystem } from './index.js';
+
+export interface LoggingConcern extends Concern {
+  readonly logger: Logger;
+  /** What adapters use: request IDs and request loggers (`req.log`, Fastify's `request.log`). */
+  readonly subsystem: LoggingSubsystem;
+}
+
+/**
+ * The logging concern: `obs.logger`, one request line per request, flushed last at shutdown.
+ * Built before the others, which write through its logger; `app` is read for a logger that
+ * periscope made before it (Fastify's `loggerInstance: createLogger()`), which it adopts.
+ */
+export function loggingConcern(ctx: Omit<ConcernContext, 'logger'>, options: ResolvedLoggingOptions, app: unknown): LoggingConcern {
+  const logging = createLogging({
+    options,
+    service: ctx.service.name,
+    version: ctx.service.version,
+    report: ctx.report,
+    adopt: ctx.framework === 'fastify' ? periscopeLoggerOf((app as { log?: unknown }).log) : undefined,
+  });
+  return {
+    name: 'logging',
+    logger: logging.logger,
+    subsystem: logging,
+    hook: logging.hook,
+    shutdown: [{ phase: 'flush', name: 'logging', run: () => logging.flush() }],
+  };
+}

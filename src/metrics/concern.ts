@@ -1,0 +1,24 @@
+import type { Registry } from '@prometheus-io/client';
+import { protect } from '../core/index.js';
+import type { Concern, ConcernContext } from '../core/index.js';
+import type { ResolvedMetricsOptions } from '../options.js';
+import { createMetrics } from './index.js';
+import type { HttpMetrics } from './http-metrics.js';
+
+export interface MetricsConcern extends Concern {
+  readonly registry: Registry;
+  readonly http: HttpMetrics;
+}
+
+/** The metrics concern: request metrics per route, the runtime and build metrics, and `/metrics`. */
+export function metricsConcern(ctx: ConcernContext & { readonly registry: Registry }, options: ResolvedMetricsOptions): MetricsConcern {
+  const metrics = createMetrics({ options, registry: ctx.registry, build: { service: ctx.service.name, version: ctx.service.version, commit: ctx.service.commit }, report: ctx.report });
+  return {
+    name: 'metrics',
+    registry: metrics.registry,
+    http: metrics.http,
+    hook: metrics.http,
+    endpoints: [{ path: options.path, handler: options.auth === undefined ? metrics.serve : protect(metrics.serve, options.auth), port: options.port, host: options.host }],
+    trackServer: (server) => metrics.http.trackServer(server),
+  };
+}
