@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { Registry } from '@prometheus-io/client';
 import { INVALID_SPAN_CONTEXT, trace } from '@opentelemetry/api';
 import type { Span } from '@opentelemetry/api';
-import { compileRoutes, compose, Core, Reporter } from './core/index.js';
+import { compileRoutes, compose, Core, OpenRequests, Reporter } from './core/index.js';
 import type { ConcernContext } from './core/index.js';
 import { createError, describeValue } from './errors.js';
 import { resolveOptions } from './options.js';
@@ -64,13 +64,14 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
     registerCheck: o.health === false ? undefined : health.registerCheck,
   });
   // The shutdown runs every concern's steps, read from the composition when it runs.
-  const shutdown = shutdownConcern(ctx, o.shutdown, { lifecycle: health.lifecycle, steps: (phase) => concerns.steps(phase) });
+  const open = new OpenRequests();
+  const shutdown = shutdownConcern(ctx, o.shutdown, { lifecycle: health.lifecycle, steps: (phase) => concerns.steps(phase), requests: open });
   // Tracing first, so every later hook (metrics exemplars, logs) finds the trace ID on the scope.
   const concerns = compose([tracing, metrics, logging, slow, health, breakers, shutdown], reporter.report);
 
   const ignore = o.ignore.length === 0 ? undefined : compileRoutes(o.ignore);
   attachAdapter(framework, app, o, {
-    createCore: (resolveRoute) => new Core({ hooks: concerns.hooks, resolveRoute, ignore, report: reporter.report }),
+    createCore: (resolveRoute) => new Core({ hooks: concerns.hooks, resolveRoute, ignore, open, report: reporter.report }),
     endpoints: concerns.endpoints,
     trackServer: concerns.trackServer,
     report: reporter.report,

@@ -12,6 +12,28 @@ import type { RouteMatcher } from './routes.js';
  */
 export const STATUS_CLIENT_CLOSED = 499;
 
+/**
+ * Status of a request the shutdown cut off at its deadline before any status was sent: the
+ * server gave up on it (the client sees its connection close).
+ */
+export const STATUS_CUT_OFF = 503;
+
+/**
+ * The requests started and not yet ended, shared by the cores of one `instrument()` call, so
+ * the shutdown can end every open scope before it flushes and exits.
+ */
+export class OpenRequests {
+  count = 0;
+  /** Set by the shutdown at its deadline: a request ending unanswered from then on was cut off. */
+  cutOff: Error | undefined = undefined;
+
+  /** Resolves once every open request has ended, or after `turns` event-loop turns. */
+  async settle(turns = 100): Promise<void> {
+    // A destroyed socket's 'close' (and so the response's) comes in the close phase of the next turn.
+    for (let i = 0; i < turns && this.count > 0; i++) await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
 /** Route label for a request that matched no route, so random paths add no series. */
 export const UNMATCHED_ROUTE = 'unmatched';
 
@@ -67,6 +89,8 @@ export interface CoreOptions {
   resolveRoute?: ((req: IncomingMessage) => string | undefined) | undefined;
   /** Requests whose URL this matches (the `ignore` option) get no scope: no metrics, logs or spans. */
   ignore?: RouteMatcher | undefined;
+  /** Counts the open scopes (shared with the shutdown). Default: a new one. */
+  open?: OpenRequests | undefined;
   report: (error: unknown, where: string) => void;
 }
 
@@ -113,12 +137,14 @@ export class Core {
   readonly #hooks: readonly RequestHook[];
   readonly #resolveRoute: ((req: IncomingMessage) => string | undefined) | undefined;
   readonly #ignore: RouteMatcher | undefined;
+  readonly #open: OpenRequests;
   readonly report: (error: unknown, where: string) => void;
 
   constructor(options: CoreOptions) {
     this.#hooks = options.hooks;
     this.#resolveRoute = options.resolveRoute;
     this.#ignore = options.ignore;
+    this.#open = options.open ?? new OpenRequests();
     this.report = options.report;
   }
 
@@ -126,6 +152,7 @@ export class Core {
   start(req: IncomingMessage, res: ServerResponse, route?: string): RequestScope | undefined {
     if (this.#ignore !== undefined && this.#ignore(req.url ?? '/') !== undefined) return undefined;
     const scope = new Scope(this, req, res, route);
+    this.#open.count++;
     (res as unknown as Record<symbol, Scope>)[kScope] = scope;
     // One shared listener function: no closure allocated per request.
     res.on('close', onResponseClose);
@@ -158,7 +185,15 @@ export class Core {
   end(scope: Scope): void {
     const res = scope.res;
     scope.duration = (performance.now() - scope.startTime) / 1000;
-    scope.status = res.headersSent ? res.statusCode : STATUS_CLIENT_CLOSED;
+    const open = this.#open;
+    open.count--;
+    if (open.cutOff !== undefined && !res.writableFinished) {
+      // Cut off by the shutdown deadline: counted, logged and traced with why.
+      scope.status = res.headersSent ? res.statusCode : STATUS_CUT_OFF;
+      if (scope.error === undefined) scope.error = open.cutOff;
+    } else {
+      scope.status = res.headersSent ? res.statusCode : STATUS_CLIENT_CLOSED;
+    }
     if (scope.route === undefined) {
       let route: string | undefined;
       if (this.#resolveRoute !== undefined) {

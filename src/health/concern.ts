@@ -1,4 +1,4 @@
-import type { Concern, ConcernContext, ShutdownStep } from '../core/index.js';
+import type { Concern, ConcernContext, OpenRequests, ShutdownStep } from '../core/index.js';
 import type { ResolvedHealthOptions, ResolvedShutdownOptions } from '../options.js';
 import type { CheckOptions, HealthCheck } from './checks.js';
 import { createHealth } from './index.js';
@@ -61,6 +61,8 @@ export interface ShutdownSinks {
   readonly lifecycle: Lifecycle;
   /** The other concerns' steps of a phase, read when the shutdown runs. */
   steps(phase: 'close' | 'flush'): readonly ShutdownStep[];
+  /** The app's open requests, ended at the deadline before the flush. */
+  readonly requests: OpenRequests;
 }
 
 /**
@@ -74,6 +76,7 @@ export function shutdownConcern(ctx: ConcernContext, options: ResolvedShutdownOp
     lifecycle: sinks.lifecycle,
     logger: ctx.logger,
     steps: sinks.steps,
+    requests: sinks.requests,
   });
   if (options !== false) {
     shutdown.installSignals();

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { Lifecycle } from './lifecycle.js';
 import type { ResolvedShutdownOptions } from '../options.js';
-import type { LoggerLike, ShutdownStep } from '../core/index.js';
+import type { LoggerLike, OpenRequests, ShutdownStep } from '../core/index.js';
 
 
 /** What a shutdown did, with its timings in milliseconds. */
@@ -26,6 +26,8 @@ export interface ShutdownDeps {
    * step (timers, management servers), then every `flush` step (spans, then logs).
    */
   readonly steps: (phase: 'close' | 'flush') => readonly ShutdownStep[];
+  /** The app's open requests: at the deadline each is ended (counted, logged, traced) before the flush. */
+  readonly requests?: OpenRequests;
   /** Ends the process. Default `process.exit`. */
   readonly exit?: (code: number) => void;
 }
@@ -112,12 +114,50 @@ export class GracefulShutdown {
     const { logger, config } = this.#deps;
     if (this.#running !== undefined) {
       logger.warn({ signal }, 'second signal during shutdown: closing every connection and exiting now');
-      for (const server of this.#deps.lifecycle.servers()) server.closeAllConnections();
-      if (config.exit) (this.#deps.exit ?? process.exit)(1);
+      void this.#cutOff(this.#deps.lifecycle.servers(), 'a second signal')
+        .then(() => this.#flush(FLUSH_GRACE_MS))
+        .then(() => {
+          if (config.exit) (this.#deps.exit ?? process.exit)(1);
+        });
       return;
     }
     this.#exitOnFinish = config.exit;
     void this.run(`signal ${signal}`);
+  }
+
+  /**
+   * Closes every connection; each request still open ends at once as cut off (503 unless a
+   * status was sent, its error saying why), so it is counted, logged and traced before the flush.
+   */
+  async #cutOff(servers: readonly Server[], why: string): Promise<void> {
+    const requests = this.#deps.requests;
+    if (requests !== undefined) requests.cutOff ??= new Error(`request cut off by ${why}`);
+    for (const server of servers) server.closeAllConnections();
+    await requests?.settle();
+  }
+
+  /** Runs every flush step within `budget` ms; returns how many failed. */
+  async #flush(budget: number): Promise<number> {
+    let failures = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, budget);
+    });
+    await Promise.race([
+      (async () => {
+        for (const step of this.#deps.steps('flush')) {
+          try {
+            await step.run();
+          } catch (error) {
+            failures++;
+            this.#deps.logger.error({ err: describe(error), step: step.name }, 'shutdown flush step failed');
+          }
+        }
+      })(),
+      deadline,
+    ]);
+    clearTimeout(timer);
+    return failures;
   }
 
   /** Runs the sequence once; later calls get the same result. */
@@ -175,8 +215,8 @@ export class GracefulShutdown {
       const now = performance.now();
       if (t2 === t1) t2 = now;
       t3 = now;
-      logger.error({ timeout_ms: config.timeoutMs }, 'shutdown deadline passed: closing every remaining connection');
-      for (const server of servers) server.closeAllConnections();
+      logger.error({ timeout_ms: config.timeoutMs, open_requests: this.#deps.requests?.count ?? 0 }, 'shutdown deadline passed: closing every remaining connection');
+      await this.#cutOff(servers, `the shutdown deadline (${config.timeoutMs} ms)`);
     }
     clearTimeout(deadlineTimer);
 
@@ -203,25 +243,7 @@ export class GracefulShutdown {
     // Flushes come last so that the lines above reach the log and the spans of the last
     // requests reach the collector; after a missed deadline they still get a short grace.
     const t4 = performance.now();
-    const budget = timedOut ? FLUSH_GRACE_MS : Math.max(FLUSH_GRACE_MS, config.timeoutMs - (t4 - t1));
-    let flushTimer: NodeJS.Timeout | undefined;
-    const flushDeadline = new Promise<void>((resolve) => {
-      flushTimer = setTimeout(resolve, budget);
-    });
-    await Promise.race([
-      (async () => {
-        for (const step of this.#deps.steps('flush')) {
-          try {
-            await step.run();
-          } catch (error) {
-            failures++;
-            logger.error({ err: describe(error), step: step.name }, 'shutdown flush step failed');
-          }
-        }
-      })(),
-      flushDeadline,
-    ]);
-    clearTimeout(flushTimer);
+    failures += await this.#flush(timedOut ? FLUSH_GRACE_MS : Math.max(FLUSH_GRACE_MS, config.timeoutMs - (t4 - t1)));
     timings.flushMs = round(performance.now() - t4);
     timings.totalMs = round(performance.now() - t0);
     this.removeSignals();

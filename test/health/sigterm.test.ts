@@ -110,8 +110,8 @@ describe('SIGTERM on a Fastify service (child process, built package)', () => {
     expect(done.drain_delay_ms as number).toBeGreaterThanOrEqual(2995);
   });
 
-  it('a second signal during shutdown forces exit 1', async () => {
-    child = new Child({ DRAIN_DELAY_MS: '5000' });
+  it('a second signal during shutdown forces exit 1, after the cut-off request was logged', async () => {
+    child = new Child({ DRAIN_DELAY_MS: '5000', REQUEST_LOG: '1' });
     const { port } = (await child.waitFor('out', (l) => l.event === 'listening')) as { port: number };
     const slow = get(`http://127.0.0.1:${port}/slow`).catch((e: NodeJS.ErrnoException) => e.code);
     await child.waitFor('out', (l) => l.event === 'slow-start');
@@ -120,7 +120,9 @@ describe('SIGTERM on a Fastify service (child process, built package)', () => {
     child.proc.kill('SIGINT');
     expect(await child.exited).toEqual({ code: 1, signal: null });
     expect(await slow).toBe('ECONNRESET');
-    expect(child.err.at(-1)).toMatchObject({ level: 'warn', signal: 'SIGINT', msg: 'second signal during shutdown: closing every connection and exiting now' });
+    const last = child.err.slice(-2);
+    expect(last[0]).toMatchObject({ level: 'warn', signal: 'SIGINT', msg: 'second signal during shutdown: closing every connection and exiting now' });
+    expect(last[1]).toMatchObject({ level: 'error', msg: 'request completed', route: '/slow', status_code: 503, err: { message: 'request cut off by a second signal' } });
     expect(child.out.some((l) => l.event === 'hook')).toBe(false);
   });
 });
