@@ -4,6 +4,7 @@ import type { Concern, ConcernContext } from '../core/index.js';
 import type { ResolvedMetricsOptions } from '../options.js';
 import { createMetrics } from './index.js';
 import type { HttpMetrics } from './http-metrics.js';
+import { trackRejections } from './rejected.js';
 
 export interface MetricsConcern extends Concern {
   readonly registry: Registry;
@@ -13,12 +14,16 @@ export interface MetricsConcern extends Concern {
 /** The metrics concern: request metrics per route, the runtime and build metrics, and `/metrics`. */
 export function metricsConcern(ctx: ConcernContext & { readonly registry: Registry }, options: ResolvedMetricsOptions): MetricsConcern {
   const metrics = createMetrics({ options, registry: ctx.registry, build: { service: ctx.service.name, version: ctx.service.version, commit: ctx.service.commit }, report: ctx.report });
+  const trackRejected = trackRejections(ctx.registry, ctx.logger);
   return {
     name: 'metrics',
     registry: metrics.registry,
     http: metrics.http,
     hook: metrics.http,
     endpoints: [{ path: options.path, handler: options.auth === undefined ? metrics.serve : protect(metrics.serve, options.auth), port: options.port, host: options.host }],
-    trackServer: (server) => metrics.http.trackServer(server),
+    trackServer: (server) => {
+      metrics.http.trackServer(server);
+      trackRejected(server);
+    },
   };
 }

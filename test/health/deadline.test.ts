@@ -42,7 +42,7 @@ describe('requests cut off at the shutdown deadline are counted, logged and trac
     expect(spans.every((s) => s.status.code === 2 && s.status.message === 'request cut off by the shutdown deadline (300 ms)')).toBe(true);
     const metrics = await parseExposition(await app.obs.registry.metrics());
     expect(samples(metrics, 'http_requests_total', { route: '/gate' }).map((s) => [s.labels.status_code, s.value])).toEqual([['503', HELD]]);
-    expect(samples(metrics, 'http_requests_in_flight').reduce((sum, s) => sum + s.value, 0)).toBe(0);
+    expect(samples(metrics, 'http_requests_in_flight').reduce((sum, s) => sum + (s.value ?? 0), 0)).toBe(0);
     // The clients saw their connections close.
     expect(new Set(await Promise.all(held))).toEqual(new Set(['TypeError']));
   });
