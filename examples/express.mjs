@@ -1,6 +1,6 @@
 // The periscope demo on Express: `npm run start:express`, then open the URLs it prints.
 import express from 'express';
-import { instrument } from 'periscope';
+import { instrument } from 'periscope-node';
 
 const app = express();
 const obs = instrument(app, { serviceName: 'periscope-demo-express' });

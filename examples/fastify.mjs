@@ -1,6 +1,6 @@
 // The periscope demo on Fastify: `npm start`, then open the URLs it prints.
 import Fastify from 'fastify';
-import { instrument } from 'periscope';
+import { instrument } from 'periscope-node';
 
 const app = Fastify();
 const obs = instrument(app, { serviceName: 'periscope-demo-fastify' });
