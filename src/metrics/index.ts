@@ -13,6 +13,7 @@ export { writeExposition, wantsOpenMetrics, OPENMETRICS_CONTENT_TYPE, PROMETHEUS
 export type { ExpositionResult } from './exposition.js';
 export { RENAMED_RUNTIME_GAUGES } from './runtime.js';
 export { Registry } from '@prometheus-io/client';
+export { Counter, Gauge, Histogram, Summary } from '@prometheus-io/client';
 
 export interface MetricsSubsystem {
   readonly registry: Registry;
