@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 /*
  * What a user gets: `npm pack` (its prepack builds dist/), the tarball installed into a fresh app
  * beside fastify, express and typescript from the npm registry, a strict TypeScript consumer
- * type-checked and run, and the README's tour run against the installed package as ESM and as
- * CommonJS. Every node here is the project's own Node 24; npm is the one on PATH.
+ * type-checked and run, and the README's quick start and tour run against the installed package
+ * (the tour as ESM and as CommonJS). Every node here is the project's own Node 24; npm is the one on PATH.
  */
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -129,6 +129,29 @@ describe('the packed tarball', () => {
       '> error PERISCOPE_ERR_INVALID_OPTION',
       '> shutdown 2',
     ]);
+  });
+
+  it("runs the README's quick start: the app serves its route, and /metrics counts it as the README shows", async () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const code = /```js quickstart\n([\s\S]*?)```/.exec(readme)![1]!;
+    const shell = /```sh\nnode app\.mjs &\n([\s\S]*?)```/.exec(readme)![1]!;
+    const promised = /^# (http_requests_total.*)$/m.exec(shell)![1]!;
+    writeFileSync(join(app, 'app.mjs'), code);
+    const child = spawn(node, ['app.mjs'], { cwd: app, env: { ...env, PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      let out = '';
+      for await (const chunk of child.stdout) {
+        out += String(chunk);
+        if (/listening on (\S+)\n/.test(out)) break;
+      }
+      const base = /listening on (\S+)\n/.exec(out)![1]!;
+      expect(base).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(await (await fetch(`${base}/hello/world`)).json()).toEqual({ hello: 'world' });
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      expect(metrics.split('\n').filter((l) => l.startsWith('http_requests_total'))).toEqual([promised]);
+    } finally {
+      child.kill();
+    }
   });
 
   const samples = tour();
