@@ -87,6 +87,9 @@ describe('the packed tarball', () => {
     const manifest = JSON.parse(readFileSync(join(app, 'node_modules/periscope-node/package.json'), 'utf8')) as { name: string; bin: Record<string, string> };
     expect(manifest.name).toBe('periscope-node');
     expect(manifest.bin).toEqual({ periscope: './dist/cli/bin.js' });
+    // The CLI keeps its name: npm links it as node_modules/.bin/periscope.
+    const help = await run(join(app, 'node_modules/.bin/periscope'), ['--help'], { cwd: app, env });
+    expect(help.stdout.split('\n')[0]).toMatch(/^Usage: periscope /);
   });
 
   it('gives a strict TypeScript consumer types that check, and that reject misuse', async () => {
