@@ -1,6 +1,6 @@
 // The periscope demo on Express: `npm run start:express`, then open the URLs it prints.
 import express from 'express';
-import { instrument } from 'periscope';
+import { instrument } from 'periscope-node';
 
 const app = express();
 const obs = instrument(app, { serviceName: 'periscope-demo-express' });
@@ -27,11 +27,15 @@ users.get('/users/:id', (req, res) => {
 });
 app.use('/api/v1', users);
 
+// Loopback unless HOST says otherwise (HOST=0.0.0.0 accepts other machines, as in a container).
+const host = process.env.HOST ?? '127.0.0.1';
 const port = Number(process.env.PORT ?? 3000);
-const server = app.listen(port, process.env.HOST ?? '0.0.0.0', () => {
-  const base = `http://localhost:${server.address().port}`;
+// The URLs printed: localhost for loopback and wildcard addresses, else the address itself.
+const urlHost = ['127.0.0.1', '::1', '0.0.0.0', '::'].includes(host) ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+const server = app.listen(port, host, () => {
+  const base = `http://${urlHost}:${server.address().port}`;
   const lines = [
-    `periscope demo (${obs.framework}) listening`,
+    `periscope demo (${obs.framework}) listening on ${host}:${server.address().port} (HOST, PORT)`,
     `  service:  ${base}/hello/world   ${base}/slow?ms=250   ${base}/fail   ${base}/api/v1/users/42`,
     `  metrics:  ${base}/metrics`,
   ];

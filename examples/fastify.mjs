@@ -1,6 +1,6 @@
 // The periscope demo on Fastify: `npm start`, then open the URLs it prints.
 import Fastify from 'fastify';
-import { instrument } from 'periscope';
+import { instrument } from 'periscope-node';
 
 const app = Fastify();
 const obs = instrument(app, { serviceName: 'periscope-demo-fastify' });
@@ -19,11 +19,15 @@ app.get('/fail', async () => {
   throw new Error('this route always fails');
 });
 
+// Loopback unless HOST says otherwise (HOST=0.0.0.0 accepts other machines, as in a container).
+const host = process.env.HOST ?? '127.0.0.1';
 const port = Number(process.env.PORT ?? 3000);
-await app.listen({ port, host: process.env.HOST ?? '0.0.0.0' });
-const base = `http://localhost:${app.server.address().port}`;
+// The URLs printed: localhost for loopback and wildcard addresses, else the address itself.
+const urlHost = ['127.0.0.1', '::1', '0.0.0.0', '::'].includes(host) ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+await app.listen({ port, host });
+const base = `http://${urlHost}:${app.server.address().port}`;
 const lines = [
-  `periscope demo (${obs.framework}) listening`,
+  `periscope demo (${obs.framework}) listening on ${host}:${app.server.address().port} (HOST, PORT)`,
   `  service:  ${base}/hello/world   ${base}/slow?ms=250   ${base}/fail`,
   `  metrics:  ${base}/metrics`,
 ];

@@ -1,4 +1,7 @@
 export { instrument } from './instrument.js';
+// The Prometheus client's metric classes, the very ones periscope uses, so a metric made with them
+// registers in `obs.registry` without a direct dependency on @prometheus-io/client.
+export { Counter, Gauge, Histogram, Summary, Registry } from '@prometheus-io/client';
 export type { Periscope } from './instrument.js';
 export { PeriscopeError, isPeriscopeError, isCircuitOpenError, isCircuitTimeoutError, ERRORS } from './errors.js';
 export type { PeriscopeErrorCode } from './errors.js';

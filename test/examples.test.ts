@@ -15,7 +15,7 @@ afterEach(async () => {
 
 /** Starts a demo on a free port and returns the base URL it prints. */
 async function startDemo(script: string): Promise<{ base: string; banner: string }> {
-  child = spawn(process.execPath, [script], { env: { ...process.env, PORT: '0', HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  child = spawn(process.execPath, [script], { env: { ...process.env, PORT: '0', HOST: undefined }, stdio: ['ignore', 'pipe', 'inherit'] });
   let banner = '';
   for await (const chunk of child.stdout!) {
     banner += String(chunk);
@@ -32,7 +32,8 @@ describe.each([
 ])('%s demo', (framework, script) => {
   it('serves its routes and its metrics, and prints its URLs', async () => {
     const { base, banner } = await startDemo(script);
-    expect(banner).toContain(`periscope demo (${framework}) listening`);
+    // No HOST: loopback only, so the demo is not reachable from other machines by default.
+    expect(banner).toContain(`periscope demo (${framework}) listening on 127.0.0.1:${new URL(base).port} (HOST, PORT)`);
     expect(banner).toContain(`${base}/metrics`);
     expect(await (await fetch(`${base}/hello/world`)).json()).toEqual({ hello: 'world' });
     expect(await (await fetch(`${base}/slow?ms=30`)).json()).toEqual({ waitedMs: 30 });

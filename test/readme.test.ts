@@ -10,7 +10,7 @@ const samples = [...readme.matchAll(/```js\n([\s\S]*?)```(?:\nprints(?: `([^`]*)
   code: m[1]!,
   prints: m[2] ?? m[3],
 }));
-// Inside the package, so `import 'periscope'` resolves to this package's build.
+// Inside the package, so `import 'periscope-node'` resolves to this package's build.
 const dir = new URL('./.readme/', import.meta.url);
 
 /** `console.log(x); // expected` or a comment line right below a console.log: the output it promises. */

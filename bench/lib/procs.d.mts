@@ -18,6 +18,7 @@ export function startServer(
 export function stop(server: { child?: ChildProcess } | undefined, graceMs?: number): Promise<void>;
 export function rssMb(pid: number): number;
 export function cpuMicros(pid: number): number;
+export function statCpuMicros(stat: string): number;
 export function run(command: string, args: string[], timeoutMs: number): Promise<string>;
 export function load(url: string, seconds: number, connections: number): Promise<LoadResult>;
 export function memory(server: { child: ChildProcess }, timeoutMs?: number): Promise<{ rss_mb: number; heap_mb: number; heap_total_mb: number; external_mb: number }>;

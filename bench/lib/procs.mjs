@@ -79,13 +79,18 @@ export function stop(server, graceMs = 3000) {
  */
 export function cpuMicros(pid) {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime, in clock ticks of 1/100 s (USER_HZ on Linux).
-    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
+    return statCpuMicros(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return Number.NaN;
   }
+}
+
+/** User plus system CPU time in microseconds from the text of a `/proc/<pid>/stat` file. */
+export function statCpuMicros(stat) {
+  // The command name may hold spaces and parentheses: the fields start after its last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime, in clock ticks of 1/100 s (USER_HZ on Linux).
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
 }
 
 /** Resident set size of a process, in MB, from /proc (0 when it cannot be read). */

@@ -1,6 +1,6 @@
 // A service whose /metrics requires a bearer token, for the Prometheus authorization test.
 import { createServer } from 'node:http';
-import { instrument } from 'periscope';
+import { instrument } from 'periscope-node';
 
 const server = createServer((_req, res) => res.end('ok'));
 instrument(server, { routes: ['/'], serviceName: 'protected', metrics: { auth: { bearerToken: process.env.METRICS_TOKEN } } });

@@ -6,7 +6,7 @@ import { canConnect, get } from './helpers.js';
 
 /*
  * Runs the example of README.md's health example as written: the block is saved inside the
- * package (scratch/, git-ignored) so `import ... from 'periscope'` resolves to this package
+ * package (scratch/, git-ignored) so `import ... from 'periscope-node'` resolves to this package
  * through its own exports, and Node strips the types.
  */
 const root = fileURLToPath(new URL('../../', import.meta.url));

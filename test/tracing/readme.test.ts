@@ -5,7 +5,7 @@ import { afterAll, expect, it } from 'vitest';
 import { Receiver, INTERNAL_KIND, PARENT_SPAN, PARENT_TRACE, SERVER_KIND } from './helpers.js';
 
 // The README's tracing example (a long-running server, fenced as "js server" so the generic
-// sample runner leaves it to this test) runs as written, importing 'periscope' by name (the
+// sample runner leaves it to this test) runs as written, importing 'periscope-node' by name (the
 // package refers to itself, so this uses dist/, which `npm test` builds first).
 const doc = readFileSync(fileURLToPath(new URL('../../README.md', import.meta.url)), 'utf8');
 const example = /```js server\n([\s\S]*?)```/.exec(doc)![1]!;
