@@ -8,6 +8,7 @@ import { Registry } from '@prometheus-io/client';
 import { ERRORS, PeriscopeError, instrument, isPeriscopeError } from '../src/index.js';
 import type { PeriscopeOptions } from '../src/index.js';
 import { resolveOptions, readEnv } from '../src/options.js';
+import type { EnvWarning } from '../src/options.js';
 import { hammer, listen, samples, scrape, value } from './helpers.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -107,10 +108,14 @@ describe('environment and build info', () => {
     const env = readEnv({ OTEL_SERVICE_NAME: 'from-env', GIT_COMMIT: 'abc123' });
     expect(resolveOptions({}, env)).toMatchObject({ serviceName: 'from-env', commit: 'abc123' });
     expect(resolveOptions({ serviceName: 'from-code', commit: 'def456' }, env)).toMatchObject({ serviceName: 'from-code', commit: 'def456' });
-    // With neither, the app's package.json (this repository's, as the tests run from its root).
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
-    expect(resolveOptions({}, readEnv({}))).toMatchObject({ serviceName: pkg.name, version: pkg.version, commit: 'unknown' });
-    expect(readEnv({ SOURCE_COMMIT: 'src1' }).commit).toBe('src1');
+    // With neither, the app's package.json; vitest's entry script lies in node_modules, so the
+    // search starts in the working directory, this repository, whose package.json is the SDK's
+    // own and is skipped: the fallbacks apply, with one warning (test/env.test.ts covers apps).
+    const warnings: EnvWarning[] = [];
+    expect(resolveOptions({}, readEnv({}), (w) => warnings.push(w))).toMatchObject({ serviceName: 'unknown_service:node', version: '0.0.0', commit: 'unknown' });
+    expect(warnings.map((w) => w.variable)).toEqual(['package.json']);
+    expect(resolveOptions({ version: '1' }, readEnv({ SOURCE_COMMIT: 'src1', OTEL_SERVICE_NAME: 's' })).commit).toBe('src1');
+    expect(resolveOptions({ version: '1' }, readEnv({ COMMIT_SHA: 'sha1', OTEL_SERVICE_NAME: 's' })).commit).toBe('sha1');
   });
 
   it('exposes app_build_info with service, version, commit and Node version', async () => {

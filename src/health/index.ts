@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createError, describeValue } from '../errors.js';
-import type { ResolvedHealthOptions } from '../options.js';
+import type { ResolvedHealthOptions } from './options.js';
 import { aggregate, CheckRunner } from './checks.js';
 import type { CheckOptions, CheckReport, HealthCheck, HealthSink, HealthStatus, PoolStats } from './checks.js';
 import { eventLoopCheck } from './checkers.js';

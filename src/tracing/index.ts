@@ -17,7 +17,7 @@ import {
 } from '@opentelemetry/sdk-trace';
 import type { ReadableSpan, Sampler, SpanExporter } from '@opentelemetry/sdk-trace';
 import type { RequestHook } from '../core/index.js';
-import type { ResolvedSampler, ResolvedTracingOptions } from '../options.js';
+import type { ResolvedSampler, ResolvedTracingOptions } from './options.js';
 import { OutgoingSpans } from './outgoing.js';
 import { PooledIdGenerator } from './ids.js';
 import { ExportQueue } from './processor.js';
