@@ -211,11 +211,11 @@ function packageAbove(dir: string, skipName?: unknown): { path: string; pkg: Pac
   }
 }
 
-let ownName: unknown;
+let own: { readonly name: unknown } | undefined;
 /** This SDK's own package name (read once: it cannot change while the process runs). */
 function sdkName(): unknown {
-  ownName ??= packageAbove(dirname(fileURLToPath(import.meta.url)))?.pkg.name ?? null;
-  return ownName;
+  own ??= { name: packageAbove(dirname(fileURLToPath(import.meta.url)))?.pkg.name };
+  return own.name;
 }
 
 /**
@@ -269,7 +269,7 @@ export function resolveIdentity(o: { serviceName?: unknown; version?: unknown },
         'package.json',
         from,
         "a package.json of the app in the entry script's folder or above it",
-        `periscope: found no package.json of the app at or above ${from} (the entry script's folder); the service name and version ` +
+        `periscope: found no package.json of the app at or above ${from}; the service name and version ` +
           'fall back to OTEL_SERVICE_NAME, unknown_service:node and 0.0.0. Set the serviceName and version options to name the service.',
       );
     }
