@@ -5,7 +5,9 @@ export { Counter, Gauge, Histogram, Summary, Registry } from '@prometheus-io/cli
 export type { Periscope } from './instrument.js';
 export { PeriscopeError, isPeriscopeError, isCircuitOpenError, isCircuitTimeoutError, ERRORS } from './errors.js';
 export type { PeriscopeErrorCode } from './errors.js';
-export type { PeriscopeOptions, MetricsOptions, ResolvedOptions, ResolvedMetricsOptions, ResolvedSlowRequestsOptions } from './options.js';
+export type { PeriscopeOptions, ResolvedOptions } from './options.js';
+export type { MetricsOptions, ResolvedMetricsOptions } from './metrics/options.js';
+export type { ResolvedSlowRequestsOptions } from './resilience/options.js';
 export type {
   LoggingOptions,
   LogDestination,
@@ -15,7 +17,7 @@ export type {
   RequestLogField,
   RequestLogOptions,
   ResolvedLoggingOptions,
-} from './options.js';
+} from './logging/options.js';
 export { CircuitOpenError, CircuitTimeoutError, CircuitFallbackError } from './resilience/index.js';
 export type { CircuitBreaker, CircuitBreakerOptions, CircuitState, CircuitBreakerEvents, CircuitBreakerHealth, CircuitBreakerStats, StateChangeEvent } from './resilience/index.js';
 export { STATUS_CLIENT_CLOSED, UNMATCHED_ROUTE } from './core/index.js';
@@ -35,5 +37,5 @@ export type {
   PoolStats,
   ShutdownReport,
 } from './health/index.js';
-export type { HealthOptions, ShutdownOptions, ResolvedHealthOptions, ResolvedShutdownOptions } from './options.js';
-export type { TracingOptions, TracingExporter, ResolvedTracingOptions } from './options.js';
+export type { HealthOptions, ShutdownOptions, ResolvedHealthOptions, ResolvedShutdownOptions } from './health/options.js';
+export type { TracingOptions, TracingExporter, ResolvedTracingOptions } from './tracing/options.js';

@@ -5,8 +5,8 @@ import type { Span } from '@opentelemetry/api';
 import { compileRoutes, compose, Core, OpenRequests, Reporter } from './core/index.js';
 import type { ConcernContext } from './core/index.js';
 import { createError, describeValue } from './errors.js';
-import { resolveOptions } from './options.js';
-import type { PeriscopeOptions } from './options.js';
+import { emitEnvWarning, readEnv, resolveOptions } from './options.js';
+import type { EnvWarning, PeriscopeOptions } from './options.js';
 import type { Periscope } from './handle.js';
 import { metricsConcern } from './metrics/index.js';
 import { loggingConcern, silentLogger } from './logging/index.js';
@@ -36,7 +36,9 @@ export function instrument(app: FastifyAppLike, options?: PeriscopeOptions): Per
 export function instrument(app: ExpressAppLike, options?: PeriscopeOptions): Periscope;
 export function instrument(app: Server, options?: PeriscopeOptions): Periscope;
 export function instrument(app: unknown, options?: PeriscopeOptions): Periscope {
-  const o = resolveOptions(options);
+  // Ignored environment values are told through periscope's logger once it exists.
+  const envWarnings: EnvWarning[] = [];
+  const o = resolveOptions(options, readEnv(), (w) => envWarnings.push(w));
   const framework = frameworkOf(app, o);
 
   // The composition root: the context every concern gets, then the concerns in hook order.
@@ -53,6 +55,10 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
   // Logging first: every other concern writes through its logger.
   const logging = o.logging === false ? undefined : loggingConcern(base, o.logging, app);
   reporter.useLogger(logging?.logger);
+  for (const w of envWarnings) {
+    if (logging === undefined) emitEnvWarning(w);
+    else reporter.warn('PERISCOPE_ENV_IGNORED', w.message, { variable: w.variable, value: w.value });
+  }
   const logger = logging?.logger ?? silentLogger();
   const ctx: ConcernContext = { ...base, logger };
   const tracing = o.tracing === false ? undefined : tracingConcern(ctx, o.tracing);

@@ -8,6 +8,7 @@ import { Registry } from '@prometheus-io/client';
 import { ERRORS, PeriscopeError, instrument, isPeriscopeError } from '../src/index.js';
 import type { PeriscopeOptions } from '../src/index.js';
 import { resolveOptions, readEnv } from '../src/options.js';
+import type { EnvWarning } from '../src/options.js';
 import { hammer, listen, samples, scrape, value } from './helpers.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -51,7 +52,7 @@ describe('option validation, at the instrument() call', () => {
   });
 
   it('rejects an unknown option and lists the known ones', () => {
-    const error = expectError(() => instrument(createServer(), { metric: false } as unknown as PeriscopeOptions), 'PERISCOPE_ERR_UNKNOWN_OPTION', /Unknown option `metric`; known options here: ignore, serviceName, version, commit, metrics, routes/);
+    const error = expectError(() => instrument(createServer(), { metric: false } as unknown as PeriscopeOptions), 'PERISCOPE_ERR_UNKNOWN_OPTION', /Unknown option `metric`; known options here: serviceName, version, commit, metrics, routes, routeOf, ignore,/);
     expect(error.option).toBe('metric');
     expectError(() => instrument(createServer(), { metrics: { buckets: [1] } } as unknown as PeriscopeOptions), 'PERISCOPE_ERR_UNKNOWN_OPTION', /`metrics.buckets`.*metrics.durationBuckets/);
   });
@@ -108,10 +109,14 @@ describe('environment and build info', () => {
     const env = readEnv({ OTEL_SERVICE_NAME: 'from-env', GIT_COMMIT: 'abc123' });
     expect(resolveOptions({}, env)).toMatchObject({ serviceName: 'from-env', commit: 'abc123' });
     expect(resolveOptions({ serviceName: 'from-code', commit: 'def456' }, env)).toMatchObject({ serviceName: 'from-code', commit: 'def456' });
-    // With neither, the app's package.json (this repository's, as the tests run from its root).
+    // With neither, the app's package.json; vitest's entry script lies in node_modules, so the
+    // search starts in the working directory, this repository (test/app-package.test.ts covers apps).
+    const warnings: EnvWarning[] = [];
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
-    expect(resolveOptions({}, readEnv({}))).toMatchObject({ serviceName: pkg.name, version: pkg.version, commit: 'unknown' });
-    expect(readEnv({ SOURCE_COMMIT: 'src1' }).commit).toBe('src1');
+    expect(resolveOptions({}, readEnv({}), (w) => warnings.push(w))).toMatchObject({ serviceName: pkg.name, version: pkg.version, commit: 'unknown' });
+    expect(warnings).toEqual([]);
+    expect(resolveOptions({ version: '1' }, readEnv({ SOURCE_COMMIT: 'src1', OTEL_SERVICE_NAME: 's' })).commit).toBe('src1');
+    expect(resolveOptions({ version: '1' }, readEnv({ COMMIT_SHA: 'sha1', OTEL_SERVICE_NAME: 's' })).commit).toBe('sha1');
   });
 
   it('exposes app_build_info with service, version, commit and Node version', async () => {

@@ -21,4 +21,4 @@ export type {
   RedisPingable,
   ShutdownReport,
 } from '../health/index.js';
-export type { HealthOptions, ShutdownOptions, ResolvedHealthOptions, ResolvedShutdownOptions } from '../options.js';
+export type { HealthOptions, ShutdownOptions, ResolvedHealthOptions, ResolvedShutdownOptions } from '../health/options.js';

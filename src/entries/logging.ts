@@ -10,4 +10,4 @@ export type {
   RequestLogField,
   RequestLogOptions,
   ResolvedLoggingOptions,
-} from '../options.js';
+} from '../logging/options.js';

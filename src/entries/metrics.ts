@@ -5,4 +5,4 @@
  */
 export { Counter, Gauge, Histogram, Summary, Registry } from '@prometheus-io/client';
 export { OVERFLOW_LABEL } from '../metrics/index.js';
-export type { MetricsOptions, ResolvedMetricsOptions } from '../options.js';
+export type { MetricsOptions, ResolvedMetricsOptions } from '../metrics/options.js';

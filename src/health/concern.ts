@@ -1,5 +1,6 @@
 import type { Concern, ConcernContext, OpenRequests, ShutdownStep } from '../core/index.js';
-import type { ResolvedHealthOptions, ResolvedShutdownOptions } from '../options.js';
+import { SHUTDOWN_OFF } from './options.js';
+import type { ResolvedHealthOptions, ResolvedShutdownOptions } from './options.js';
 import type { CheckOptions, HealthCheck } from './checks.js';
 import { createHealth } from './index.js';
 import type { Health, HealthSubsystem } from './index.js';
@@ -49,9 +50,6 @@ export function healthConcern(ctx: ConcernContext, options: ResolvedHealthOption
   };
 }
 
-// TODO(merge): the shutdown defaults once, from the health options module.
-const SHUTDOWN_OFF = { signals: [], drainDelayMs: 0, timeoutMs: 10_000, exit: false, gracePeriodMs: 30_000 } as const;
-
 export interface ShutdownConcern extends Concern {
   onShutdown(fn: () => unknown): void;
   run(reason: string): Promise<ShutdownReport>;
@@ -72,7 +70,7 @@ export interface ShutdownSinks {
  */
 export function shutdownConcern(ctx: ConcernContext, options: ResolvedShutdownOptions | false, sinks: ShutdownSinks): ShutdownConcern {
   const shutdown = new GracefulShutdown({
-    config: options === false ? { ...SHUTDOWN_OFF } : options,
+    config: options === false ? SHUTDOWN_OFF : options,
     lifecycle: sinks.lifecycle,
     logger: ctx.logger,
     steps: sinks.steps,

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createError, describeValue } from '../errors.js';
-import type { ResolvedHealthOptions } from '../options.js';
+import { HEALTH_DEFAULTS } from './options.js';
+import type { ResolvedHealthOptions } from './options.js';
 import { aggregate, CheckRunner } from './checks.js';
 import type { CheckOptions, CheckReport, HealthCheck, HealthSink, HealthStatus, PoolStats } from './checks.js';
 import { eventLoopCheck } from './checkers.js';
@@ -78,7 +79,7 @@ export function createHealth(input: CreateHealthInput): HealthSubsystem {
   const { options, logger, report } = input;
   const lifecycle = new Lifecycle();
   const runner = new CheckRunner({
-    timeoutMs: options === false ? 800 : options.timeoutMs,
+    timeoutMs: options === false ? HEALTH_DEFAULTS.timeoutMs : options.timeoutMs,
     cacheMs: options === false ? 0 : options.cacheMs,
     refreshMs: options === false ? 0 : options.refreshMs,
     sink: input.sink,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { Lifecycle } from './lifecycle.js';
-import type { ResolvedShutdownOptions } from '../options.js';
+import type { ResolvedShutdownOptions } from './options.js';
 import type { LoggerLike, OpenRequests, ShutdownStep } from '../core/index.js';
 
 

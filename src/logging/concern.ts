@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Concern, ConcernContext } from '../core/index.js';
-import type { ResolvedLoggingOptions } from '../options.js';
+import type { ResolvedLoggingOptions } from './options.js';
 import { createLogging, periscopeLoggerOf } from './index.js';
 import type { LoggingSubsystem } from './index.js';
 

@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import pino from 'pino';
 import type { DestinationStream } from 'pino';
 import { createError, describeValue } from '../errors.js';
-import type { LogDestination, LogFileDestination, LogStream } from '../options.js';
+import type { LogDestination, LogFileDestination, LogStream } from './options.js';
 import { LineBatch } from './batch.js';
 
 /** The stream a logger writes to, with what shutdown needs. */

@@ -2,9 +2,9 @@ import type { IncomingMessage } from 'node:http';
 import { context } from '@opentelemetry/api';
 import pino from 'pino';
 import type { ChildLoggerOptions, Logger } from 'pino';
-import { resolveOptions } from '../options.js';
+import { resolveLoggerOptions } from './options.js';
 import type { RequestScope } from '../core/index.js';
-import type { LoggingOptions, ResolvedLoggingOptions } from '../options.js';
+import type { LoggingOptions, ResolvedLoggingOptions } from './options.js';
 import { buildLogger, loggerControl, traceIdsForForeignChildren } from './logger.js';
 import { RequestLog } from './request-log.js';
 import { requestIdOf } from './request-id.js';
@@ -13,7 +13,7 @@ export { HEADER_CONTAINERS, REDACTED, REDACTED_HEADERS, RESERVED_FIELDS, traceMi
 export { REQUEST_LINE_MESSAGE, RequestLog } from './request-log.js';
 export { saneRequestId, traceIdOfTraceparent } from './request-id.js';
 export type { Logger } from 'pino';
-export type { LoggingOptions, LogDestination, LogFileDestination, LogLevel, LogStream, RequestLogField, RequestLogOptions } from '../options.js';
+export type { LoggingOptions, LogDestination, LogFileDestination, LogLevel, LogStream, RequestLogField, RequestLogOptions } from './options.js';
 
 type ChildOptions = ChildLoggerOptions<never> | undefined;
 
@@ -149,11 +149,10 @@ export function createLogging(deps: LoggingDeps): LoggingSubsystem {
  * defaults as there, and `LOG_LEVEL` is read.
  */
 export function createLogger(options?: LoggingOptions & { serviceName?: string; version?: string }): Logger {
-  const { serviceName, version, ...logging } = options ?? {};
   // The same resolution as instrument(): service name and version from env and package.json.
-  const resolved = resolveOptions({ serviceName, version, metrics: false, logging });
+  const resolved = resolveLoggerOptions({ ...options });
   return buildLogger(
-    resolved.logging as ResolvedLoggingOptions,
+    resolved.logging,
     { service: resolved.serviceName, version: resolved.version },
     (error, where) => process.emitWarning(`periscope: ${where} failed: ${error instanceof Error ? error.message : String(error)}`, { code: 'PERISCOPE_INTERNAL_ERROR' }),
   );

@@ -1,7 +1,7 @@
 import { isSpanContextValid, trace } from '@opentelemetry/api';
 import pino from 'pino';
 import type { Logger, LoggerOptions } from 'pino';
-import type { ResolvedLoggingOptions } from '../options.js';
+import type { ResolvedLoggingOptions } from './options.js';
 import { buildDestination } from './destinations.js';
 import type { BuiltDestination } from './destinations.js';
 

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { RequestHook, RequestScope } from '../core/index.js';
-import type { LogLevel, ResolvedLoggingOptions, RequestLogField } from '../options.js';
+import type { LogLevel, ResolvedLoggingOptions, RequestLogField } from './options.js';
 import { directLineWriter } from './direct-line.js';
 import type { DirectLine, DirectLineWriter } from './direct-line.js';
 import { kOwnTraceFields } from './logger.js';

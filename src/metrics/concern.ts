@@ -1,7 +1,7 @@
 import type { Registry } from '@prometheus-io/client';
 import { protect } from '../core/index.js';
 import type { Concern, ConcernContext } from '../core/index.js';
-import type { ResolvedMetricsOptions } from '../options.js';
+import type { ResolvedMetricsOptions } from './options.js';
 import { createMetrics } from './index.js';
 import type { HttpMetrics } from './http-metrics.js';
 import { trackRejections } from './rejected.js';

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { Counter, Histogram } from '@prometheus-io/client';
 import type { Registry } from '@prometheus-io/client';
-import type { ResolvedMetricsOptions } from '../options.js';
+import type { ResolvedMetricsOptions } from './options.js';
 import { HttpMetrics } from './http-metrics.js';
 import { OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE, wantsOpenMetrics, writeExpositionBytes } from './exposition.js';
 import { registerBuildInfo, registerRuntimeMetrics } from './runtime.js';

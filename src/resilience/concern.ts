@@ -1,6 +1,6 @@
 import type { Concern, ConcernContext } from '../core/index.js';
 import { createError } from '../errors.js';
-import type { ResolvedSlowRequestsOptions } from '../options.js';
+import type { ResolvedSlowRequestsOptions } from './options.js';
 import { CircuitBreaker } from './breaker.js';
 import { BreakerMetrics, slowRequestCounter } from './breaker-metrics.js';
 import type { CircuitBreakerOptions } from './options.js';

@@ -1,4 +1,5 @@
 import { createError, describeValue } from '../errors.js';
+import { checkInt, checkKeys, invalid as invalidOption, isPlainObject } from '../core/validate.js';
 import type { CircuitOpenError } from './errors.js';
 
 /**
@@ -117,12 +118,6 @@ const KEYS = [
   'fallback',
 ];
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value) as unknown;
-  return proto === Object.prototype || proto === null;
-}
-
 /** Validates a breaker name: it becomes a metric label value and a health check name. */
 export function checkBreakerName(name: unknown): string {
   if (typeof name !== 'string' || name.trim() === '' || name.length > 128) {
@@ -214,4 +209,21 @@ function resolveWindow(
     return Object.freeze({ type: 'time', ms, buckets });
   }
   throw invalid('window.type', value.type, "'count' or 'time'");
+}
+
+/** `slowRequests` after defaults. */
+export interface ResolvedSlowRequestsOptions {
+  readonly thresholdMs: number;
+}
+
+/** The default slow-request threshold, in ms: see `PeriscopeOptions.slowRequests`. */
+export const DEFAULT_SLOW_REQUEST_MS = 5000;
+
+/** `slowRequests` over its default (no environment variable applies); `false` stays false. */
+export function resolveSlowRequests(value: unknown): ResolvedSlowRequestsOptions | false {
+  if (value === false) return false;
+  if (value !== undefined && !isPlainObject(value)) throw invalidOption('slowRequests', value, 'false or an object { thresholdMs }');
+  const o: Record<string, unknown> = value ?? {};
+  checkKeys(o, ['thresholdMs'], 'slowRequests.');
+  return Object.freeze({ thresholdMs: checkInt(o.thresholdMs, 'slowRequests.thresholdMs', 1, MAX_TIMER_MS, DEFAULT_SLOW_REQUEST_MS, 'milliseconds') });
 }

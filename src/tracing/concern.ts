@@ -1,7 +1,7 @@
 import { Counter } from '@prometheus-io/client';
 import type { Attributes, Span, Tracer } from '@opentelemetry/api';
 import type { Concern, ConcernContext } from '../core/index.js';
-import type { ResolvedTracingOptions } from '../options.js';
+import type { ResolvedTracingOptions } from './options.js';
 import { createTracing } from './index.js';
 
 export interface TracingConcern extends Concern {

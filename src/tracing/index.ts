@@ -17,7 +17,7 @@ import {
 } from '@opentelemetry/sdk-trace';
 import type { ReadableSpan, Sampler, SpanExporter } from '@opentelemetry/sdk-trace';
 import type { RequestHook } from '../core/index.js';
-import type { ResolvedSampler, ResolvedTracingOptions } from '../options.js';
+import type { ResolvedSampler, ResolvedTracingOptions } from './options.js';
 import { OutgoingSpans } from './outgoing.js';
 import { PooledIdGenerator } from './ids.js';
 import { ExportQueue } from './processor.js';
@@ -100,6 +100,8 @@ function exporterOf(options: ResolvedTracingOptions): SpanExporter | undefined {
     url: options.endpoint,
     headers: { ...options.headers },
     timeoutMillis: options.exportTimeoutMillis,
+    // The exporter's CompressionAlgorithm enum has exactly the values 'gzip' and 'none'.
+    compression: options.compression as NonNullable<NonNullable<ConstructorParameters<typeof OTLPTraceExporter>[0]>['compression']>,
     // One export runs at a time (the queue waits for it), so one connection slot is enough.
     concurrencyLimit: 2,
   };
@@ -163,7 +165,9 @@ export function createTracing(input: CreateTracingInput): TracingSubsystem {
   const onDrop = input.onDrop ?? (() => {});
   // Registering over an existing global would fail anyway, with an error on the diag logger.
   if (!hasGlobal('context')) context.setGlobalContextManager(new AsyncLocalStorageContextManager());
-  const propagator = new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] });
+  const propagator = new CompositePropagator({
+    propagators: options.propagators.map((p) => (p === 'tracecontext' ? new W3CTraceContextPropagator() : new W3CBaggagePropagator())),
+  });
   const fromApp = appTracerProvider();
   if (fromApp === undefined && !hasGlobal('propagation')) propagation.setGlobalPropagator(propagator);
 

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { instrument, isPeriscopeError } from '../../src/index.js';
 import { readEnv, resolveOptions } from '../../src/options.js';
 
-const env = { ...readEnv({}), serviceName: 's' };
+const env = readEnv({ OTEL_SERVICE_NAME: 's' });
+const inKubernetes = readEnv({ OTEL_SERVICE_NAME: 's', KUBERNETES_SERVICE_HOST: '10.96.0.1' });
 
 describe('health and shutdown options', () => {
   it('defaults', () => {
@@ -26,9 +27,9 @@ describe('health and shutdown options', () => {
   });
 
   it('in Kubernetes the drain delay defaults to 5 s', () => {
-    const o = resolveOptions({}, { ...env, inKubernetes: true });
+    const o = resolveOptions({}, inKubernetes);
     expect(o.shutdown && o.shutdown.drainDelayMs).toBe(5000);
-    expect(resolveOptions({ shutdown: { drainDelayMs: 0 } }, { ...env, inKubernetes: true }).shutdown).toMatchObject({ drainDelayMs: 0 });
+    expect(resolveOptions({ shutdown: { drainDelayMs: 0 } }, inKubernetes).shutdown).toMatchObject({ drainDelayMs: 0 });
   });
 
   it('false turns each off', () => {

@@ -9,7 +9,7 @@ import { BATCH_BYTES, LineBatch } from '../../src/logging/batch.js';
 import { createLogging } from '../../src/logging/index.js';
 import type { LoggingSubsystem } from '../../src/logging/index.js';
 import { readEnv, resolveOptions } from '../../src/options.js';
-import type { LoggingOptions, ResolvedLoggingOptions } from '../../src/options.js';
+import type { LoggingOptions, ResolvedLoggingOptions } from '../../src/logging/options.js';
 import { Capture } from './helpers.js';
 
 const distIndex = fileURLToPath(new URL('../../dist/logging/index.js', import.meta.url));

@@ -9,7 +9,7 @@ import { createLogging } from '../../src/logging/index.js';
 import { DirectLineWriter, directLineWriter } from '../../src/logging/direct-line.js';
 import { REQUEST_LINE_MESSAGE, RequestLog } from '../../src/logging/request-log.js';
 import { readEnv, resolveOptions } from '../../src/options.js';
-import type { LoggingOptions, ResolvedLoggingOptions } from '../../src/options.js';
+import type { LoggingOptions, ResolvedLoggingOptions } from '../../src/logging/options.js';
 import { Capture } from './helpers.js';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';

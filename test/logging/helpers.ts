@@ -1,5 +1,5 @@
 import type { Server, ServerResponse } from 'node:http';
-import type { LogStream } from '../../src/options.js';
+import type { LogStream } from '../../src/logging/options.js';
 
 /** A destination that keeps every line, parsed, and the raw text. */
 export class Capture implements LogStream {

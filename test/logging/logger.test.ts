@@ -3,7 +3,7 @@ import { context, trace, TraceFlags } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { createLogging } from '../../src/logging/index.js';
 import { readEnv, resolveOptions } from '../../src/options.js';
-import type { LoggingOptions, ResolvedLoggingOptions } from '../../src/options.js';
+import type { LoggingOptions, ResolvedLoggingOptions } from '../../src/logging/options.js';
 import { Capture } from './helpers.js';
 
 const noReport = (error: unknown) => {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { instrument, isPeriscopeError } from '../../src/index.js';
 import { readEnv, resolveOptions } from '../../src/options.js';
+import type { EnvWarning } from '../../src/options.js';
 
 const env = (logLevel?: string) => readEnv(logLevel === undefined ? {} : { LOG_LEVEL: logLevel });
 
@@ -41,12 +42,21 @@ describe('logging options', () => {
     expect((resolveOptions({}, env('debug')).logging as { level: string }).level).toBe('debug');
     expect((resolveOptions({}, env('WARN')).logging as { level: string }).level).toBe('warn');
     expect((resolveOptions({ logging: { level: 'error' } }, env('debug')).logging as { level: string }).level).toBe('error');
-    expect((resolveOptions({ logging: { level: 'error' } }, env('loud')).logging as { level: string }).level).toBe('error');
-    expect(thrown(() => resolveOptions({}, env('loud')))).toEqual({
-      code: 'PERISCOPE_ERR_INVALID_OPTION',
-      option: 'LOG_LEVEL',
-      message: 'PERISCOPE_ERR_INVALID_OPTION: Invalid option `LOG_LEVEL`: got "loud"; allowed: one of "trace", "debug", "info", "warn", "error", "fatal", "silent".',
-    });
+    const warnings: EnvWarning[] = [];
+    const collect = (w: EnvWarning) => warnings.push(w);
+    const identity = { serviceName: 's', version: '1' };
+    expect((resolveOptions({ ...identity, logging: { level: 'error' } }, env('loud'), collect).logging as { level: string }).level).toBe('error');
+    expect(warnings).toEqual([]);
+    // Without the option, a bad LOG_LEVEL warns once and is ignored, as the OpenTelemetry spec asks of its variables.
+    expect((resolveOptions(identity, env('loud'), collect).logging as { level: string }).level).toBe('info');
+    expect(warnings).toEqual([
+      {
+        variable: 'LOG_LEVEL',
+        value: 'loud',
+        allowed: 'trace, debug, info, warn, error, fatal, silent',
+        message: 'periscope: ignoring LOG_LEVEL="loud"; allowed: trace, debug, info, warn, error, fatal, silent. It is treated as unset.',
+      },
+    ]);
   });
 
   it('names the option, the value and what is allowed', () => {

@@ -5,7 +5,7 @@ import { Core } from '../../src/core/index.js';
 import type { RequestScope } from '../../src/core/index.js';
 import { createLogging, saneRequestId, traceIdOfTraceparent } from '../../src/logging/index.js';
 import { readEnv, resolveOptions } from '../../src/options.js';
-import type { ResolvedLoggingOptions } from '../../src/options.js';
+import type { ResolvedLoggingOptions } from '../../src/logging/options.js';
 import { Capture, settle, track } from './helpers.js';
 
 describe('saneRequestId', () => {

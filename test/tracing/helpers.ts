@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { decodeTraceRequest } from './otlp-proto.js';
@@ -72,6 +73,10 @@ export class Receiver {
   readonly spans: ReceivedSpan[] = [];
   /** The content-type of each export request that was answered. */
   readonly contentTypes: string[] = [];
+  /** The content-encoding of each export request that was answered ('' when none); gzip bodies are decoded. */
+  readonly contentEncodings: string[] = [];
+  /** The headers of each export request that was answered. */
+  readonly headers: IncomingMessage['headers'][] = [];
   requests = 0;
   mode: ReceiverMode = 'ok';
   readonly server: Server;
@@ -100,9 +105,12 @@ export class Receiver {
         res.writeHead(500, { 'content-type': 'application/json' }).end('{}');
         return;
       }
-      const raw = Buffer.concat(chunks);
+      const encoding = req.headers['content-encoding'] ?? '';
+      const raw = encoding === 'gzip' ? gunzipSync(Buffer.concat(chunks)) : Buffer.concat(chunks);
       const type = req.headers['content-type'] ?? '';
       this.contentTypes.push(type);
+      this.contentEncodings.push(encoding);
+      this.headers.push(req.headers);
       const body = (type === 'application/x-protobuf' ? decodeTraceRequest(raw) : JSON.parse(raw.toString('utf8'))) as OtlpBody;
       for (const rs of body.resourceSpans ?? []) {
         const resource = attrs(rs.resource?.attributes);

@@ -1,0 +1,282 @@
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { dirname, join, sep } from 'node:path';
+import { describeValue } from '../errors.js';
+import { isHttpUrl, optString } from './validate.js';
+
+/**
+ * Every environment variable periscope reads. `readEnv()` copies exactly these, so this list
+ * is the one place to look (and the README's table and the env tests are checked against it).
+ */
+export const ENV_VARS = [
+  'OTEL_SERVICE_NAME',
+  'OTEL_RESOURCE_ATTRIBUTES',
+  'OTEL_SDK_DISABLED',
+  'OTEL_TRACES_EXPORTER',
+  'OTEL_TRACES_SAMPLER',
+  'OTEL_TRACES_SAMPLER_ARG',
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+  'OTEL_EXPORTER_OTLP_PROTOCOL',
+  'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
+  'OTEL_EXPORTER_OTLP_HEADERS',
+  'OTEL_EXPORTER_OTLP_TRACES_HEADERS',
+  'OTEL_EXPORTER_OTLP_TIMEOUT',
+  'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT',
+  'OTEL_EXPORTER_OTLP_COMPRESSION',
+  'OTEL_EXPORTER_OTLP_TRACES_COMPRESSION',
+  'OTEL_BSP_SCHEDULE_DELAY',
+  'OTEL_BSP_EXPORT_TIMEOUT',
+  'OTEL_BSP_MAX_QUEUE_SIZE',
+  'OTEL_BSP_MAX_EXPORT_BATCH_SIZE',
+  'OTEL_PROPAGATORS',
+  'LOG_LEVEL',
+  'GIT_COMMIT',
+  'SOURCE_COMMIT',
+  'COMMIT_SHA',
+  'KUBERNETES_SERVICE_HOST',
+] as const;
+
+export type EnvVar = (typeof ENV_VARS)[number];
+
+/** The variables periscope reads, trimmed; blank ones are absent. Read once per `instrument()` call. */
+export type Env = Readonly<Partial<Record<EnvVar, string>>>;
+
+export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  const env: Partial<Record<EnvVar, string>> = {};
+  for (const name of ENV_VARS) {
+    const v = source[name]?.trim();
+    if (v !== undefined && v !== '') env[name] = v;
+  }
+  return Object.freeze(env);
+}
+
+/** An environment value periscope ignored because it is invalid or out of range. */
+export interface EnvWarning {
+  /** The variable, such as `OTEL_TRACES_SAMPLER`. */
+  readonly variable: string;
+  /** The value as set (header values are hidden). */
+  readonly value: string;
+  /** What the variable allows. */
+  readonly allowed: string;
+  /** One line naming all three, for a log or a process warning. */
+  readonly message: string;
+}
+
+const emitted = new Set<string>();
+
+/**
+ * The default receiver of {@link EnvWarning}s: a process warning with code
+ * `PERISCOPE_ENV_IGNORED`, once per variable and value in the process (two `instrument()`
+ * calls, or `createLogger()` and `instrument()`, read the same environment).
+ */
+export function emitEnvWarning(warning: EnvWarning): void {
+  const key = `${warning.variable}=${warning.value}`;
+  if (emitted.has(key)) return;
+  emitted.add(key);
+  process.emitWarning(warning.message, { code: 'PERISCOPE_ENV_IGNORED' });
+}
+
+/**
+ * Typed getters over an {@link Env}. As the OpenTelemetry specification asks, an invalid or
+ * out-of-range value is reported once, through `warn`, and then treated as unset.
+ */
+export class EnvReader {
+  readonly #env: Env;
+  readonly #warn: (w: EnvWarning) => void;
+  readonly #warned = new Set<string>();
+
+  constructor(env: Env, warn: (w: EnvWarning) => void) {
+    this.#env = env;
+    this.#warn = warn;
+  }
+
+  /** Reports `value` of `variable` as ignored (once per variable). */
+  ignore(variable: string, value: string, allowed: string, message = `periscope: ignoring ${variable}=${describeValue(value)}; allowed: ${allowed}. It is treated as unset.`): void {
+    if (this.#warned.has(variable)) return;
+    this.#warned.add(variable);
+    this.#warn(Object.freeze({ variable, value, allowed, message }));
+  }
+
+  string(name: EnvVar): string | undefined {
+    return this.#env[name];
+  }
+
+  /** Set to anything. */
+  present(name: EnvVar): boolean {
+    return this.#env[name] !== undefined;
+  }
+
+  /** `true` or `false`, case-insensitive (the spec's boolean). */
+  bool(name: EnvVar): boolean | undefined {
+    const v = this.#env[name];
+    if (v === undefined) return undefined;
+    const lower = v.toLowerCase();
+    if (lower === 'true') return true;
+    if (lower === 'false') return false;
+    this.ignore(name, v, 'true or false');
+    return undefined;
+  }
+
+  /** One of `allowed`, compared in lower case (the spec's enum values are case-insensitive). */
+  oneOf<T extends string>(name: EnvVar, allowed: readonly T[], allowedText = allowed.join(', ')): T | undefined {
+    const v = this.#env[name];
+    if (v === undefined) return undefined;
+    const lower = v.toLowerCase() as T;
+    if (allowed.includes(lower)) return lower;
+    this.ignore(name, v, allowedText);
+    return undefined;
+  }
+
+  /** An integer in [min, max]. */
+  int(name: EnvVar, min: number, max: number): number | undefined {
+    const v = this.#env[name];
+    if (v === undefined) return undefined;
+    const n = /^[+-]?\d+$/.test(v) ? Number(v) : NaN;
+    if (Number.isInteger(n) && n >= min && n <= max) return n;
+    this.ignore(name, v, `an integer from ${min} to ${max}`);
+    return undefined;
+  }
+
+  /** A number in [min, max]. */
+  number(name: EnvVar, min: number, max: number): number | undefined {
+    const v = this.#env[name];
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (Number.isFinite(n) && n >= min && n <= max) return n;
+    this.ignore(name, v, `a number from ${min} to ${max}`);
+    return undefined;
+  }
+
+  /** An absolute http:// or https:// URL. */
+  url(name: EnvVar): string | undefined {
+    const v = this.#env[name];
+    if (v === undefined) return undefined;
+    if (isHttpUrl(v)) return v;
+    this.ignore(name, v, 'an http:// or https:// URL');
+    return undefined;
+  }
+
+  /**
+   * `key1=value1,key2=value2`, values percent-encoded (the spec's format of
+   * `OTEL_RESOURCE_ATTRIBUTES` and `*_HEADERS`). A malformed list is ignored whole.
+   */
+  keyValues(name: EnvVar, { hideValue = false } = {}): Readonly<Record<string, string>> | undefined {
+    const raw = this.#env[name];
+    if (raw === undefined) return undefined;
+    const out: Record<string, string> = {};
+    for (const pair of raw.split(',')) {
+      if (pair.trim() === '') continue;
+      const eq = pair.indexOf('=');
+      const key = eq <= 0 ? '' : pair.slice(0, eq).trim();
+      let value: string | undefined;
+      try {
+        value = decodeURIComponent(pair.slice(eq + 1).trim());
+      } catch {
+        value = undefined;
+      }
+      if (key === '' || value === undefined) {
+        this.ignore(name, hideValue ? '[hidden]' : raw, 'comma-separated key=value pairs, values percent-encoded');
+        return undefined;
+      }
+      out[key] = value;
+    }
+    return Object.freeze(out);
+  }
+}
+
+interface PackageJson {
+  name?: unknown;
+  version?: unknown;
+}
+
+function readPackage(path: string): PackageJson | undefined {
+  try {
+    const pkg = JSON.parse(readFileSync(path, 'utf8')) as unknown;
+    return typeof pkg === 'object' && pkg !== null ? (pkg as PackageJson) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The first package.json at or above `dir`, with its path, or undefined. */
+function packageAbove(dir: string): { path: string; pkg: PackageJson } | undefined {
+  for (let d = dir; ; d = dirname(d)) {
+    const path = join(d, 'package.json');
+    if (existsSync(path)) {
+      const pkg = readPackage(path);
+      if (pkg !== undefined) return { path, pkg };
+    }
+    if (dirname(d) === d) return undefined;
+  }
+}
+
+/**
+ * Where the app's package.json is looked for: the folder of the entry script
+ * (`process.argv[1]`), or the working directory when there is none or it lies inside
+ * `node_modules` (a runner such as pm2 or a test runner started the process).
+ */
+export function appSearchStart(entry: string | undefined = process.argv[1], cwd: string = process.cwd()): string {
+  if (entry === undefined || entry === '') return cwd;
+  let path: string;
+  try {
+    path = realpathSync(entry);
+  } catch {
+    // A script name that is not a file (node -e, a REPL): the working directory decides.
+    return cwd;
+  }
+  return path.split(sep).includes('node_modules') ? cwd : dirname(path);
+}
+
+/**
+ * The app's name and version: the first package.json at or above {@link appSearchStart}. (From
+ * an app's entry script that is the app's; it is this SDK's own only for a script inside the SDK,
+ * its demos and tests, where the SDK is the app.)
+ */
+export function findAppPackage(start: string = appSearchStart()): { name: string | undefined; version: string | undefined } | undefined {
+  const found = packageAbove(start);
+  if (found === undefined) return undefined;
+  return { name: nonEmpty(found.pkg.name), version: nonEmpty(found.pkg.version) };
+}
+
+function nonEmpty(v: unknown): string | undefined {
+  return typeof v === 'string' && v.trim() !== '' ? v : undefined;
+}
+
+/** `serviceName` and `version` as `instrument()` and `createLogger()` resolve them. */
+export interface Identity {
+  readonly serviceName: string;
+  readonly version: string;
+}
+
+/**
+ * Service name: the option, else `OTEL_SERVICE_NAME`, else `service.name` in
+ * `OTEL_RESOURCE_ATTRIBUTES` (the spec ranks them so), else the app's package.json, else
+ * `unknown_service:node`. Version: the option, else the app's package.json, else `0.0.0`.
+ * The package is only looked for when needed; when it is needed and missing, one warning.
+ */
+export function resolveIdentity(o: { serviceName?: unknown; version?: unknown }, read: EnvReader, start?: string): Identity {
+  let pkg: ReturnType<typeof findAppPackage> | null = null;
+  const app = () => {
+    if (pkg !== null) return pkg;
+    const from = start ?? appSearchStart();
+    pkg = findAppPackage(from);
+    if (pkg === undefined) {
+      read.ignore(
+        'package.json',
+        from,
+        "a package.json of the app in the entry script's folder or above it",
+        `periscope: found no package.json of the app at or above ${from}; the service name and version ` +
+          'fall back to OTEL_SERVICE_NAME, unknown_service:node and 0.0.0. Set the serviceName and version options to name the service.',
+      );
+    }
+    return pkg;
+  };
+  const serviceName =
+    optString(o.serviceName, 'serviceName') ??
+    read.string('OTEL_SERVICE_NAME') ??
+    nonEmpty(read.keyValues('OTEL_RESOURCE_ATTRIBUTES')?.['service.name']) ??
+    app()?.name ??
+    'unknown_service:node';
+  const version = optString(o.version, 'version') ?? app()?.version ?? '0.0.0';
+  return { serviceName, version };
+}

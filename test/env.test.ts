@@ -1,0 +1,265 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ENV_VARS } from '../src/core/env.js';
+import type { EnvVar } from '../src/core/env.js';
+import { readEnv, resolveOptions } from '../src/options.js';
+import type { EnvWarning, ResolvedOptions } from '../src/options.js';
+import type { ResolvedTracingOptions } from '../src/tracing/options.js';
+
+// Every variable periscope reads (src/core/env.ts ENV_VARS), each with a valid value that
+// changes the resolved options exactly and an invalid one that warns once and leaves the
+// default, as the OpenTelemetry environment-variable specification asks.
+
+const identity = { serviceName: 'svc', version: '1.0.0' };
+
+function resolve(env: NodeJS.ProcessEnv, options: Record<string, unknown> = identity): { resolved: ResolvedOptions; warnings: EnvWarning[] } {
+  const warnings: EnvWarning[] = [];
+  const resolved = resolveOptions(options, readEnv(env), (w) => warnings.push(w));
+  return { resolved, warnings };
+}
+
+const tracing = (r: ResolvedOptions) => r.tracing as ResolvedTracingOptions;
+
+interface Row {
+  variable: EnvVar;
+  /** Other variables the row needs set (the sampler for its argument). */
+  with?: NodeJS.ProcessEnv;
+  /** Options passed in code. */
+  options?: Record<string, unknown>;
+  pick: (r: ResolvedOptions) => unknown;
+  valid: string;
+  expected: unknown;
+  /** null: every value is valid (free text, or a presence flag). */
+  invalid: string | null;
+  fallback?: unknown;
+  /** The value the warning reports, when not the one set (header values are hidden). */
+  reported?: string;
+}
+
+const ROWS: Row[] = [
+  { variable: 'OTEL_SERVICE_NAME', options: { version: '1' }, pick: (r) => r.serviceName, valid: 'checkout', expected: 'checkout', invalid: null },
+  {
+    variable: 'OTEL_RESOURCE_ATTRIBUTES',
+    pick: (r) => tracing(r).resourceAttributes,
+    valid: 'team=core, deployment.environment.name=staging%20eu',
+    expected: { team: 'core', 'deployment.environment.name': 'staging eu' },
+    invalid: 'team=core,oops',
+    fallback: {},
+  },
+  { variable: 'OTEL_SDK_DISABLED', pick: (r) => r.tracing === false, valid: 'TRUE', expected: true, invalid: 'yes', fallback: false },
+  { variable: 'OTEL_TRACES_EXPORTER', pick: (r) => tracing(r).exporter, valid: 'console', expected: 'console', invalid: 'zipkin', fallback: 'none' },
+  {
+    variable: 'OTEL_TRACES_SAMPLER',
+    pick: (r) => tracing(r).sampler,
+    valid: 'always_off',
+    expected: { parentBased: false, ratio: 0 },
+    invalid: 'sometimes',
+    fallback: { parentBased: true, ratio: 1 },
+  },
+  {
+    variable: 'OTEL_TRACES_SAMPLER_ARG',
+    with: { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio' },
+    pick: (r) => tracing(r).sampler,
+    valid: '0.25',
+    expected: { parentBased: true, ratio: 0.25 },
+    invalid: 'abc',
+    fallback: { parentBased: true, ratio: 1 },
+  },
+  {
+    variable: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+    pick: (r) => tracing(r).endpoint,
+    valid: 'http://collector:4318',
+    expected: 'http://collector:4318/v1/traces',
+    invalid: 'not a url',
+    fallback: undefined,
+  },
+  {
+    variable: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+    pick: (r) => tracing(r).endpoint,
+    valid: 'https://collector:4318/custom',
+    expected: 'https://collector:4318/custom',
+    invalid: 'collector:4318',
+    fallback: undefined,
+  },
+  { variable: 'OTEL_EXPORTER_OTLP_PROTOCOL', pick: (r) => tracing(r).protocol, valid: 'http/json', expected: 'http/json', invalid: 'grpc', fallback: 'http/protobuf' },
+  { variable: 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', pick: (r) => tracing(r).protocol, valid: 'HTTP/JSON', expected: 'http/json', invalid: 'http/xml', fallback: 'http/protobuf' },
+  {
+    variable: 'OTEL_EXPORTER_OTLP_HEADERS',
+    pick: (r) => tracing(r).headers,
+    valid: 'api-key=secret,x-tenant=a%20b',
+    expected: { 'api-key': 'secret', 'x-tenant': 'a b' },
+    invalid: 'api-key:secret',
+    fallback: {},
+    reported: '[hidden]',
+  },
+  {
+    variable: 'OTEL_EXPORTER_OTLP_TRACES_HEADERS',
+    pick: (r) => tracing(r).headers,
+    valid: 'x-tenant=t1',
+    expected: { 'x-tenant': 't1' },
+    invalid: '=t1',
+    fallback: {},
+    reported: '[hidden]',
+  },
+  { variable: 'OTEL_EXPORTER_OTLP_TIMEOUT', pick: (r) => tracing(r).exportTimeoutMillis, valid: '2500', expected: 2500, invalid: 'abc', fallback: 10_000 },
+  { variable: 'OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', pick: (r) => tracing(r).exportTimeoutMillis, valid: '3000', expected: 3000, invalid: '0', fallback: 10_000 },
+  { variable: 'OTEL_EXPORTER_OTLP_COMPRESSION', pick: (r) => tracing(r).compression, valid: 'gzip', expected: 'gzip', invalid: 'zstd', fallback: 'none' },
+  { variable: 'OTEL_EXPORTER_OTLP_TRACES_COMPRESSION', pick: (r) => tracing(r).compression, valid: 'GZIP', expected: 'gzip', invalid: 'brotli', fallback: 'none' },
+  { variable: 'OTEL_BSP_SCHEDULE_DELAY', pick: (r) => tracing(r).scheduledDelayMillis, valid: '250', expected: 250, invalid: '-1', fallback: 5000 },
+  { variable: 'OTEL_BSP_EXPORT_TIMEOUT', pick: (r) => tracing(r).exportTimeoutMillis, valid: '4000', expected: 4000, invalid: 'soon', fallback: 10_000 },
+  { variable: 'OTEL_BSP_MAX_QUEUE_SIZE', pick: (r) => tracing(r).maxQueueSize, valid: '4096', expected: 4096, invalid: '0', fallback: 2048 },
+  // A batch larger than the queue (2048 by default) is out of range.
+  { variable: 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', pick: (r) => tracing(r).maxExportBatchSize, valid: '128', expected: 128, invalid: '4096', fallback: 512 },
+  {
+    variable: 'OTEL_PROPAGATORS',
+    pick: (r) => tracing(r).propagators,
+    valid: 'none',
+    expected: [],
+    invalid: 'b3',
+    fallback: ['tracecontext', 'baggage'],
+  },
+  { variable: 'LOG_LEVEL', pick: (r) => (r.logging as { level: string }).level, valid: 'DEBUG', expected: 'debug', invalid: 'loud', fallback: 'info' },
+  { variable: 'GIT_COMMIT', pick: (r) => r.commit, valid: 'abc123', expected: 'abc123', invalid: null },
+  { variable: 'SOURCE_COMMIT', pick: (r) => r.commit, valid: 'def456', expected: 'def456', invalid: null },
+  { variable: 'COMMIT_SHA', pick: (r) => r.commit, valid: '0a1b2c', expected: '0a1b2c', invalid: null },
+  { variable: 'KUBERNETES_SERVICE_HOST', pick: (r) => (r.shutdown as { drainDelayMs: number }).drainDelayMs, valid: '10.96.0.1', expected: 5000, invalid: null },
+];
+
+describe('environment variables', () => {
+  it('the table covers every variable periscope reads, and the README names each', () => {
+    expect(ROWS.map((r) => r.variable).sort()).toEqual([...ENV_VARS].sort());
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    expect(ENV_VARS.filter((v) => !readme.includes(`\`${v}\``))).toEqual([]);
+  });
+
+  it.each(ROWS)('$variable: a valid value changes the resolved options exactly, without warnings', (row) => {
+    const { resolved, warnings } = resolve({ ...row.with, [row.variable]: row.valid }, row.options);
+    expect(row.pick(resolved)).toEqual(row.expected);
+    expect(warnings).toEqual([]);
+  });
+
+  it.each(ROWS.filter((r) => r.invalid !== null))('$variable=$invalid: one warning naming the variable and the value, and the default', (row) => {
+    const { resolved, warnings } = resolve({ ...row.with, [row.variable]: row.invalid! }, row.options);
+    expect(row.pick(resolved)).toEqual(row.fallback);
+    expect(warnings.map((w) => [w.variable, w.value])).toEqual([[row.variable, row.reported ?? row.invalid]]);
+    expect(warnings[0]!.message).toContain(row.variable);
+    expect(warnings[0]!.message).toContain(warnings[0]!.allowed);
+    // Unset, the same default.
+    expect(row.pick(resolve({ ...row.with }, row.options).resolved)).toEqual(row.fallback);
+  });
+
+  it('the warning says what is allowed; each variable warns in the order it is read', () => {
+    const { warnings } = resolve({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_TRACES_SAMPLER: 'bogus' });
+    expect(warnings).toEqual([
+      {
+        variable: 'OTEL_EXPORTER_OTLP_PROTOCOL',
+        value: 'grpc',
+        allowed: 'http/protobuf or http/json (grpc is not supported)',
+        message: 'periscope: ignoring OTEL_EXPORTER_OTLP_PROTOCOL="grpc"; allowed: http/protobuf or http/json (grpc is not supported). It is treated as unset.',
+      },
+      {
+        variable: 'OTEL_TRACES_SAMPLER',
+        value: 'bogus',
+        allowed: 'always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio',
+        message:
+          'periscope: ignoring OTEL_TRACES_SAMPLER="bogus"; allowed: always_on, always_off, traceidratio, parentbased_always_on, ' +
+          'parentbased_always_off, parentbased_traceidratio. It is treated as unset.',
+      },
+    ]);
+  });
+
+  it('an option in code wins, and the variable it overrides is not read, so it never warns', () => {
+    const env = {
+      LOG_LEVEL: 'loud',
+      OTEL_TRACES_SAMPLER: 'bogus',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'not a url',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+      OTEL_EXPORTER_OTLP_COMPRESSION: 'zstd',
+      OTEL_PROPAGATORS: 'b3',
+      OTEL_BSP_MAX_QUEUE_SIZE: 'x',
+      OTEL_BSP_MAX_EXPORT_BATCH_SIZE: 'x',
+      OTEL_BSP_SCHEDULE_DELAY: 'x',
+      OTEL_EXPORTER_OTLP_TIMEOUT: 'x',
+      OTEL_TRACES_EXPORTER: 'zipkin',
+    };
+    const { resolved, warnings } = resolve(env, {
+      ...identity,
+      logging: { level: 'warn' },
+      tracing: {
+        endpoint: 'http://opt:4318',
+        exporter: 'otlp',
+        sampleRatio: 0.5,
+        protocol: 'http/json',
+        compression: 'gzip',
+        propagators: ['baggage'],
+        maxQueueSize: 100,
+        maxExportBatchSize: 10,
+        scheduledDelayMillis: 20,
+        exportTimeoutMillis: 30,
+      },
+    });
+    expect(warnings).toEqual([]);
+    expect(tracing(resolved)).toMatchObject({
+      endpoint: 'http://opt:4318/v1/traces',
+      sampler: { parentBased: true, ratio: 0.5 },
+      protocol: 'http/json',
+      compression: 'gzip',
+      propagators: ['baggage'],
+      maxQueueSize: 100,
+      maxExportBatchSize: 10,
+      scheduledDelayMillis: 20,
+      exportTimeoutMillis: 30,
+    });
+  });
+
+  it('the traces-specific variable wins over the general one; headers merge, the option last', () => {
+    const { resolved, warnings } = resolve(
+      {
+        OTEL_EXPORTER_OTLP_TIMEOUT: '2000',
+        OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: '3000',
+        OTEL_EXPORTER_OTLP_COMPRESSION: 'none',
+        OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: 'gzip',
+        OTEL_EXPORTER_OTLP_HEADERS: 'a=1,b=1',
+        OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'b=2,c=2',
+      },
+      { ...identity, tracing: { headers: { c: '3' } } },
+    );
+    expect(warnings).toEqual([]);
+    expect(tracing(resolved)).toMatchObject({ exportTimeoutMillis: 3000, compression: 'gzip', headers: { a: '1', b: '2', c: '3' } });
+  });
+
+  it('the export timeout is the smaller of the OTLP and batch timeouts (the first to expire)', () => {
+    expect(tracing(resolve({ OTEL_EXPORTER_OTLP_TIMEOUT: '8000', OTEL_BSP_EXPORT_TIMEOUT: '3000' }).resolved).exportTimeoutMillis).toBe(3000);
+    expect(tracing(resolve({ OTEL_EXPORTER_OTLP_TIMEOUT: '2000', OTEL_BSP_EXPORT_TIMEOUT: '30000' }).resolved).exportTimeoutMillis).toBe(2000);
+  });
+
+  it('batch size: at most the queue size, from the variable or the option; the default shrinks with a small queue', () => {
+    expect(tracing(resolve({ OTEL_BSP_MAX_QUEUE_SIZE: '100' }).resolved)).toMatchObject({ maxQueueSize: 100, maxExportBatchSize: 100 });
+    const { resolved, warnings } = resolve({ OTEL_BSP_MAX_QUEUE_SIZE: '100', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '200' });
+    expect(tracing(resolved)).toMatchObject({ maxQueueSize: 100, maxExportBatchSize: 100 });
+    expect(warnings.map((w) => [w.variable, w.value, w.allowed])).toEqual([['OTEL_BSP_MAX_EXPORT_BATCH_SIZE', '200', 'an integer from 1 to 100']]);
+  });
+
+  it('OTEL_PROPAGATORS: unknown entries are skipped with one warning; none wins; duplicates and case do not matter', () => {
+    const mixed = resolve({ OTEL_PROPAGATORS: 'tracecontext, b3, jaeger' });
+    expect(tracing(mixed.resolved).propagators).toEqual(['tracecontext']);
+    expect(mixed.warnings.map((w) => [w.variable, w.value])).toEqual([['OTEL_PROPAGATORS', 'tracecontext, b3, jaeger']]);
+    expect(mixed.warnings[0]!.message).toBe(
+      'periscope: OTEL_PROPAGATORS="tracecontext, b3, jaeger": skipping b3, jaeger; allowed: a comma-separated list of tracecontext, baggage or none.',
+    );
+    expect(tracing(resolve({ OTEL_PROPAGATORS: 'Baggage,baggage' }).resolved).propagators).toEqual(['baggage']);
+    expect(tracing(resolve({ OTEL_PROPAGATORS: 'tracecontext,none' }).resolved).propagators).toEqual([]);
+  });
+
+  it('a variable read by two concerns warns once (OTEL_RESOURCE_ATTRIBUTES: the service name and the resource)', () => {
+    const { resolved, warnings } = resolve({ OTEL_RESOURCE_ATTRIBUTES: 'service.name=x,broken' }, { version: '1' });
+    expect(warnings.map((w) => w.variable).filter((v) => v === 'OTEL_RESOURCE_ATTRIBUTES')).toEqual(['OTEL_RESOURCE_ATTRIBUTES']);
+    expect(tracing(resolved).resourceAttributes).toEqual({});
+  });
+
+  it('blank values count as unset', () => {
+    const { resolved, warnings } = resolve({ LOG_LEVEL: '  ', OTEL_TRACES_SAMPLER: '', OTEL_SERVICE_NAME: ' ' }, { ...identity, serviceName: undefined });
+    expect(warnings.filter((w) => w.variable !== 'package.json')).toEqual([]);
+    expect((resolved.logging as { level: string }).level).toBe('info');
+  });
+});
