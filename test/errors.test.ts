@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, expectTypeOf, test } from 'vitest';
 import { ERRORS, createError, isPeriscopeError } from '../src/errors.js';
-import type { ErrorArgs, PeriscopeErrorCode , PeriscopeError} from '../src/errors.js';
+import type { ErrorArgs, PeriscopeError, PeriscopeErrorCode } from '../src/errors.js';
 
 /**
  * One set of arguments per code, with the message it must produce. The mapped type makes a
