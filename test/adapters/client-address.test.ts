@@ -138,3 +138,33 @@ describe('a request the client aborts', () => {
     },
   );
 });
+
+describe('a trust-proxy function that throws', () => {
+  it('leaves the address out and reports once, where "client-address"; the request is unharmed', async () => {
+    const capture = new Capture();
+    const reported: string[] = [];
+    const app = express();
+    app.set('trust proxy', () => {
+      throw new Error('bad trust function');
+    });
+    const obs = instrument(app, { metrics: false, tracing: false, logging: { destination: capture }, onInternalError: (_e, where) => reported.push(where) });
+    app.get('/who', (_req, res) => {
+      res.json({ ok: true });
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise<void>((r) => server.once('listening', () => r()));
+    track(server);
+    cleanup = async () => {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await obs.shutdown();
+    };
+    const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/who`, { headers: FORWARDED });
+    expect(await res.json()).toEqual({ ok: true });
+    await settle(server);
+    const [line] = capture.withMsg('request completed');
+    expect(line).toMatchObject({ status_code: 200, route: '/who' });
+    expect(line!.client_address).toBe(undefined);
+    expect(reported).toEqual(['client-address']);
+  });
+});
