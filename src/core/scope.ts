@@ -180,8 +180,11 @@ export class Core {
    * is reported and gives undefined rather than a guess.
    */
   resolveClientAddress(scope: RequestScope): string | undefined {
+    const req = scope.req;
     const source = scope.addressSource as { readonly ip?: unknown } | undefined;
-    if (source !== undefined) {
+    // Without X-Forwarded-For every framework's answer is the socket's peer (proxy-addr reads
+    // no other header), so the common case skips the arrays proxy-addr builds.
+    if (source !== undefined && req.headers['x-forwarded-for'] !== undefined) {
       try {
         const ip = source.ip;
         if (typeof ip === 'string' && ip !== '') return ip;
@@ -190,7 +193,7 @@ export class Core {
         return undefined;
       }
     }
-    return scope.req.socket?.remoteAddress;
+    return req.socket?.remoteAddress;
   }
 
   /** Hands the error a framework answered the request with to the scope (the first one wins). */
