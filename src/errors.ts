@@ -6,32 +6,37 @@
 /** The brand lets two installed copies of periscope recognise each other's errors. */
 const kPeriscopeError = Symbol.for('periscope.error');
 
-type Template = (...args: string[]) => string;
-
+/**
+ * Each code's message template. The parameters are typed per code, so
+ * `createError(code, args)` type-checks only with that code's own arguments.
+ */
 export const ERRORS = {
-  PERISCOPE_ERR_INVALID_OPTION: ((option: string, value: string, allowed: string) =>
-    `Invalid option \`${option}\`: got ${value}; allowed: ${allowed}.`) as Template,
-  PERISCOPE_ERR_UNKNOWN_OPTION: ((option: string, known: string) =>
-    `Unknown option \`${option}\`; known options here: ${known}.`) as Template,
-  PERISCOPE_ERR_UNSUPPORTED_APP: ((got: string) =>
-    `instrument() takes a Fastify instance, an Express app or a node:http Server; got ${got}.`) as Template,
-  PERISCOPE_ERR_ALREADY_INSTRUMENTED: (() =>
-    'This app is already instrumented; call instrument() once per app and keep the handle it returns.') as Template,
-  PERISCOPE_ERR_DUPLICATE_CHECK: ((name: string) =>
-    `A health check named "${name}" is already registered; each check needs its own name.`) as Template,
-  PERISCOPE_ERR_TOO_LATE: ((framework: string, reason: string) =>
-    `instrument() was called too late for this ${framework} app: ${reason}. Call it before the app starts listening.`) as Template,
-  PERISCOPE_ERR_CIRCUIT_OPEN: ((name: string, state: string) =>
-    `Circuit breaker "${name}" is ${state === 'open' ? 'open' : 'half open with every trial call in flight'}; the call was rejected without running.`) as Template,
-  PERISCOPE_ERR_CIRCUIT_TIMEOUT: ((name: string, ms: string) =>
-    `Call through circuit breaker "${name}" timed out after ${ms} ms; its signal was aborted.`) as Template,
-  PERISCOPE_ERR_CIRCUIT_FALLBACK: ((name: string, message: string) =>
-    `Circuit breaker "${name}" rejected the call and its fallback threw: ${message}.`) as Template,
-  PERISCOPE_ERR_DUPLICATE_BREAKER: ((name: string) =>
-    `A circuit breaker named "${name}" already exists on this handle; create it once and keep the breaker obs.breaker() returned.`) as Template,
-} as const;
+  PERISCOPE_ERR_INVALID_OPTION: (option: string, value: string, allowed: string) =>
+    `Invalid option \`${option}\`: got ${value}; allowed: ${allowed}.`,
+  PERISCOPE_ERR_UNKNOWN_OPTION: (option: string, known: string) =>
+    `Unknown option \`${option}\`; known options here: ${known}.`,
+  PERISCOPE_ERR_UNSUPPORTED_APP: (got: string) =>
+    `instrument() takes a Fastify instance, an Express app or a node:http Server; got ${got}.`,
+  PERISCOPE_ERR_ALREADY_INSTRUMENTED: () =>
+    'This app is already instrumented; call instrument() once per app and keep the handle it returns.',
+  PERISCOPE_ERR_DUPLICATE_CHECK: (name: string) =>
+    `A health check named "${name}" is already registered; each check needs its own name.`,
+  PERISCOPE_ERR_TOO_LATE: (framework: string, reason: string) =>
+    `instrument() was called too late for this ${framework} app: ${reason}. Call it before the app starts listening.`,
+  PERISCOPE_ERR_CIRCUIT_OPEN: (name: string, state: 'open' | 'half_open') =>
+    `Circuit breaker "${name}" is ${state === 'open' ? 'open' : 'half open with every trial call in flight'}; the call was rejected without running.`,
+  PERISCOPE_ERR_CIRCUIT_TIMEOUT: (name: string, ms: number) =>
+    `Call through circuit breaker "${name}" timed out after ${ms} ms; its signal was aborted.`,
+  PERISCOPE_ERR_CIRCUIT_FALLBACK: (name: string, message: string) =>
+    `Circuit breaker "${name}" rejected the call and its fallback threw: ${message}.`,
+  PERISCOPE_ERR_DUPLICATE_BREAKER: (name: string) =>
+    `A circuit breaker named "${name}" already exists on this handle; create it once and keep the breaker obs.breaker() returned.`,
+} as const satisfies Record<`PERISCOPE_ERR_${string}`, (...args: never[]) => string>;
 
 export type PeriscopeErrorCode = keyof typeof ERRORS;
+
+/** The message arguments of `code`, in order: `ErrorArgs<'PERISCOPE_ERR_INVALID_OPTION'>` is `[option, value, allowed]`. */
+export type ErrorArgs<C extends PeriscopeErrorCode> = Parameters<(typeof ERRORS)[C]>;
 
 /** The error periscope throws for bad setup. Match on `code`, or use {@link isPeriscopeError}. */
 export class PeriscopeError extends Error {
@@ -48,9 +53,16 @@ export class PeriscopeError extends Error {
   }
 }
 
-/** Builds the error for `code` from the table's message template. */
-export function createError(code: PeriscopeErrorCode, args: string[], option?: string): PeriscopeError {
-  return new PeriscopeError(code, `${code}: ${ERRORS[code](...args)}`, option);
+/** The message of `code` for `args`, prefixed with the code (as every periscope error's message is). */
+export function formatError<C extends PeriscopeErrorCode>(code: C, args: ErrorArgs<C>): string {
+  // TypeScript cannot tie `ERRORS[code]` to `ErrorArgs<C>` for a generic C; the signature above does.
+  const template = ERRORS[code] as (...a: ErrorArgs<C>) => string;
+  return `${code}: ${template(...args)}`;
+}
+
+/** Builds the error for `code` from the table's message template; `args` must be that code's arguments. */
+export function createError<C extends PeriscopeErrorCode>(code: C, args: ErrorArgs<C>, option?: string): PeriscopeError {
+  return new PeriscopeError(code, formatError(code, args), option);
 }
 
 /** True for any periscope error, including one thrown by another installed copy. */

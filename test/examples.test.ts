@@ -1,26 +1,19 @@
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
+import { RunningChild } from './child-process.js';
 import { scrape, value } from './helpers.js';
 
-let child: ChildProcess | undefined;
+let child: RunningChild | undefined;
 afterEach(async () => {
-  if (child !== undefined && child.exitCode === null) {
-    child.kill('SIGKILL');
-    await once(child, 'exit');
-  }
+  // Waits until the child exited and its stdout was read to the end (see RunningChild).
+  await child?.stop();
   child = undefined;
 });
 
 /** Starts a demo on a free port and returns the base URL it prints. */
 async function startDemo(script: string): Promise<{ base: string; banner: string }> {
-  child = spawn(process.execPath, [script], { env: { ...process.env, PORT: '0', HOST: undefined }, stdio: ['ignore', 'pipe', 'inherit'] });
-  let banner = '';
-  for await (const chunk of child.stdout!) {
-    banner += String(chunk);
-    if (banner.includes('metrics:')) break;
-  }
+  // No HOST: the demo binds to loopback by default, and its banner says so.
+  child = new RunningChild(process.execPath, [script], { env: { ...process.env, PORT: '0', HOST: undefined } });
+  const banner = await child.until('metrics:');
   const base = /service:\s+(http:\/\/localhost:\d+)\//.exec(banner)?.[1];
   if (base === undefined) throw new Error(`demo printed no URL: ${banner}`);
   return { base, banner };
@@ -45,5 +38,9 @@ describe.each([
     expect(value(metrics, 'http_requests_total', { route: '/fail', status_code: '500' })).toBe(1);
     if (framework === 'express') expect(value(metrics, 'http_requests_total', { route: '/api/v1/users/:id', status_code: '200' })).toBe(1);
     expect(value(metrics, 'app_build_info', { service: `periscope-demo-${framework}` })).toBe(1);
+    // Its request lines reached a reader that was still there: no failed log destination.
+    await child!.stop();
+    expect(child!.stdout).toContain('"msg":"request completed"');
+    expect(child!.stderr).not.toContain('PERISCOPE_INTERNAL_ERROR');
   });
 });

@@ -145,7 +145,8 @@ export function attachExpress(app: Express, ctx: AdapterContext): AdapterHandle 
     if (errorStack !== undefined && errorStack[errorStack.length - 1]!.handle !== periscopeErrorHandler) keepErrorHandlerLast(errorStack);
     if (!errorRecorderPlaced) placeErrorRecorder();
     // Express (its router, every middleware and handler) runs inside the request's trace context.
-    core.run(core.start(req, res), expressHandle, req, res, callback);
+    // `req` becomes Express's request (its `ip` honours `trust proxy`) once Express handles it.
+    core.run(core.start(req, res, undefined, req), expressHandle, req, res, callback);
   }
   /** Sees an error on its way to the user's error handlers (or Express's final handler). */
   function periscopeRecordError(error: unknown, _req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {

@@ -47,7 +47,7 @@ export function attachFastify(app: FastifyInstance, ctx: AdapterContext): Adapte
     }
     app.addHook('onRequest', function periscopeOnRequest(request, reply, done) {
       const options = request.routeOptions;
-      const scope = options.config.periscope !== false ? core.start(request.raw, reply.raw, options.url) : undefined;
+      const scope = options.config.periscope !== false ? core.start(request.raw, reply.raw, options.url, request) : undefined;
       if (requestLog !== undefined) {
         // After start, so the request ID can be the trace ID tracing just made.
         request.log = reply.log = requestLog(request.raw);

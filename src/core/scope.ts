@@ -75,12 +75,26 @@ export interface RequestScope {
   span: Span | undefined;
   /** The error the framework answered this request with (Fastify onError, Express error path), if any. */
   error: unknown;
+  /**
+   * The framework's request object, given by the adapter at start, whose `ip` is the
+   * framework's own proxy-aware client address: Fastify's `request` (honours `trustProxy`),
+   * Express's `req` (honours the `trust proxy` setting). Undefined on node:http.
+   */
+  readonly addressSource: object | undefined;
+  /**
+   * The client's address: `addressSource.ip`, else the socket's peer address. It comes from
+   * `X-Forwarded-For` only when the app trusts proxies. Resolved when read: read it at end
+   * (Express resolves `req.ip` only once it has handled the request), where it is kept.
+   */
+  readonly clientAddress: string | undefined;
 }
 
 /** What a concern (metrics, logging, tracing) plugs into the request lifecycle. */
 export interface RequestHook {
   onStart(scope: RequestScope): void;
   onEnd(scope: RequestScope): void;
+  /** True when `onEnd` reads `scope.clientAddress` (the core then keeps the peer address from start). */
+  readonly needsClientAddress?: boolean;
 }
 
 export interface CoreOptions {
@@ -106,6 +120,8 @@ class Scope implements RequestScope {
   sampled = false;
   span: Span | undefined = undefined;
   error: unknown = undefined;
+  /** `null` until resolved at end. */
+  #clientAddress: string | undefined | null = null;
   /** Links of the slow-request detector's list (declared here so every scope has one shape). */
   slowPrev: Scope | null = null;
   slowNext: Scope | null = null;
@@ -118,6 +134,7 @@ class Scope implements RequestScope {
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
     route: string | undefined,
+    readonly addressSource: object | undefined,
   ) {
     this.method = methodIndex(req.method);
     this.route = route;
@@ -125,6 +142,15 @@ class Scope implements RequestScope {
     // Only needed for responses without Content-Length (streamed, chunked).
     this.startBytes = this.socket?.bytesWritten ?? 0;
     this.startTime = performance.now();
+  }
+
+  get clientAddress(): string | undefined {
+    let address = this.#clientAddress;
+    if (address !== null) return address;
+    address = this.core.resolveClientAddress(this);
+    // Kept only once the request ended (status set): an early read may precede the framework's view.
+    if (this.status !== 0) this.#clientAddress = address;
+    return address;
   }
 }
 
@@ -139,19 +165,28 @@ export class Core {
   readonly #ignore: RouteMatcher | undefined;
   readonly #open: OpenRequests;
   readonly report: (error: unknown, where: string) => void;
+  readonly #keepPeerAddress: boolean;
 
   constructor(options: CoreOptions) {
     this.#hooks = options.hooks;
+    this.#keepPeerAddress = options.hooks.some((hook) => hook.needsClientAddress === true);
     this.#resolveRoute = options.resolveRoute;
     this.#ignore = options.ignore;
     this.#open = options.open ?? new OpenRequests();
     this.report = options.report;
   }
 
-  /** Starts the request's scope; undefined for a request the `ignore` option leaves out. */
-  start(req: IncomingMessage, res: ServerResponse, route?: string): RequestScope | undefined {
+  /**
+   * Starts the request's scope; undefined for a request the `ignore` option leaves out.
+   * `addressSource`: the framework's request object whose `ip` resolves the client address
+   * (see {@link RequestScope.addressSource}).
+   */
+  start(req: IncomingMessage, res: ServerResponse, route?: string, addressSource?: object): RequestScope | undefined {
     if (this.#ignore !== undefined && this.#ignore(req.url ?? '/') !== undefined) return undefined;
-    const scope = new Scope(this, req, res, route);
+    const scope = new Scope(this, req, res, route, addressSource);
+    // The peer address read while the socket is surely open: Node keeps it once read, and the
+    // socket of an aborted request is destroyed (its address unreadable) by the end.
+    if (this.#keepPeerAddress) void req.socket?.remoteAddress;
     this.#open.count++;
     (res as unknown as Record<symbol, Scope>)[kScope] = scope;
     // One shared listener function: no closure allocated per request.
@@ -174,6 +209,28 @@ export class Core {
   run<A extends unknown[], R>(scope: RequestScope | undefined, fn: (...args: A) => R, ...args: A): R {
     const ctx = scope?.context;
     return ctx === undefined ? fn(...args) : otelContext.with(ctx, fn, undefined, ...args);
+  }
+
+  /**
+   * The client address of `scope`: the framework's `ip` when the adapter gave its request
+   * object, else the socket's peer address. A throwing `ip` (a user's trust-proxy function)
+   * is reported and gives undefined rather than a guess.
+   */
+  resolveClientAddress(scope: RequestScope): string | undefined {
+    const req = scope.req;
+    const source = scope.addressSource as { readonly ip?: unknown } | undefined;
+    // Without X-Forwarded-For every framework's answer is the socket's peer (proxy-addr reads
+    // no other header), so the common case skips the arrays proxy-addr builds.
+    if (source !== undefined && req.headers['x-forwarded-for'] !== undefined) {
+      try {
+        const ip = source.ip;
+        if (typeof ip === 'string' && ip !== '') return ip;
+      } catch (error) {
+        this.report(error, 'client-address');
+        return undefined;
+      }
+    }
+    return req.socket?.remoteAddress;
   }
 
   /** Hands the error a framework answered the request with to the scope (the first one wins). */

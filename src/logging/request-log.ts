@@ -65,6 +65,8 @@ export class RequestLog implements RequestHook {
   readonly #f: Record<RequestLogField, boolean>;
   /** Writes lines without an error or headers straight from the scope, when the logger allows. */
   readonly #direct: DirectLineWriter | undefined;
+  /** The line logs the client address (read from the scope at end). */
+  readonly needsClientAddress: boolean;
 
   /** `direct: false` sends every line through pino (the tests compare both ways). */
   constructor(logger: Logger, options: ResolvedLoggingOptions, { direct = true }: { direct?: boolean } = {}) {
@@ -89,6 +91,7 @@ export class RequestLog implements RequestHook {
       user_agent: fields.includes('user_agent'),
       headers: fields.includes('headers'),
     };
+    this.needsClientAddress = this.#enabled && this.#f.client_address;
     this.#direct = direct && !this.#f.headers ? directLineWriter(logger, REQUEST_LINE_MESSAGE) : undefined;
   }
 
@@ -123,7 +126,7 @@ export class RequestLog implements RequestHook {
       f.status_code ? status : undefined,
       f.duration_ms ? durationMs(scope) : undefined,
       f.bytes ? scope.bytes : undefined,
-      f.client_address ? req.socket?.remoteAddress : undefined,
+      f.client_address ? scope.clientAddress : undefined,
       f.user_agent ? req.headers['user-agent'] : undefined,
       f.headers ? req.headers : undefined,
       scope.error,

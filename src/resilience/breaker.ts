@@ -8,35 +8,125 @@ import type { SlidingWindow, WindowTotals } from './window.js';
 /** `closed` lets calls through, `open` rejects them, `half_open` admits a few trial calls. */
 export type CircuitState = 'closed' | 'open' | 'half_open';
 
-/** Why the breaker changed state. */
-export type StateChangeReason =
-  | 'failure_rate'
-  | 'slow_call_rate'
-  | 'consecutive_failures'
-  | 'open_elapsed'
-  | 'trial_failure'
-  | 'trial_success'
-  | 'reset';
+/** Why the breaker changed state: the `reason` that discriminates {@link StateChangeEvent}. */
+export type StateChangeReason = StateChangeEvent['reason'];
 
-/** Payload of `stateChange`: what changed and the numbers that made it change. */
-export interface StateChangeEvent {
+/**
+ * Fields every `stateChange` event has. The four numbers are kept on every variant (0 where
+ * the reason measured nothing) so a log line can print them without narrowing.
+ */
+interface StateChangeBase {
   readonly name: string;
   readonly from: CircuitState;
   readonly to: CircuitState;
-  readonly reason: StateChangeReason;
-  /**
-   * `trial_failure` covers a trial call that failed or (with `slowCallMs`) was slow.
-   * Failure rate (0..1) that caused the change: over the window for a trip from closed,
-   * over the trial calls for a change from half_open, 0 for `open_elapsed`.
-   */
+  /** Failure rate (0..1) that caused the change. */
   readonly failureRate: number;
   /** Slow-call rate (0..1) measured the same way. */
   readonly slowCallRate: number;
-  /** Calls the rate was measured over. */
+  /** Calls the rates were measured over. */
   readonly calls: number;
-  /** Failures in a row when the breaker opened on `consecutive_failures`; else 0. */
+  /** Failures in a row, for `consecutive_failures`; else 0. */
   readonly consecutiveFailures: number;
 }
+
+/** closed -> open: the window's failure or slow-call rate reached its threshold; the rates are the window's. */
+export interface RateTripEvent extends StateChangeBase {
+  readonly from: 'closed';
+  readonly to: 'open';
+  readonly reason: 'failure_rate' | 'slow_call_rate';
+  readonly consecutiveFailures: 0;
+}
+
+/** closed -> open: `consecutiveFailures` failures in a row; the rates are the window's at that moment. */
+export interface ConsecutiveFailuresEvent extends StateChangeBase {
+  readonly from: 'closed';
+  readonly to: 'open';
+  readonly reason: 'consecutive_failures';
+}
+
+/** open -> half_open: `openMs` elapsed; nothing was measured. */
+export interface OpenElapsedEvent extends StateChangeBase {
+  readonly from: 'open';
+  readonly to: 'half_open';
+  readonly reason: 'open_elapsed';
+  readonly failureRate: 0;
+  readonly slowCallRate: 0;
+  readonly calls: 0;
+  readonly consecutiveFailures: 0;
+}
+
+/**
+ * half_open -> open: one trial call failed, timed out (after `timeoutMs`, or
+ * `halfOpenTimeoutMs` when that comes first) or, with `slowCallMs`, was slow. Measured
+ * over that one call: `calls` is 1, `failureRate` 1 when it failed or timed out,
+ * `slowCallRate` 1 when it was slow.
+ */
+export interface TrialFailureEvent extends StateChangeBase {
+  readonly from: 'half_open';
+  readonly to: 'open';
+  readonly reason: 'trial_failure';
+  readonly failureRate: 0 | 1;
+  readonly slowCallRate: 0 | 1;
+  readonly calls: 1;
+  readonly consecutiveFailures: 0;
+}
+
+/** half_open -> closed: `halfOpenMaxCalls` trials succeeded; `calls` is how many, the rates 0. */
+export interface TrialSuccessEvent extends StateChangeBase {
+  readonly from: 'half_open';
+  readonly to: 'closed';
+  readonly reason: 'trial_success';
+  readonly failureRate: 0;
+  readonly slowCallRate: 0;
+  readonly consecutiveFailures: 0;
+}
+
+/** open or half_open -> closed by `reset()`; nothing was measured. */
+export interface ResetEvent extends StateChangeBase {
+  readonly from: 'open' | 'half_open';
+  readonly to: 'closed';
+  readonly reason: 'reset';
+  readonly failureRate: 0;
+  readonly slowCallRate: 0;
+  readonly calls: 0;
+  readonly consecutiveFailures: 0;
+}
+
+/**
+ * Payload of `stateChange`, a union discriminated by `reason`: narrowing on it gives the
+ * exact `from` and `to` and says which numbers were measured.
+ */
+export type StateChangeEvent =
+  | RateTripEvent
+  | ConsecutiveFailuresEvent
+  | OpenElapsedEvent
+  | TrialFailureEvent
+  | TrialSuccessEvent
+  | ResetEvent;
+
+/**
+ * A state change as the breaker decides it: the reason and only the numbers that reason
+ * has. The target state follows from the reason ({@link TARGET}).
+ */
+type Transition =
+  | { readonly reason: 'failure_rate' | 'slow_call_rate'; readonly totals: WindowTotals }
+  | { readonly reason: 'consecutive_failures'; readonly totals: WindowTotals; readonly consecutive: number }
+  | { readonly reason: 'trial_failure'; readonly failed: boolean; readonly slow: boolean }
+  | { readonly reason: 'trial_success'; readonly trials: number }
+  | { readonly reason: 'open_elapsed' | 'reset' };
+
+const TARGET: { readonly [R in StateChangeReason]: CircuitState } = {
+  failure_rate: 'open',
+  slow_call_rate: 'open',
+  consecutive_failures: 'open',
+  open_elapsed: 'half_open',
+  trial_failure: 'open',
+  trial_success: 'closed',
+  reset: 'closed',
+};
+
+const OPEN_ELAPSED: Transition = { reason: 'open_elapsed' };
+const RESET: Transition = { reason: 'reset' };
 
 /** Payload of `success`, `failure` and `timeout`. `durationMs` is the call's run time. */
 export interface CallEvent {
@@ -222,7 +312,7 @@ export class CircuitBreaker<F = never> {
 
   /** Closes the breaker and forgets the window, whatever its state (for operators and tests). */
   reset(): void {
-    if (this.#state !== 'closed') this.#transition('closed', 'reset', 0, 0, 0, 0);
+    if (this.#state !== 'closed') this.#transition(RESET);
     else this.#window.reset();
     this.#consecutive = 0;
   }
@@ -251,7 +341,9 @@ export class CircuitBreaker<F = never> {
     this.#inFlight++;
     const generation = this.#generation;
     const controller = new AbortController();
-    const timeoutMs = this.options.timeoutMs;
+    // A trial has a bound even without a call timeout: one hung trial must not hold the
+    // breaker half open forever.
+    const timeoutMs = trial ? this.#trialTimeoutMs() : this.options.timeoutMs;
     return new Promise<T | F>((resolve, reject) => {
       let settled = false;
       let timer: NodeJS.Timeout | undefined;
@@ -305,6 +397,12 @@ export class CircuitBreaker<F = never> {
         },
       );
     });
+  }
+
+  /** A trial's timeout: `halfOpenTimeoutMs`, or `timeoutMs` when that is shorter. */
+  #trialTimeoutMs(): number {
+    const { timeoutMs, halfOpenTimeoutMs } = this.options;
+    return timeoutMs === false || halfOpenTimeoutMs < timeoutMs ? halfOpenTimeoutMs : timeoutMs;
   }
 
   #counts(error: unknown): boolean {
@@ -369,9 +467,9 @@ export class CircuitBreaker<F = never> {
     const now = performance.now();
     if (state === 'half_open') {
       if (failed || slow) {
-        this.#transition('open', 'trial_failure', failed ? 1 : 0, slow ? 1 : 0, 1, 0);
+        this.#transition({ reason: 'trial_failure', failed, slow });
       } else if (++this.#trialSuccesses >= this.options.halfOpenMaxCalls) {
-        this.#transition('closed', 'trial_success', 0, 0, this.#trialSuccesses, 0);
+        this.#transition({ reason: 'trial_success', trials: this.#trialSuccesses });
       }
       return;
     }
@@ -379,27 +477,26 @@ export class CircuitBreaker<F = never> {
     this.#window.record(now, failed, slow);
     this.#consecutive = failed ? this.#consecutive + 1 : 0;
     const o = this.options;
+    const totals = this.#window.totals(now, this.#totals);
     if (o.consecutiveFailures > 0 && this.#consecutive >= o.consecutiveFailures) {
-      const t = this.#window.totals(now, this.#totals);
-      this.#transition('open', 'consecutive_failures', rate(t.failures, t.calls), rate(t.slowCalls, t.calls), t.calls, this.#consecutive);
+      this.#transition({ reason: 'consecutive_failures', totals, consecutive: this.#consecutive });
       return;
     }
-    const t = this.#window.totals(now, this.#totals);
-    if (t.calls < o.minimumCalls) return;
-    const failureRate = rate(t.failures, t.calls);
-    const slowRate = rate(t.slowCalls, t.calls);
-    if (failureRate >= o.failureThreshold) this.#transition('open', 'failure_rate', failureRate, slowRate, t.calls, 0);
-    else if (slowMs !== false && slowRate >= o.slowCallThreshold) this.#transition('open', 'slow_call_rate', failureRate, slowRate, t.calls, 0);
+    if (totals.calls < o.minimumCalls) return;
+    if (rate(totals.failures, totals.calls) >= o.failureThreshold) this.#transition({ reason: 'failure_rate', totals });
+    else if (slowMs !== false && rate(totals.slowCalls, totals.calls) >= o.slowCallThreshold) this.#transition({ reason: 'slow_call_rate', totals });
   }
 
   /** Applies the lazy open -> half_open move when `openMs` has elapsed; returns the state. */
   #advance(now: number): CircuitState {
-    if (this.#state === 'open' && now - this.#openedAt >= this.options.openMs) this.#transition('half_open', 'open_elapsed', 0, 0, 0, 0);
+    if (this.#state === 'open' && now - this.#openedAt >= this.options.openMs) this.#transition(OPEN_ELAPSED);
     return this.#state;
   }
 
-  #transition(to: CircuitState, reason: StateChangeReason, failureRate: number, slowCallRate: number, calls: number, consecutive: number): void {
-    const from = this.#state;
+  #transition(change: Transition): void {
+    const to = TARGET[change.reason];
+    // Built before the window is reset below: a trip's rates are read from the window's totals.
+    const event = this.#listeners.stateChange.length > 0 ? this.#stateChangeEvent(change) : undefined;
     this.#state = to;
     this.#generation++;
     this.#trialsInFlight = 0;
@@ -408,8 +505,42 @@ export class CircuitBreaker<F = never> {
     if (to === 'open') this.#openedAt = performance.now();
     if (to === 'closed') this.#window.reset();
     if (to === 'open') this.#window.reset();
-    if (this.#listeners.stateChange.length > 0) {
-      this.#emit('stateChange', { name: this.name, from, to, reason, failureRate, slowCallRate, calls, consecutiveFailures: consecutive });
+    if (event !== undefined) this.#emit('stateChange', event);
+  }
+
+  /**
+   * The public payload of `change`. `from` is written per reason because each reason
+   * happens from one state only (the transitions above are its only callers).
+   */
+  #stateChangeEvent(change: Transition): StateChangeEvent {
+    const name = this.name;
+    switch (change.reason) {
+      case 'failure_rate':
+      case 'slow_call_rate': {
+        const { calls, failures, slowCalls } = change.totals;
+        return { name, from: 'closed', to: 'open', reason: change.reason, failureRate: rate(failures, calls), slowCallRate: rate(slowCalls, calls), calls, consecutiveFailures: 0 };
+      }
+      case 'consecutive_failures': {
+        const { calls, failures, slowCalls } = change.totals;
+        return {
+          name, from: 'closed', to: 'open', reason: 'consecutive_failures',
+          failureRate: rate(failures, calls), slowCallRate: rate(slowCalls, calls), calls, consecutiveFailures: change.consecutive,
+        };
+      }
+      case 'open_elapsed':
+        return { name, from: 'open', to: 'half_open', reason: 'open_elapsed', failureRate: 0, slowCallRate: 0, calls: 0, consecutiveFailures: 0 };
+      case 'trial_failure':
+        return {
+          name, from: 'half_open', to: 'open', reason: 'trial_failure',
+          failureRate: change.failed ? 1 : 0, slowCallRate: change.slow ? 1 : 0, calls: 1, consecutiveFailures: 0,
+        };
+      case 'trial_success':
+        return { name, from: 'half_open', to: 'closed', reason: 'trial_success', failureRate: 0, slowCallRate: 0, calls: change.trials, consecutiveFailures: 0 };
+      case 'reset':
+        return {
+          name, from: this.#state === 'open' ? 'open' : 'half_open', to: 'closed', reason: 'reset',
+          failureRate: 0, slowCallRate: 0, calls: 0, consecutiveFailures: 0,
+        };
     }
   }
 

@@ -1,9 +1,4 @@
-import { ERRORS, PeriscopeError } from '../errors.js';
-import type { PeriscopeErrorCode } from '../errors.js';
-
-function message(code: PeriscopeErrorCode, args: string[]): string {
-  return `${code}: ${ERRORS[code](...args)}`;
-}
+import { PeriscopeError, formatError } from '../errors.js';
 
 /**
  * A call rejected by an open (or full half-open) breaker, without running.
@@ -18,7 +13,7 @@ export class CircuitOpenError extends PeriscopeError {
   readonly retryAfterMs: number;
 
   constructor(breaker: string, state: 'open' | 'half_open', retryAfterMs: number) {
-    super('PERISCOPE_ERR_CIRCUIT_OPEN', message('PERISCOPE_ERR_CIRCUIT_OPEN', [breaker, state]));
+    super('PERISCOPE_ERR_CIRCUIT_OPEN', formatError('PERISCOPE_ERR_CIRCUIT_OPEN', [breaker, state]));
     this.name = 'CircuitOpenError';
     this.breaker = breaker;
     this.state = state;
@@ -35,7 +30,7 @@ export class CircuitTimeoutError extends PeriscopeError {
   readonly timeoutMs: number;
 
   constructor(breaker: string, timeoutMs: number) {
-    super('PERISCOPE_ERR_CIRCUIT_TIMEOUT', message('PERISCOPE_ERR_CIRCUIT_TIMEOUT', [breaker, String(timeoutMs)]));
+    super('PERISCOPE_ERR_CIRCUIT_TIMEOUT', formatError('PERISCOPE_ERR_CIRCUIT_TIMEOUT', [breaker, timeoutMs]));
     this.name = 'CircuitTimeoutError';
     this.breaker = breaker;
     this.timeoutMs = timeoutMs;
@@ -53,7 +48,7 @@ export class CircuitFallbackError extends PeriscopeError {
 
   constructor(breaker: string, cause: unknown, rejection: CircuitOpenError) {
     const text = cause instanceof Error ? cause.message : String(cause);
-    super('PERISCOPE_ERR_CIRCUIT_FALLBACK', message('PERISCOPE_ERR_CIRCUIT_FALLBACK', [breaker, text]));
+    super('PERISCOPE_ERR_CIRCUIT_FALLBACK', formatError('PERISCOPE_ERR_CIRCUIT_FALLBACK', [breaker, text]));
     this.name = 'CircuitFallbackError';
     this.breaker = breaker;
     this.cause = cause;

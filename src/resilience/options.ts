@@ -46,11 +46,20 @@ export interface CircuitBreakerOptions<F = never> {
    */
   halfOpenMaxCalls?: number;
   /**
+   * Longest a trial call may run while half open, in ms, even with `timeoutMs: false`:
+   * past it the trial times out like any call (its signal is aborted with a
+   * `CircuitTimeoutError`, its promise rejects with it) and counts as a failed trial, so
+   * the breaker reopens. Whichever of `timeoutMs` and this is shorter applies to a trial.
+   * Default: `openMs`, since a trial slower than the pause the breaker just took tells
+   * nothing better than a failure; without a bound, one hung trial would hold the breaker
+   * half open forever.
+   */
+  halfOpenTimeoutMs?: number;
+  /**
    * Per-call timeout in ms: the call's own signal is aborted with a `CircuitTimeoutError`
    * and the call counts as a `timeout` (a failure). `false` turns it off. Default
    * `10_000`: above any healthy synchronous dependency call, below the 30-60 s at which
-   * proxies and clients give up; without a timeout a hung trial call would keep a half
-   * open breaker from ever deciding.
+   * proxies and clients give up. Trial calls are bounded by `halfOpenTimeoutMs` too.
    */
   timeoutMs?: number | false;
   /**
@@ -93,6 +102,7 @@ export interface ResolvedBreakerOptions<F> {
   readonly window: Readonly<{ type: 'count'; size: number } | { type: 'time'; ms: number; buckets: number }>;
   readonly openMs: number;
   readonly halfOpenMaxCalls: number;
+  readonly halfOpenTimeoutMs: number;
   readonly timeoutMs: number | false;
   readonly slowCallMs: number | false;
   readonly slowCallThreshold: number;
@@ -110,6 +120,7 @@ const KEYS = [
   'window',
   'openMs',
   'halfOpenMaxCalls',
+  'halfOpenTimeoutMs',
   'timeoutMs',
   'slowCallMs',
   'slowCallThreshold',
@@ -168,12 +179,14 @@ export function resolveBreakerOptions<F>(name: string, options: unknown): Resolv
   if (window.type === 'count' && minimumCalls > window.size) {
     throw invalid('minimumCalls', minimumCalls, `at most window.size (${window.size}), or the failure rate could never open the breaker`);
   }
+  const openMs = integer('openMs', 1, MAX_TIMER_MS, 10_000);
   return Object.freeze({
     failureThreshold: rate('failureThreshold', 0.5),
     minimumCalls,
     window,
-    openMs: integer('openMs', 1, MAX_TIMER_MS, 10_000),
+    openMs,
     halfOpenMaxCalls: integer('halfOpenMaxCalls', 1, 1000, 1),
+    halfOpenTimeoutMs: integer('halfOpenTimeoutMs', 1, MAX_TIMER_MS, openMs),
     timeoutMs: msOrFalse('timeoutMs', 10_000),
     slowCallMs: msOrFalse('slowCallMs', false),
     slowCallThreshold: rate('slowCallThreshold', 0.5),

@@ -71,6 +71,8 @@ export class ServerSpans implements RequestHook {
   readonly #onForeign: () => void;
   /** `METHOD route` per route and method, built once: no string concatenation per request. */
   readonly #names = new Map<string, string[]>();
+  /** `client.address` is set at end, from the scope. */
+  readonly needsClientAddress = true;
 
   constructor(options: ServerSpansOptions) {
     this.#startSpan = options.startSpan;
@@ -121,13 +123,8 @@ export class ServerSpans implements RequestHook {
     const host = hostOf(headers.host);
     if (host !== undefined) span.setAttribute('server.address', host);
     span.setAttribute('network.protocol.version', req.httpVersion);
-    const socket = req.socket;
-    if (socket !== null) {
-      const address = socket.remoteAddress;
-      if (address !== undefined) span.setAttribute('client.address', address);
-      const localPort = socket.localPort;
-      if (localPort !== undefined) span.setAttribute('server.port', localPort);
-    }
+    const localPort = req.socket?.localPort;
+    if (localPort !== undefined) span.setAttribute('server.port', localPort);
     const ua = headers['user-agent'];
     if (ua !== undefined) span.setAttribute('user_agent.original', ua);
   }
@@ -146,6 +143,10 @@ export class ServerSpans implements RequestHook {
       span.updateName(this.#name(route, scope.method));
     }
     if (status !== STATUS_CLIENT_CLOSED || scope.res.headersSent) span.setAttribute('http.response.status_code', status);
+    // At end, from the framework's proxy-aware resolution (Express knows `req.ip` only once it
+    // has handled the request); never a raw X-Forwarded-For the app does not trust.
+    const address = scope.clientAddress;
+    if (address !== undefined) span.setAttribute('client.address', address);
     const error = scope.error;
     if (error !== undefined) {
       span.recordException(error instanceof Error ? error : String(error));

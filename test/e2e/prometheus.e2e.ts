@@ -12,6 +12,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RunningChild } from '../child-process.js';
 import { promtoolCheck } from '../helpers.js';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -22,6 +23,8 @@ if (prometheusBin === '') {
 
 const TOKEN = 'e2e-scrape-token';
 const children: ChildProcess[] = [];
+/** The services, whose stdout is read until they exit (see RunningChild: no EPIPE on their log lines). */
+const services: RunningChild[] = [];
 const dirs: string[] = [];
 
 async function freePort(): Promise<number> {
@@ -35,17 +38,12 @@ async function freePort(): Promise<number> {
 
 /** Starts a node script that prints its URL ("service: http://...") and returns the origin. */
 async function startService(script: string, env: Record<string, string> = {}): Promise<string> {
-  const child = spawn(process.execPath, [join(root, script)], {
+  const child = new RunningChild(process.execPath, [join(root, script)], {
     cwd: root,
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
   });
-  children.push(child);
-  let out = '';
-  for await (const chunk of child.stdout!) {
-    out += String(chunk);
-    if (out.includes('metrics:')) break;
-  }
+  services.push(child);
+  const out = await child.until('metrics:');
   const origin = /service:\s+(http:\/\/[^/\s]+)\//.exec(out)?.[1];
   if (origin === undefined) throw new Error(`${script} printed no URL: ${out}`);
   return origin.replace('localhost', '127.0.0.1');
@@ -134,6 +132,7 @@ async function traffic(origin: string, paths: string[], total: number): Promise<
 }
 
 afterAll(async () => {
+  for (const service of services) await service.stop();
   for (const child of children) {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL');

@@ -16,11 +16,12 @@ const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const SPAN = '00f067aa0ba902b7';
 
 function scopeOf(over: Partial<Omit<RequestScope, 'method'>> & { url?: string; httpMethod?: string; headers?: Record<string, string>; remoteAddress?: string | undefined } = {}): RequestScope {
+  const clientAddress = 'remoteAddress' in over ? over.remoteAddress : '127.0.0.1';
   const req = {
     method: over.httpMethod ?? 'GET',
     url: over.url ?? '/users/42?x=1',
     headers: over.headers ?? { 'user-agent': 'curl/8.0' },
-    socket: { remoteAddress: 'remoteAddress' in over ? over.remoteAddress : '127.0.0.1' },
+    socket: { remoteAddress: clientAddress },
   } as unknown as IncomingMessage;
   return {
     req,
@@ -38,6 +39,8 @@ function scopeOf(over: Partial<Omit<RequestScope, 'method'>> & { url?: string; h
     sampled: false,
     span: undefined,
     error: undefined,
+    addressSource: undefined,
+    clientAddress,
     ...over,
   } as RequestScope;
 }

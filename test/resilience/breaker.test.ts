@@ -43,6 +43,7 @@ describe('options', () => {
       window: { type: 'time', ms: 10_000, buckets: 10 },
       openMs: 10_000,
       halfOpenMaxCalls: 1,
+      halfOpenTimeoutMs: 10_000,
       timeoutMs: 10_000,
       slowCallMs: false,
       slowCallThreshold: 0.5,
@@ -52,6 +53,9 @@ describe('options', () => {
     });
     expect(Object.isFrozen(b.options)).toBe(true);
     expect(b.state).toBe('closed');
+    // halfOpenTimeoutMs follows openMs unless given.
+    expect(new CircuitBreaker('dep', { openMs: 3000 }).options.halfOpenTimeoutMs).toBe(3000);
+    expect(new CircuitBreaker('dep', { openMs: 3000, halfOpenTimeoutMs: 500 }).options.halfOpenTimeoutMs).toBe(500);
   });
 
   test.each<[string, Record<string, unknown>, string]>([
@@ -66,6 +70,7 @@ describe('options', () => {
     ['window.buckets', { window: { type: 'time', ms: 1000, buckets: 101 } }, 'window.buckets`: got 101; allowed: an integer from 1 to 100.'],
     ['openMs', { openMs: -1 }, 'openMs`: got -1; allowed: an integer from 1 to 2147483647.'],
     ['halfOpenMaxCalls', { halfOpenMaxCalls: 1.5 }, 'halfOpenMaxCalls`: got 1.5; allowed: an integer from 1 to 1000.'],
+    ['halfOpenTimeoutMs', { halfOpenTimeoutMs: false }, 'halfOpenTimeoutMs`: got false; allowed: an integer from 1 to 2147483647.'],
     ['timeoutMs', { timeoutMs: true }, 'timeoutMs`: got true; allowed: false or an integer from 1 to 2147483647.'],
     ['slowCallMs', { slowCallMs: 0 }, 'slowCallMs`: got 0; allowed: false or an integer from 1 to 2147483647.'],
     ['slowCallThreshold', { slowCallThreshold: -0.1 }, 'slowCallThreshold`: got -0.1'],
@@ -291,6 +296,8 @@ describe('state machine', () => {
 });
 
 describe('timeouts and signals', () => {
+  const countWindow = { window: { type: 'count', size: 10 } } as const;
+
   test('a timeout aborts that call\'s signal, the aborted work stops, and other calls keep running', async () => {
     const b = new CircuitBreaker('dep', { timeoutMs: 1000, minimumCalls: 10, window: { type: 'count', size: 10 } });
     const timeouts = record(b, 'timeout');
@@ -351,6 +358,68 @@ describe('timeouts and signals', () => {
     const fn = vi.fn(ok);
     expect(await settle(b.execute(fn, { signal: caller.signal }))).toBe(reason);
     expect(fn).toHaveBeenCalledTimes(0);
+  });
+
+  test('with timeoutMs: false, a hung trial times out after halfOpenTimeoutMs (default openMs) and reopens the breaker', async () => {
+    const b = new CircuitBreaker('dep', { ...countWindow, minimumCalls: 1, openMs: 1000, timeoutMs: false });
+    const changes = record(b, 'stateChange');
+    const timeouts = record(b, 'timeout');
+    await settle(b.execute(boom));
+    vi.advanceTimersByTime(1000);
+    expect(b.state).toBe('half_open');
+    let seen: AbortSignal | undefined;
+    // A trial that ignores its signal and never settles.
+    const trial = settle(b.execute((signal) => ((seen = signal), new Promise<never>(() => {}))));
+    expect(b.stats().trialsInFlight).toBe(1);
+    await vi.advanceTimersByTimeAsync(999);
+    expect(b.state).toBe('half_open');
+    expect(seen!.aborted).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    // Before halfOpenTimeoutMs existed the breaker stayed half_open here, for good.
+    expect(b.state).toBe('open');
+    expect(seen!.aborted).toBe(true);
+    const error = await trial;
+    expect(error).toBeInstanceOf(CircuitTimeoutError);
+    expect(error).toMatchObject({ breaker: 'dep', timeoutMs: 1000 });
+    expect(seen!.aborted).toBe(true);
+    expect(seen!.reason).toBe(error);
+    expect(b.stats()).toMatchObject({ state: 'open', inFlight: 0, trialsInFlight: 0 });
+    expect(timeouts).toEqual([{ name: 'dep', state: 'half_open', durationMs: 1000, slow: false, error }]);
+    expect(changes.map((c) => `${c.from}->${c.to}:${c.reason}`)).toEqual([
+      'closed->open:failure_rate',
+      'open->half_open:open_elapsed',
+      'half_open->open:trial_failure',
+    ]);
+    expect(changes[2]).toEqual({
+      name: 'dep', from: 'half_open', to: 'open', reason: 'trial_failure', failureRate: 1, slowCallRate: 0, calls: 1, consecutiveFailures: 0,
+    });
+    expect(vi.getTimerCount()).toBe(0);
+    // Reopened for a full openMs, then a healthy trial closes it.
+    vi.advanceTimersByTime(1000);
+    expect(await b.execute(ok)).toBe('ok');
+    expect(b.state).toBe('closed');
+    // Closed calls keep timeoutMs: false: no timer is armed for them.
+    const hung = b.execute(() => new Promise<never>(() => {}));
+    expect(vi.getTimerCount()).toBe(0);
+    void hung;
+  });
+
+  test('a trial gets the shorter of timeoutMs and halfOpenTimeoutMs', async () => {
+    const short = new CircuitBreaker('short', { ...countWindow, minimumCalls: 1, openMs: 1000, timeoutMs: 300, halfOpenTimeoutMs: 5000 });
+    const long = new CircuitBreaker('long', { ...countWindow, minimumCalls: 1, openMs: 1000, timeoutMs: 60_000, halfOpenTimeoutMs: 200 });
+    await settle(short.execute(boom));
+    await settle(long.execute(boom));
+    vi.advanceTimersByTime(1000);
+    const hang = () => new Promise<never>(() => {});
+    const a = settle(short.execute(hang));
+    const b = settle(long.execute(hang));
+    await vi.advanceTimersByTimeAsync(200);
+    expect(await b).toMatchObject({ code: 'PERISCOPE_ERR_CIRCUIT_TIMEOUT', timeoutMs: 200 });
+    expect(long.state).toBe('open');
+    expect(short.state).toBe('half_open');
+    await vi.advanceTimersByTimeAsync(100);
+    expect(await a).toMatchObject({ code: 'PERISCOPE_ERR_CIRCUIT_TIMEOUT', timeoutMs: 300 });
+    expect(short.state).toBe('open');
   });
 
   test('a cancelled trial frees its slot without deciding', async () => {
