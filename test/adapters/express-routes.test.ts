@@ -280,3 +280,63 @@ describe('Express mount templates in request lines and span names', () => {
     ]);
   });
 });
+
+describe('Express sub-apps get req.log', () => {
+  it('in a sub-app mounted on the app (before or after instrument()), on a sub-app, and on a Router', async () => {
+    const capture = new Capture();
+    const logFrom = (where: string) => (req: Request, res: Response) => {
+      req.log.info({ where }, 'inside a sub-app');
+      res.json({ where });
+    };
+    const base = await start(
+      (app) => {
+        const after = express();
+        after.get('/hi/:id', logFrom('mounted after instrument()'));
+        app.use('/after/:a', after);
+        const outer = express();
+        const inner = express();
+        inner.get('/hi/:id', logFrom('sub-app of a sub-app'));
+        outer.use('/inner', inner);
+        app.use('/outer', outer);
+        const router = express.Router();
+        const onRouter = express();
+        onRouter.get('/hi/:id', logFrom('mounted on a Router'));
+        router.use('/sub', onRouter);
+        app.use('/router', router);
+      },
+      { logging: { destination: capture } },
+      (app) => {
+        const early = express();
+        early.get('/hi/:id', logFrom('mounted before instrument()'));
+        app.use('/early', early);
+      },
+    );
+    const paths = ['/after/1/hi/1', '/early/hi/2', '/outer/inner/hi/3', '/router/sub/hi/4'];
+    for (const path of paths) expect((await fetch(base + path)).status).toBe(200);
+    await settle(server!);
+    const inside = capture.withMsg('inside a sub-app');
+    const done = capture.withMsg('request completed');
+    expect(inside.map((l) => l.where)).toEqual(['mounted after instrument()', 'mounted before instrument()', 'sub-app of a sub-app', 'mounted on a Router']);
+    expect(done.map((l) => l.route)).toEqual(['/after/:a/hi/:id', '/early/hi/:id', '/outer/inner/hi/:id', '/router/sub/hi/:id']);
+    // Each sub-app line belongs to its request: same trace, same request ID.
+    expect(inside.map((l) => [l.trace_id, l.request_id])).toEqual(done.map((l) => [l.trace_id, l.request_id]));
+    expect(inside.map((l) => /^[0-9a-f]{32}$/.test(String(l.trace_id)))).toEqual([true, true, true, true]);
+    expect(new Set(inside.map((l) => l.trace_id)).size).toBe(4);
+  });
+
+  it('leaves req.log undefined in an Express app periscope does not instrument, in the same process', async () => {
+    await start(() => {}, { logging: { destination: new Capture() } });
+    const plain = express();
+    plain.get('/', (req, res) => {
+      res.json({ log: typeof (req as { log?: unknown }).log });
+    });
+    const other = plain.listen(0, '127.0.0.1');
+    await once(other, 'listening');
+    try {
+      expect(await (await fetch(`http://127.0.0.1:${(other.address() as AddressInfo).port}/`)).json()).toEqual({ log: 'undefined' });
+    } finally {
+      other.closeAllConnections();
+      await new Promise<void>((r) => other.close(() => r()));
+    }
+  });
+});
