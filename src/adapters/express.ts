@@ -223,6 +223,10 @@ function periscopeErrorHandler(error: unknown, req: IncomingMessage, res: Server
   if (scope !== undefined) scope.error = error;
   // Headers gone: only Express's final handler can end this response (it destroys the socket).
   if (res.headersSent) return next(error);
+  // The client is gone (it aborted the request body, say): there is no one to answer, and an
+  // answer would turn the 499 the response's close records into this error's status.
+  const socket = res.socket;
+  if (socket === null || socket.destroyed) return;
   const status = errorStatus(error);
   const body = JSON.stringify({ error: STATUS_CODES[status] ?? 'Error', status });
   res.statusCode = status;

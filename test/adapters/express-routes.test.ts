@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { connect } from 'node:net';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
@@ -338,5 +339,36 @@ describe('Express sub-apps get req.log', () => {
       other.closeAllConnections();
       await new Promise<void>((r) => other.close(() => r()));
     }
+  });
+});
+
+describe('Express: a client that aborts its request body', () => {
+  it.each(['on', 'off'] as const)('is counted 499, once, with logging %s', async (logging) => {
+    const capture = new Capture();
+    const options = logging === 'on' ? { logging: { destination: capture } } : { logging: false as const };
+    const base = await start((app) => {
+      app.post('/orders/:id', express.json(), (req, res) => {
+        res.json(req.body);
+      });
+    }, options);
+    const { port } = server!.address() as AddressInfo;
+    const closed = new Promise<void>((resolve) => server!.once('request', (_req, res) => res.once('close', () => setImmediate(resolve))));
+    const socket = connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    // 8 of the 1,000 body bytes announced, then the client goes away.
+    socket.write('POST /orders/7 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"a":"12');
+    socket.once('data', () => {
+      throw new Error('the server answered a client that had gone');
+    });
+    await new Promise<void>((resolve) => server!.once('request', () => resolve()));
+    socket.destroy();
+    await closed;
+    const { metrics } = await scrape(base);
+    expect(samples(metrics, 'http_requests_total').map((s) => [s.labels.method, s.labels.route, s.labels.status_code, s.value])).toEqual([
+      ['POST', '/orders/:id', '499', 1],
+    ]);
+    await settle(server!);
+    const lines = capture.withMsg('request completed').map((l) => [l.route, l.status_code]);
+    expect(lines).toEqual(logging === 'on' ? [['/orders/:id', 499]] : []);
   });
 });
