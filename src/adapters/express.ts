@@ -142,17 +142,22 @@ function setNext(this: CapturingRequest, value: unknown): void {
   }
   // The outermost router: no mount above it.
   if (typeof previous !== 'function') return;
-  let parent = previous[kMount];
-  if (parent === undefined) parent = previous[kMount] = '';
-  const pattern = matchedPattern(this);
-  let template: string;
-  if (pattern !== undefined) template = mountTemplate(parent, pattern);
-  else {
-    template = parent + maskedMount(this, previous[kMountText] ?? '');
-    (value as MarkedNext)[kMountText] = this.baseUrl;
+  // On the request path, where nothing may throw: at worst the label lacks this mount's segment.
+  try {
+    let parent = previous[kMount];
+    if (parent === undefined) parent = previous[kMount] = '';
+    const pattern = matchedPattern(this);
+    let template: string;
+    if (pattern !== undefined) template = mountTemplate(parent, pattern);
+    else {
+      template = parent + maskedMount(this, previous[kMountText] ?? '');
+      (value as MarkedNext)[kMountText] = this.baseUrl;
+    }
+    (value as MarkedNext)[kMount] = template;
+    this[kMount] = template;
+  } catch {
+    // Left as it was.
   }
-  (value as MarkedNext)[kMount] = template;
-  this[kMount] = template;
 }
 
 /**
