@@ -1,5 +1,5 @@
-import { STATUS_CODES } from 'node:http';
-import type { IncomingMessage, ServerResponse, Server } from 'node:http';
+import { IncomingMessage, STATUS_CODES } from 'node:http';
+import type { ServerResponse, Server } from 'node:http';
 import type { Express, Request } from 'express';
 import type { Logger } from 'pino';
 import { scopeOf } from '../core/index.js';
@@ -8,16 +8,31 @@ import type { AdapterContext, AdapterHandle } from './context.js';
 
 const kRoute = Symbol('periscope.expressRoute');
 const kLog = Symbol('periscope.expressLog');
-
+/** Per request: the request-logger factory of the periscope instance serving it (logging on). */
+const kRequestLogger = Symbol('periscope.expressRequestLogger');
+/** Per request: the value of `req.next`, behind the accessor below. */
+const kNext = Symbol('periscope.expressNext');
+/** Per request, and on each router's `next`: the mount template of the router running. */
+const kMount = Symbol('periscope.expressMount');
+/** On each router's `next`, with a router before 2.3 only: the `req.baseUrl` it runs under. */
+const kMountText = Symbol('periscope.expressMountText');
+const kAccessors = Symbol('periscope.expressAccessors');
 
 interface RouteLike {
   path?: unknown;
   [kRouteCache]?: { base: string; template: string };
 }
 
+type MarkedNext = ((err?: unknown) => void) & { [kMount]?: string; [kMountText]?: string };
+
 type CapturingRequest = Request & {
   [kRoute]?: RouteLike;
   [kRouteTemplate]?: string;
+  [kNext]?: unknown;
+  [kMount]?: string;
+  [kLog]?: Logger;
+  [kRequestLogger]?: (req: IncomingMessage) => Logger;
+  [key: symbol]: unknown;
 };
 
 /** Recognises an Express app without importing express (it is an optional peer). */
@@ -36,14 +51,134 @@ function templateOf(base: string, route: RouteLike): string {
 }
 
 /**
- * The router sets `req.route` when a route matches, at a moment when `req.baseUrl` still
- * holds the full mount path of nested routers. The router restores `baseUrl` when an error
- * leaves a nested router, so reading both at `finish` would lose the mount path for every
- * failed request. A setter on this app's own request prototype (`app.request`, Express's
- * documented place for extensions) captures the template at match time instead.
+ * The router (2.3 and later) keeps the pattern its last matched layer was registered with
+ * under a module-private symbol (the value its `express.router.request` diagnostics channel
+ * publishes as `route`): the mount pattern itself, or the one element of an array of paths
+ * that matched. Found once by its description; undefined with an older router.
  */
-function captureRouteTemplates(app: Express): void {
-  Object.defineProperty(app.request, 'route', {
+let matchedPatternKey: symbol | undefined;
+function matchedPattern(req: CapturingRequest): unknown {
+  if (matchedPatternKey === undefined || !(matchedPatternKey in req)) {
+    matchedPatternKey = Object.getOwnPropertySymbols(req).find((s) => s.description === 'router.tracing.matchedRoute');
+    if (matchedPatternKey === undefined) return undefined;
+  }
+  return req[matchedPatternKey];
+}
+
+/** A mount pattern as it reads in a label: strings without their trailing slash ('/' adds nothing), RegExps as written. */
+function mountLabel(pattern: unknown): string {
+  if (typeof pattern !== 'string') return String(pattern);
+  let end = pattern.length;
+  while (end > 0 && pattern.charCodeAt(end - 1) === 47 /* / */) end--;
+  return end === pattern.length ? pattern : pattern.slice(0, end);
+}
+
+/**
+ * Mount templates by (pattern, enclosing template). Both come from the app's code, never from a
+ * request, so the table is as small as the app's mount tree (capped all the same); a hit gives
+ * back the same string every time, so a request through mounts allocates no template.
+ */
+const mountTemplates = new Map<unknown, Map<string, string>>();
+const MAX_MOUNT_TEMPLATES = 1000;
+let mountTemplateCount = 0;
+function mountTemplate(parent: string, pattern: unknown): string {
+  let byParent = mountTemplates.get(pattern);
+  const hit = byParent?.get(parent);
+  if (hit !== undefined) return hit;
+  const template = parent + mountLabel(pattern);
+  if (mountTemplateCount < MAX_MOUNT_TEMPLATES) {
+    if (byParent === undefined) mountTemplates.set(pattern, (byParent = new Map()));
+    byParent.set(parent, template);
+    mountTemplateCount++;
+  }
+  return template;
+}
+
+/**
+ * Without the router's matched pattern (router before 2.3): the part of `req.baseUrl` this mount
+ * matched, with each path segment that equals one of its parameter values replaced by `:name`.
+ * Best effort (a RegExp mount's groups become `:0`, `:1`); allocates.
+ */
+function maskedMount(req: CapturingRequest, parentText: string): string {
+  const text = typeof req.baseUrl === 'string' ? req.baseUrl.slice(parentText.length) : '';
+  const params = req.params as Record<string, unknown> | undefined;
+  const keys = params === undefined || params === null ? [] : Object.keys(params);
+  if (keys.length === 0) return text;
+  return text
+    .split('/')
+    .map((segment) => {
+      if (segment === '') return segment;
+      const decoded = safeDecode(segment);
+      for (const key of keys) if (params![key] === decoded) return ':' + key;
+      return segment;
+    })
+    .join('/');
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/**
+ * The router sets `req.next` to its own `next` when it starts on a request, and restores the
+ * enclosing router's when it leaves. So a set whose value is a new function is a router entered
+ * through a mount of the enclosing one, whose pattern the enclosing router has just recorded:
+ * its mount template is the enclosing one's plus that pattern. Each router's `next` carries its
+ * template, so a restore puts the enclosing template back. This is how labels get the mount
+ * PATTERNS at every depth (`/orgs/:org/users/:id`), where `req.baseUrl` holds the matched text.
+ */
+function setNext(this: CapturingRequest, value: unknown): void {
+  const previous = this[kNext] as MarkedNext | undefined;
+  this[kNext] = value;
+  if (typeof value !== 'function') return;
+  const known = (value as MarkedNext)[kMount];
+  if (known !== undefined) {
+    this[kMount] = known;
+    return;
+  }
+  // The outermost router: no mount above it.
+  if (typeof previous !== 'function') return;
+  // On the request path, where nothing may throw: at worst the label lacks this mount's segment.
+  try {
+    let parent = previous[kMount];
+    if (parent === undefined) parent = previous[kMount] = '';
+    const pattern = matchedPattern(this);
+    let template: string;
+    if (pattern !== undefined) template = mountTemplate(parent, pattern);
+    else {
+      template = parent + maskedMount(this, previous[kMountText] ?? '');
+      (value as MarkedNext)[kMountText] = this.baseUrl;
+    }
+    (value as MarkedNext)[kMount] = template;
+    this[kMount] = template;
+  } catch {
+    // Left as it was.
+  }
+}
+
+/**
+ * The accessors periscope needs on Express requests, defined once on Express's own request
+ * prototype (the end of every app's `app.request` chain). There, they reach every request an
+ * Express app handles, including those of sub-apps, which switch the request's prototype to
+ * their own (`router.use('/x', subApp)` leaves the enclosing app's chain for good). They keep
+ * nothing per app: what differs per instance travels on the request (`kRequestLogger`).
+ * - `route`: the router sets it when a route matches, at a moment when the mount template is
+ *   known (the router restores `baseUrl` when an error leaves a nested router, so reading at
+ *   `finish` would lose it); the template is captured then.
+ * - `next`: see setNext.
+ * - `log`: made on first use, so requests that never log cost nothing; assignable.
+ */
+function defineRequestAccessors(app: Express): void {
+  let proto = app.request as object;
+  for (let up = Object.getPrototypeOf(proto) as object | null; up !== null && up !== IncomingMessage.prototype; up = Object.getPrototypeOf(up) as object | null) proto = up;
+  const target = proto as Record<symbol, unknown>;
+  if (target[kAccessors] === true) return;
+  Object.defineProperty(target, kAccessors, { value: true });
+  Object.defineProperty(proto, 'route', {
     configurable: true,
     enumerable: true,
     get(this: CapturingRequest) {
@@ -51,23 +186,27 @@ function captureRouteTemplates(app: Express): void {
     },
     set(this: CapturingRequest, route: RouteLike | undefined) {
       this[kRoute] = route;
-      if (route !== undefined && route !== null) this[kRouteTemplate] = templateOf(this.baseUrl ?? '', route);
+      if (route !== undefined && route !== null) this[kRouteTemplate] = templateOf(this[kMount] ?? '', route);
     },
   });
-}
-
-/**
- * `req.log`, made on first use so requests that never log cost nothing: a getter on this app's
- * request prototype, like the route capture above. Assignable, for apps that set their own.
- */
-function defineRequestLog(app: Express, requestLogger: (req: IncomingMessage) => Logger): void {
-  Object.defineProperty(app.request, 'log', {
+  Object.defineProperty(proto, 'next', {
+    configurable: true,
+    enumerable: true,
+    get(this: CapturingRequest) {
+      return this[kNext];
+    },
+    set: setNext,
+  });
+  Object.defineProperty(proto, 'log', {
     configurable: true,
     enumerable: false,
-    get(this: Request & { [kLog]?: Logger }) {
-      return (this[kLog] ??= requestLogger(this));
+    get(this: CapturingRequest) {
+      const log = this[kLog];
+      if (log !== undefined) return log;
+      const make = this[kRequestLogger];
+      return make === undefined ? undefined : (this[kLog] = make(this));
     },
-    set(this: Request & { [kLog]?: Logger }, log: Logger) {
+    set(this: CapturingRequest, log: Logger) {
       this[kLog] = log;
     },
   });
@@ -89,6 +228,10 @@ function periscopeErrorHandler(error: unknown, req: IncomingMessage, res: Server
   if (scope !== undefined) scope.error = error;
   // Headers gone: only Express's final handler can end this response (it destroys the socket).
   if (res.headersSent) return next(error);
+  // The client is gone (it aborted the request body, say): there is no one to answer, and an
+  // answer would turn the 499 the response's close records into this error's status.
+  const socket = res.socket;
+  if (socket === null || socket.destroyed) return;
   const status = errorStatus(error);
   const body = JSON.stringify({ error: STATUS_CODES[status] ?? 'Error', status });
   res.statusCode = status;
@@ -98,12 +241,7 @@ function periscopeErrorHandler(error: unknown, req: IncomingMessage, res: Server
 }
 
 function resolveRoute(req: IncomingMessage): string | undefined {
-  const r = req as CapturingRequest;
-  const captured = r[kRouteTemplate];
-  if (captured !== undefined) return captured;
-  // A request handled by a mounted sub-app has that app's prototype: fall back to finish time.
-  const route = r.route as RouteLike | undefined;
-  return route !== undefined && route !== null ? templateOf(r.baseUrl ?? '', route) : undefined;
+  return (req as CapturingRequest)[kRouteTemplate];
 }
 
 function routerStack(app: Express): { handle?: unknown }[] | undefined {
@@ -119,11 +257,11 @@ function routerStack(app: Express): { handle?: unknown }[] | undefined {
  * handler kept last that answers the client.
  */
 export function attachExpress(app: Express, ctx: AdapterContext): AdapterHandle {
-  captureRouteTemplates(app);
+  defineRequestAccessors(app);
   const core = ctx.createCore(resolveRoute);
   const endpoints = ctx.endpoints;
   const logging = ctx.logging;
-  if (logging !== undefined) defineRequestLog(app, logging.requestLogger);
+  const requestLogger = logging?.requestLogger;
   /** The router's stack, when periscope keeps its error handler at the end of it (logging on). */
   let errorStack: { handle?: unknown }[] | undefined;
   let server: Server | undefined;
@@ -144,6 +282,7 @@ export function attachExpress(app: Express, ctx: AdapterContext): AdapterHandle 
     // after the routes (before the first error handler).
     if (errorStack !== undefined && errorStack[errorStack.length - 1]!.handle !== periscopeErrorHandler) keepErrorHandlerLast(errorStack);
     if (!errorRecorderPlaced) placeErrorRecorder();
+    if (requestLogger !== undefined) (req as CapturingRequest)[kRequestLogger] = requestLogger;
     // Express (its router, every middleware and handler) runs inside the request's trace context.
     // `req` becomes Express's request (its `ip` honours `trust proxy`) once Express handles it.
     core.run(core.start(req, res, undefined, req), expressHandle, req, res, callback);
