@@ -5,7 +5,7 @@ import type { ChildLoggerOptions, Logger } from 'pino';
 import { resolveOptions } from '../options.js';
 import type { RequestScope } from '../core/index.js';
 import type { LoggingOptions, ResolvedLoggingOptions } from '../options.js';
-import { buildLogger, loggerControl, traceIdsForForeignChildren } from './logger.js';
+import { buildLogger, checkCreateLoggerOptions, loggerControl, traceIdsForForeignChildren } from './logger.js';
 import { RequestLog } from './request-log.js';
 import { requestIdOf } from './request-id.js';
 
@@ -139,6 +139,7 @@ export function createLogging(deps: LoggingDeps): LoggingSubsystem {
  * defaults as there, and `LOG_LEVEL` is read.
  */
 export function createLogger(options?: LoggingOptions & { serviceName?: string; version?: string }): Logger {
+  checkCreateLoggerOptions(options);
   const { serviceName, version, ...logging } = options ?? {};
   // The same resolution as instrument(): service name and version from env and package.json.
   const resolved = resolveOptions({ serviceName, version, metrics: false, logging });

@@ -1,7 +1,8 @@
 import { isSpanContextValid, trace } from '@opentelemetry/api';
 import pino from 'pino';
 import type { Logger, LoggerOptions } from 'pino';
-import type { ResolvedLoggingOptions } from '../options.js';
+import { createError, describeValue } from '../errors.js';
+import type { LoggingOptions, ResolvedLoggingOptions } from '../options.js';
 import { buildDestination } from './destinations.js';
 import type { BuiltDestination } from './destinations.js';
 
@@ -176,4 +177,36 @@ export function traceIdsForForeignChildren(root: object): ((child: object) => vo
     c[mixinSym] = mixin;
     c[mixinMergeStrategySym] = protectedMerge;
   };
+}
+
+/** `createLogger()`'s options: the `logging` options plus the service identity. */
+export type CreateLoggerOptions = LoggingOptions & { serviceName?: string; version?: string };
+
+// A record rather than a list, so that the compiler insists on every option and no other.
+const CREATE_LOGGER_KEYS: Readonly<Record<keyof CreateLoggerOptions, true>> = {
+  serviceName: true,
+  version: true,
+  level: true,
+  destination: true,
+  sync: true,
+  redact: true,
+  levelFormat: true,
+  requests: true,
+  requestId: true,
+};
+
+/**
+ * Refuses what `createLogger(options)` cannot take, in its own name: anything but an object,
+ * and an unknown key (a typo that would otherwise be ignored). The values are checked as
+ * `logging`'s are.
+ */
+export function checkCreateLoggerOptions(options: unknown): asserts options is CreateLoggerOptions | undefined {
+  if (options === undefined) return;
+  const known = Object.keys(CREATE_LOGGER_KEYS);
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw createError('PERISCOPE_ERR_INVALID_ARGUMENT', ['createLogger()', 'options', `an object with ${known.join(', ')} (each optional)`, describeValue(options)]);
+  }
+  for (const key of Object.keys(options)) {
+    if (!Object.hasOwn(CREATE_LOGGER_KEYS, key)) throw createError('PERISCOPE_ERR_UNKNOWN_OPTION', [`createLogger().${key}`, known.join(', ')], `createLogger().${key}`);
+  }
 }

@@ -65,7 +65,7 @@ describe('lifecycle drives readiness', () => {
     await new Promise((r) => setImmediate(r));
     expect(await get(`${base}/readyz`)).toMatchObject({ status: 503, body: '[-]lifecycle failed: startup task warmup failed\nreadyz check failed\n' });
     expect(logs.lines).toEqual([expect.objectContaining({ level: 'error', task: 'warmup', err: 'cache warm-up failed', msg: 'startup task failed; the service stays not ready' })]);
-    expect(() => obs.health.startup('bad', 42 as never)).toThrow(/PERISCOPE_ERR_INVALID_OPTION/);
+    expect(() => obs.health.startup('bad', 42 as never)).toThrow('PERISCOPE_ERR_INVALID_ARGUMENT: health.startup(): task "bad" must be a promise, got 42.');
   });
 });
 
