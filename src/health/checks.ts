@@ -1,4 +1,5 @@
 import { createError, describeValue } from '../errors.js';
+import type { LoggerLike } from './log.js';
 
 
 /** The state of one check, or of the service as a whole. */
@@ -149,8 +150,17 @@ export interface CheckRunnerOptions {
   /** Run every check in the background at this interval (0: off). */
   refreshMs: number;
   sink: HealthSink | undefined;
+  /** Where a change of a check's status is logged. Default: not logged. */
+  logger?: LoggerLike;
   report(error: unknown, where: string): void;
 }
+
+/** The messages of the line a check's change of status writes. */
+export const CHECK_TRANSITION_MESSAGES: Readonly<Record<HealthStatus, string>> = Object.freeze({
+  healthy: 'health check recovered',
+  degraded: 'health check degraded',
+  unhealthy: 'health check failed',
+});
 
 const STATUSES: readonly string[] = ['healthy', 'degraded', 'unhealthy'];
 
@@ -276,8 +286,10 @@ export class CheckRunner {
         timedOut,
         checkedAt: Date.now(),
       });
+      const previous = entry.last;
       entry.last = report;
       entry.inflight = undefined;
+      if (status !== (previous?.status ?? 'healthy')) this.#transition(report, previous === undefined ? 'unknown' : previous.status);
       try {
         this.#options.sink?.checkFinished(report);
       } catch (error) {
@@ -312,6 +324,24 @@ export class CheckRunner {
     });
     entry.inflight = run;
     return run;
+  }
+
+  /**
+   * One line per change of a check's status, so that an outage and its end are in the logs
+   * and not only in the probes: warn when it fails or degrades, info when it recovers. A
+   * first result that is healthy changes nothing; a first result that is not comes `from`
+   * `'unknown'`.
+   */
+  #transition(report: CheckReport, from: HealthStatus | 'unknown'): void {
+    const logger = this.#options.logger;
+    if (logger === undefined) return;
+    const fields = { check: report.name, from, to: report.status, message: report.message ?? null, latency_ms: report.latencyMs };
+    try {
+      if (report.status === 'healthy') logger.info(fields, CHECK_TRANSITION_MESSAGES.healthy);
+      else logger.warn(fields, CHECK_TRANSITION_MESSAGES[report.status]);
+    } catch (error) {
+      this.#options.report(error, 'health-log');
+    }
   }
 
   /** Stops the background refresh and releases the checkers' resources. */

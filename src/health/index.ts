@@ -70,6 +70,7 @@ export function createHealth(input: CreateHealthInput): HealthSubsystem {
     cacheMs: options === false ? 0 : options.cacheMs,
     refreshMs: options === false ? 0 : options.refreshMs,
     sink: input.sink,
+    logger,
     report,
   });
 
