@@ -15,6 +15,8 @@ export const ERRORS = {
     `Invalid option \`${option}\`: got ${value}; allowed: ${allowed}.`,
   PERISCOPE_ERR_UNKNOWN_OPTION: (option: string, known: string) =>
     `Unknown option \`${option}\`; known options here: ${known}.`,
+  PERISCOPE_ERR_INVALID_ARGUMENT: (call: string, what: string, allowed: string, got: string) =>
+    `${call}: ${what} must be ${allowed}, got ${got}.`,
   PERISCOPE_ERR_UNSUPPORTED_APP: (got: string) =>
     `instrument() takes a Fastify instance, an Express app or a node:http Server; got ${got}.`,
   PERISCOPE_ERR_ALREADY_INSTRUMENTED: () =>

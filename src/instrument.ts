@@ -99,7 +99,7 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
     breaker: breakers.breaker,
     health: health.api,
     onShutdown(fn: () => unknown): void {
-      if (typeof fn !== 'function') throw createError('PERISCOPE_ERR_INVALID_OPTION', ['onShutdown', describeValue(fn), 'a function'], 'onShutdown');
+      if (typeof fn !== 'function') throw createError('PERISCOPE_ERR_INVALID_ARGUMENT', ['obs.onShutdown()', 'the hook', 'a function', describeValue(fn)]);
       shutdown.onShutdown(fn);
     },
     shutdown: () => shutdown.run('shutdown() called'),

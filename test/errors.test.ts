@@ -11,6 +11,7 @@ import type { ErrorArgs, PeriscopeError, PeriscopeErrorCode } from '../src/error
 const ROWS: { [C in PeriscopeErrorCode]: readonly [ErrorArgs<C>, string] } = {
   PERISCOPE_ERR_INVALID_OPTION: [['metrics.port', '-1', 'an integer from 0 to 65535'], 'Invalid option `metrics.port`: got -1; allowed: an integer from 0 to 65535.'],
   PERISCOPE_ERR_UNKNOWN_OPTION: [['metrcs', 'metrics, logging'], 'Unknown option `metrcs`; known options here: metrics, logging.'],
+  PERISCOPE_ERR_INVALID_ARGUMENT: [['health.register()', 'check "db"', 'a function (signal) => result', '"SELECT 1"'], 'health.register(): check "db" must be a function (signal) => result, got "SELECT 1".'],
   PERISCOPE_ERR_UNSUPPORTED_APP: [['a Map'], 'instrument() takes a Fastify instance, an Express app or a node:http Server; got a Map.'],
   PERISCOPE_ERR_ALREADY_INSTRUMENTED: [[], 'This app is already instrumented; call instrument() once per app and keep the handle it returns.'],
   PERISCOPE_ERR_DUPLICATE_CHECK: [['db'], 'A health check named "db" is already registered; each check needs its own name.'],

@@ -28,21 +28,18 @@ export function attachFastify(app: FastifyInstance, ctx: AdapterContext): Adapte
     throw createError('PERISCOPE_ERR_TOO_LATE', ['Fastify', 'the server is already listening']);
   }
   const core = ctx.createCore();
-  // Set when periscope owns request logging: makes request.log once the request has started.
-  let requestLog: ((raw: FastifyRequest['raw']) => FastifyBaseLogger) | undefined;
+  // Set when logging is on: makes request.log once the request has started.
+  let requestLog: ((raw: FastifyRequest['raw'], level: string | undefined) => FastifyBaseLogger) | undefined;
   const requestIds = ctx.logging?.requestIds === true;
   try {
     const logging = ctx.logging;
     if (logging !== undefined) {
-      const { ownsRequestLogging, childLoggerFactory } = logging.fastify(app.log);
-      app.setChildLoggerFactory(childLoggerFactory as unknown as Parameters<FastifyInstance['setChildLoggerFactory']>[0]);
-      if (ownsRequestLogging) {
-        disableFastifyRequestLogging(app, ctx);
-        requestLog = (raw) => logging.requestLogger(raw) as unknown as FastifyBaseLogger;
-      } else if (requestIds) {
-        // The app's own logger binds Fastify's reqId before any hook runs: make it periscope's.
-        app.setGenReqId((req) => logging.requestId(req)!);
-      }
+      // periscope's request line replaces Fastify's in every configuration; request.log is
+      // set from the request hook, once the request ID (maybe the trace ID) is known.
+      const fastifyLogging = logging.fastify(app.log);
+      app.setChildLoggerFactory(fastifyLogging.childLoggerFactory as unknown as Parameters<FastifyInstance['setChildLoggerFactory']>[0]);
+      disableFastifyRequestLogging(app, ctx);
+      requestLog = (raw, level) => fastifyLogging.requestLogger(raw, level) as unknown as FastifyBaseLogger;
       app.addHook('onSend', hideServerErrorDetails);
     }
     app.addHook('onRequest', function periscopeOnRequest(request, reply, done) {
@@ -50,7 +47,7 @@ export function attachFastify(app: FastifyInstance, ctx: AdapterContext): Adapte
       const scope = options.config.periscope !== false ? core.start(request.raw, reply.raw, options.url, request) : undefined;
       if (requestLog !== undefined) {
         // After start, so the request ID can be the trace ID tracing just made.
-        request.log = reply.log = requestLog(request.raw);
+        request.log = reply.log = requestLog(request.raw, options.logLevel);
         if (requestIds && scope?.requestId !== undefined) request.id = scope.requestId;
       }
       if (scope === undefined) return done();

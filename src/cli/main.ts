@@ -7,8 +7,9 @@ const USAGE = `Usage: periscope logs summary FILE|- [--json] [--top N]
 
 Reads JSON log lines (periscope's, or any pino logger's) from FILE, or from standard input
 with "-", one line at a time in constant memory, and prints: the number of lines and of
-skipped non-JSON lines, lines per level, the most frequent error messages, requests per hour
-(UTC), and per route the request count, 5xx error rate and p50/p95/p99 response time.
+skipped non-JSON lines, lines per level, the most frequent error messages (each error's own
+err.message; a 5xx request line without one counts as its status), requests per hour (UTC),
+and per route the request count, 5xx error rate and p50/p95/p99 response time.
 
 Percentiles are nearest-rank, computed from logarithmic buckets (a DDSketch-style sketch of
 fixed size per route): each is within 1% of the exact value. Error messages are counted

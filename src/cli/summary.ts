@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { QuantileSketch, RELATIVE_ACCURACY } from './sketch.js';
@@ -35,7 +36,12 @@ export interface Summary {
   skipped: number;
   /** Lines per level name. */
   levels: Record<string, number>;
-  /** Most frequent messages of error and fatal lines; `overcount` is 0 unless more than 1,000 distinct messages were seen. */
+  /**
+   * Most frequent messages of error and fatal lines: the logged error's own message
+   * (`err.message`), else the line's `msg`; a request line without an error counts as its
+   * status (`HTTP 503 Service Unavailable`), never as its message. `overcount` is 0 unless
+   * more than 1,000 distinct messages were seen.
+   */
   top_errors: { message: string; count: number; overcount: number }[];
   /** Request lines per UTC hour (`2024-05-01T10`), in order. */
   requests_per_hour: { hour: string; count: number }[];
@@ -112,15 +118,21 @@ export class LogSummary {
     this.#json++;
     const level = levelName(o.level);
     this.#levels.set(level, (this.#levels.get(level) ?? 0) + 1);
-    if (ERROR_LEVELS.has(level)) {
-      const message = str(obj(o.err)?.message) ?? str(o.msg) ?? str(o.message) ?? '(no message)';
-      this.#errors.add(message.length > MAX_MESSAGE_LENGTH ? `${message.slice(0, MAX_MESSAGE_LENGTH)}…` : message);
-    }
     const req = obj(o.req);
     const res = obj(o.res);
     const status = num(o.status_code) ?? num(res?.statusCode) ?? num(o.statusCode);
     const duration = num(o.duration_ms) ?? num(o.responseTime) ?? num(o.response_time);
-    if (status === undefined || duration === undefined) return;
+    const requestLine = status !== undefined && duration !== undefined;
+    if (ERROR_LEVELS.has(level)) {
+      // A request line's msg ("request completed") says nothing about what went wrong: its
+      // error's message does, and without one its status is the best there is.
+      const message =
+        str(obj(o.err)?.message) ??
+        str(obj(o.error)?.message) ??
+        (requestLine ? `HTTP ${status} ${STATUS_CODES[status] ?? ''}`.trimEnd() : (str(o.msg) ?? str(o.message) ?? '(no message)'));
+      this.#errors.add(message.length > MAX_MESSAGE_LENGTH ? `${message.slice(0, MAX_MESSAGE_LENGTH)}…` : message);
+    }
+    if (!requestLine) return;
     const hour = hourOf(o.time);
     if (hour !== undefined) this.#hours.set(hour, (this.#hours.get(hour) ?? 0) + 1);
     const method = str(o.method) ?? str(req?.method);
@@ -192,9 +204,30 @@ function lpad(s: string, n: number): string {
   return s.length >= n ? s : ' '.repeat(n - s.length) + s;
 }
 
-/** Log content is untrusted: escape control characters so it cannot drive the terminal. */
+// C0 and C1 control characters, DEL, and the bidirectional overrides and isolates.
+// eslint-disable-next-line no-control-regex
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+function escapeChar(c: string): string {
+  switch (c) {
+    case '\n':
+      return '\\n';
+    case '\r':
+      return '\\r';
+    case '\t':
+      return '\\t';
+    default:
+      return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  }
+}
+
+/**
+ * Log content is untrusted: control characters are escaped so that it cannot drive the
+ * terminal or reorder the line; everything else (quotes, backslashes, any script) is shown
+ * as written, so a message reads as it does in the code that threw it.
+ */
 function safe(s: string): string {
-  return JSON.stringify(s).slice(1, -1);
+  return s.replace(UNSAFE, escapeChar);
 }
 
 function ms(v: number | undefined): string {

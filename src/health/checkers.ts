@@ -1,5 +1,15 @@
 import { getHeapStatistics } from 'node:v8';
+import { createError, describeValue } from '../errors.js';
+import { optionsOf } from './checks.js';
 import type { CheckResult, HealthCheck, PoolStats } from './checks.js';
+
+function wrongArgument(call: string, what: string, allowed: string, value: unknown): Error {
+  return createError('PERISCOPE_ERR_INVALID_ARGUMENT', [call, what, allowed, describeValue(value)]);
+}
+
+function invalidOption(option: string, value: unknown, allowed: string): Error {
+  return createError('PERISCOPE_ERR_INVALID_OPTION', [option, describeValue(value), allowed], option);
+}
 
 /*
  * Built-in checkers. Each takes the user's own client object and touches it only through
@@ -36,8 +46,15 @@ export interface PostgresCheckOptions {
  * `db_client_connection_pending_requests` metrics and in `/healthz`), and is degraded while
  * requests wait for a connection, so pool exhaustion shows before it becomes an outage.
  */
-export function postgresCheck(client: PgQueryable, options: PostgresCheckOptions = {}): HealthCheck {
-  const query = options.query ?? 'SELECT 1';
+export function postgresCheck(client: PgQueryable, options?: PostgresCheckOptions): HealthCheck {
+  if (typeof (client as Partial<PgQueryable> | null)?.query !== 'function') {
+    throw wrongArgument('postgresCheck()', 'the client', 'a pg Pool or Client (an object with query())', client);
+  }
+  const o = optionsOf('postgresCheck()', options, ['query'], 'postgresCheck().');
+  if (o.query !== undefined && (typeof o.query !== 'string' || o.query.trim() === '')) {
+    throw invalidOption('postgresCheck().query', o.query, 'a non-empty SQL statement');
+  }
+  const query = (o.query as string | undefined) ?? 'SELECT 1';
   const pool = isPgPool(client) ? client : undefined;
   const stats = (): PoolStats | undefined =>
     pool === undefined ? undefined : { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount, max: pool.options?.max };
@@ -69,6 +86,9 @@ export interface RedisPingable {
  * until it reconnects.
  */
 export function redisCheck(client: RedisPingable): HealthCheck {
+  if (typeof (client as Partial<RedisPingable> | null)?.ping !== 'function') {
+    throw wrongArgument('redisCheck()', 'the client', 'an ioredis or node-redis client (an object with ping())', client);
+  }
   return async (): Promise<CheckResult> => {
     if (typeof client.status === 'string' && client.status !== 'ready') {
       return { status: 'unhealthy', message: `connection ${client.status}` };
@@ -90,12 +110,27 @@ export interface HttpCheckOptions {
  * An HTTP dependency check: GET `url`; a 2xx answer is healthy, any other status degraded,
  * and a network error or timeout unhealthy.
  */
-export function httpCheck(url: string | URL, options: HttpCheckOptions = {}): HealthCheck {
-  const target = String(url);
+export function httpCheck(url: string | URL, options?: HttpCheckOptions): HealthCheck {
+  let parsed: URL | undefined;
+  try {
+    parsed = typeof url === 'string' || url instanceof URL ? new URL(url) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+    throw wrongArgument('httpCheck()', 'the url', 'an absolute http:// or https:// URL', url);
+  }
+  const o = optionsOf('httpCheck()', options, ['headers'], 'httpCheck().');
+  const headers = o.headers;
+  if (headers !== undefined && (typeof headers !== 'object' || headers === null || Array.isArray(headers) || !Object.values(headers).every((v) => typeof v === 'string'))) {
+    throw invalidOption('httpCheck().headers', headers, 'an object of header names to string values');
+  }
+  const target = parsed.href;
+  const init = { method: 'GET', headers: headers as Record<string, string> | undefined };
   return async (signal): Promise<CheckResult> => {
     let res: Response;
     try {
-      res = await fetch(target, { method: 'GET', headers: options.headers, signal });
+      res = await fetch(target, { ...init, signal });
     } catch (error) {
       // fetch says only "fetch failed"; the reason (ECONNREFUSED, DNS) is in its cause.
       const cause = (error as { cause?: unknown }).cause;
@@ -120,8 +155,13 @@ export interface EventLoopCheckOptions {
  * limit, 10 to 500 ms) notes how late it fires; `perf_hooks.monitorEventLoopDelay` was
  * measured missing a 150 ms block in about half the runs here, so it is not used.
  */
-export function eventLoopCheck(options: EventLoopCheckOptions = {}): HealthCheck {
-  const maxDelayMs = options.maxDelayMs ?? 2000;
+export function eventLoopCheck(options?: EventLoopCheckOptions): HealthCheck {
+  const o = optionsOf('eventLoopCheck()', options, ['maxDelayMs'], 'eventLoopCheck().');
+  const max = o.maxDelayMs;
+  if (max !== undefined && (typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > 600_000)) {
+    throw invalidOption('eventLoopCheck().maxDelayMs', max, 'an integer from 1 to 600000 (milliseconds)');
+  }
+  const maxDelayMs = (max as number | undefined) ?? 2000;
   const interval = Math.min(500, Math.max(10, Math.round(maxDelayMs / 10)));
   let last = performance.now();
   let worst = 0;
@@ -154,8 +194,13 @@ export interface HeapCheckOptions {
 }
 
 /** Degraded when the V8 heap is nearly full (used above `maxUsedRatio` of the limit). */
-export function heapCheck(options: HeapCheckOptions = {}): HealthCheck {
-  const maxUsedRatio = options.maxUsedRatio ?? 0.9;
+export function heapCheck(options?: HeapCheckOptions): HealthCheck {
+  const o = optionsOf('heapCheck()', options, ['maxUsedRatio'], 'heapCheck().');
+  const ratio = o.maxUsedRatio;
+  if (ratio !== undefined && (typeof ratio !== 'number' || !(ratio >= 0 && ratio <= 1))) {
+    throw invalidOption('heapCheck().maxUsedRatio', ratio, 'a number from 0 to 1 (0.9 is 90%)');
+  }
+  const maxUsedRatio = (ratio as number | undefined) ?? 0.9;
   return (): CheckResult => {
     const h = getHeapStatistics();
     const ratio = Math.round((h.used_heap_size / h.heap_size_limit) * 1000) / 1000;

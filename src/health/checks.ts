@@ -1,3 +1,6 @@
+import { createError, describeValue } from '../errors.js';
+import type { LoggerLike } from './log.js';
+
 
 /** The state of one check, or of the service as a whole. */
 export type HealthStatus = 'healthy' | 'degraded' | 'unhealthy';
@@ -53,6 +56,71 @@ export interface CheckOptions {
   kind?: CheckKind;
 }
 
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * The options object of a call such as `postgresCheck(pool, options)`: `{}` when undefined;
+ * anything but a plain object is a wrong argument, and a key outside `known` (a typo, which
+ * JavaScript would otherwise ignore) an unknown option named `<prefix><key>`.
+ */
+export function optionsOf(call: string, value: unknown, known: readonly string[], prefix: string): Record<string, unknown> {
+  if (value === undefined) return {};
+  if (!isPlainObject(value)) {
+    throw createError('PERISCOPE_ERR_INVALID_ARGUMENT', [call, 'options', `an object with ${known.join(', ')} (each optional)`, describeValue(value)]);
+  }
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) throw createError('PERISCOPE_ERR_UNKNOWN_OPTION', [prefix + key, known.join(', ')], prefix + key);
+  }
+  return value;
+}
+
+const CHECK_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const CHECK_OPTION_KEYS: readonly string[] = ['critical', 'timeoutMs', 'kind'];
+
+/** `obs.health.register()`'s arguments after validation; `timeoutMs` undefined means the default. */
+export interface Registration {
+  readonly name: string;
+  readonly check: HealthCheck;
+  readonly critical: boolean;
+  readonly kind: CheckKind;
+  readonly timeoutMs: number | undefined;
+}
+
+/**
+ * Validates `obs.health.register(name, check, options)`. Wrong arguments speak of
+ * `health.register()`; options are named `health.register("<name>").<option>`, and an
+ * unknown one (`{ critcal: false }`) is refused rather than leaving the check critical.
+ */
+export function validateRegistration(name: unknown, check: unknown, options: unknown): Registration {
+  const call = 'health.register()';
+  if (typeof name !== 'string' || !CHECK_NAME.test(name)) {
+    throw createError('PERISCOPE_ERR_INVALID_ARGUMENT', [call, 'the name', 'a string of letters, digits, "_", "." and "-", 1 to 64 characters', describeValue(name)]);
+  }
+  if (typeof check !== 'function') {
+    throw createError('PERISCOPE_ERR_INVALID_ARGUMENT', [call, `check ${JSON.stringify(name)}`, 'a function (signal) => result', describeValue(check)]);
+  }
+  const prefix = `health.register(${JSON.stringify(name)}).`;
+  const o = optionsOf(call, options, CHECK_OPTION_KEYS, prefix);
+  const invalid = (key: string, allowed: string) => createError('PERISCOPE_ERR_INVALID_OPTION', [prefix + key, describeValue(o[key]), allowed], prefix + key);
+  const { critical, timeoutMs, kind } = o;
+  if (critical !== undefined && typeof critical !== 'boolean') throw invalid('critical', 'true or false');
+  if (kind !== undefined && kind !== 'readiness' && kind !== 'liveness') throw invalid('kind', '"readiness" or "liveness"');
+  if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > 600_000)) {
+    throw invalid('timeoutMs', 'an integer from 1 to 600000 (milliseconds)');
+  }
+  return {
+    name,
+    check: check as HealthCheck,
+    critical: critical ?? true,
+    kind: (kind as CheckKind | undefined) ?? 'readiness',
+    timeoutMs: timeoutMs as number | undefined,
+  };
+}
+
 /** One run of one check, as the probes and `/healthz` report it. */
 export interface CheckReport {
   readonly name: string;
@@ -82,8 +150,17 @@ export interface CheckRunnerOptions {
   /** Run every check in the background at this interval (0: off). */
   refreshMs: number;
   sink: HealthSink | undefined;
+  /** Where a change of a check's status is logged. Default: not logged. */
+  logger?: LoggerLike;
   report(error: unknown, where: string): void;
 }
+
+/** The messages of the line a check's change of status writes. */
+export const CHECK_TRANSITION_MESSAGES: Readonly<Record<HealthStatus, string>> = Object.freeze({
+  healthy: 'health check recovered',
+  degraded: 'health check degraded',
+  unhealthy: 'health check failed',
+});
 
 const STATUSES: readonly string[] = ['healthy', 'degraded', 'unhealthy'];
 
@@ -209,8 +286,10 @@ export class CheckRunner {
         timedOut,
         checkedAt: Date.now(),
       });
+      const previous = entry.last;
       entry.last = report;
       entry.inflight = undefined;
+      if (status !== (previous?.status ?? 'healthy')) this.#transition(report, previous === undefined ? 'unknown' : previous.status);
       try {
         this.#options.sink?.checkFinished(report);
       } catch (error) {
@@ -245,6 +324,24 @@ export class CheckRunner {
     });
     entry.inflight = run;
     return run;
+  }
+
+  /**
+   * One line per change of a check's status, so that an outage and its end are in the logs
+   * and not only in the probes: warn when it fails or degrades, info when it recovers. A
+   * first result that is healthy changes nothing; a first result that is not comes `from`
+   * `'unknown'`.
+   */
+  #transition(report: CheckReport, from: HealthStatus | 'unknown'): void {
+    const logger = this.#options.logger;
+    if (logger === undefined) return;
+    const fields = { check: report.name, from, to: report.status, message: report.message ?? null, latency_ms: report.latencyMs };
+    try {
+      if (report.status === 'healthy') logger.info(fields, CHECK_TRANSITION_MESSAGES.healthy);
+      else logger.warn(fields, CHECK_TRANSITION_MESSAGES[report.status]);
+    } catch (error) {
+      this.#options.report(error, 'health-log');
+    }
   }
 
   /** Stops the background refresh and releases the checkers' resources. */

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createError, describeValue } from '../errors.js';
 import { HEALTH_DEFAULTS } from './options.js';
 import type { ResolvedHealthOptions } from './options.js';
-import { aggregate, CheckRunner } from './checks.js';
+import { aggregate, CheckRunner, validateRegistration } from './checks.js';
 import type { CheckOptions, CheckReport, HealthCheck, HealthSink, HealthStatus, PoolStats } from './checks.js';
 import { eventLoopCheck } from './checkers.js';
 import { Lifecycle } from './lifecycle.js';
@@ -64,16 +64,6 @@ export interface CreateHealthInput {
   report(error: unknown, where: string): void;
 }
 
-const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
-
-function checkTimeout(value: unknown, option: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 600_000) {
-    throw createError('PERISCOPE_ERR_INVALID_OPTION', [option, describeValue(value), 'an integer from 1 to 600000 (milliseconds)'], option);
-  }
-  return value;
-}
-
 /** Builds the checks, the lifecycle and the probe endpoints of one `instrument()` call. */
 export function createHealth(input: CreateHealthInput): HealthSubsystem {
   const { options, logger, report } = input;
@@ -83,35 +73,20 @@ export function createHealth(input: CreateHealthInput): HealthSubsystem {
     cacheMs: options === false ? 0 : options.cacheMs,
     refreshMs: options === false ? 0 : options.refreshMs,
     sink: input.sink,
+    logger,
     report,
   });
 
   const api: Health = {
-    register(name, check, checkOptions = {}) {
-      if (typeof name !== 'string' || !NAME.test(name)) {
-        throw createError('PERISCOPE_ERR_INVALID_OPTION', ['health.register name', describeValue(name), 'letters, digits, "_", "." and "-", 1 to 64 characters'], 'name');
-      }
-      if (typeof check !== 'function') {
-        throw createError('PERISCOPE_ERR_INVALID_OPTION', [`health check ${name}`, describeValue(check), 'a function (signal) => result'], name);
-      }
-      if (typeof checkOptions !== 'object' || checkOptions === null) {
-        throw createError('PERISCOPE_ERR_INVALID_OPTION', [`options of health check ${name}`, describeValue(checkOptions), 'an object'], name);
-      }
-      const { critical, timeoutMs, kind } = checkOptions;
-      if (critical !== undefined && typeof critical !== 'boolean') {
-        throw createError('PERISCOPE_ERR_INVALID_OPTION', [`critical of health check ${name}`, describeValue(critical), 'true or false'], 'critical');
-      }
-      if (kind !== undefined && kind !== 'readiness' && kind !== 'liveness') {
-        throw createError('PERISCOPE_ERR_INVALID_OPTION', [`kind of health check ${name}`, describeValue(kind), '"readiness" or "liveness"'], 'kind');
-      }
-      const timeout = checkTimeout(timeoutMs, `timeoutMs of health check ${name}`);
+    register(name, check, checkOptions) {
+      const r = validateRegistration(name, check, checkOptions);
       if (options === false) return;
-      if (runner.has(name)) throw createError('PERISCOPE_ERR_DUPLICATE_CHECK', [name]);
-      runner.add(name, check, { critical: critical ?? true, timeoutMs: timeout ?? options.timeoutMs, kind: kind ?? 'readiness' });
+      if (runner.has(r.name)) throw createError('PERISCOPE_ERR_DUPLICATE_CHECK', [r.name]);
+      runner.add(r.name, r.check, { critical: r.critical, timeoutMs: r.timeoutMs ?? options.timeoutMs, kind: r.kind });
     },
     startup(name, task) {
       if (task === null || typeof (task as PromiseLike<unknown> | undefined)?.then !== 'function') {
-        throw createError('PERISCOPE_ERR_INVALID_OPTION', [`startup task ${String(name)}`, describeValue(task), 'a promise'], 'startup');
+        throw createError('PERISCOPE_ERR_INVALID_ARGUMENT', ['health.startup()', `task ${JSON.stringify(String(name))}`, 'a promise', describeValue(task)]);
       }
       lifecycle.startup(String(name), task, (error) => {
         logger.error({ task: String(name), err: error instanceof Error ? error.message : String(error) }, 'startup task failed; the service stays not ready');

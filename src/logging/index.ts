@@ -5,7 +5,7 @@ import type { ChildLoggerOptions, Logger } from 'pino';
 import { resolveLoggerOptions } from './options.js';
 import type { RequestScope } from '../core/index.js';
 import type { LoggingOptions, ResolvedLoggingOptions } from './options.js';
-import { buildLogger, loggerControl, traceIdsForForeignChildren } from './logger.js';
+import { buildLogger, checkCreateLoggerOptions, loggerControl, restyleForeignLogger } from './logger.js';
 import { RequestLog } from './request-log.js';
 import { requestIdOf } from './request-id.js';
 
@@ -30,13 +30,19 @@ export interface LoggingSubsystem {
   /** A child of `obs.logger` carrying the request's ID (`req.log` in Express). */
   requestLogger(req: IncomingMessage): Logger;
   /**
-   * Fastify `childLoggerFactory` for this app, and whether periscope owns the app's request
-   * logging (true when Fastify has no logger of its own or uses `obs.logger`). When it does,
-   * `request.log` should be `requestLogger(req)` set once the request has started, and
-   * Fastify's built-in per-request lines turned off: the request line replaces them. When it
-   * does not, the factory gives the app's own request children the trace-ID mixin.
+   * How a Fastify app logs. periscope owns the request line in every configuration (Fastify's
+   * own "incoming request" / "request completed" lines are to be turned off), and `request.log`
+   * is `requestLogger(req, level)`, set once the request has started (its ID may be the trace
+   * ID): a child, with the request ID, of `obs.logger` when the app has no logger or uses
+   * periscope's, else of the app's own logger. An app's own pino logger is restyled in place
+   * to periscope's schema (see `restyleForeignLogger`), so `app.log` and `request.log` lines
+   * carry ISO time, level labels, service, version and trace fields. `childLoggerFactory`
+   * spares Fastify a per-request child that would only be thrown away.
    */
-  fastify(appLog: unknown): { ownsRequestLogging: boolean; childLoggerFactory: (parent: Logger, bindings: Record<string, unknown>, opts: ChildOptions, req: IncomingMessage) => Logger };
+  fastify(appLog: unknown): {
+    childLoggerFactory: (parent: Logger, bindings: Record<string, unknown>, opts: ChildOptions, req: IncomingMessage) => Logger;
+    requestLogger(req: IncomingMessage, level: string | undefined): Logger;
+  };
   /**
    * The warn line for a request still in flight past the slow-request threshold. The timer
    * that finds it runs outside the request's context, so the line is written inside the
@@ -110,19 +116,18 @@ export function createLogging(deps: LoggingDeps): LoggingSubsystem {
       const log = appLog as Logger | undefined;
       // Fastify's null logger is its own child; a pino logger's child is a new object.
       const isNull = log === undefined || typeof log.child !== 'function' || log.child({}) === log;
-      const ours = loggerControl(log)?.root === logger;
-      if (isNull || ours) {
-        // request.log is set from the request hook, once the request ID (maybe the trace ID)
-        // is known; Fastify's own per-request child would only be thrown away.
-        return { ownsRequestLogging: true, childLoggerFactory: (parent) => parent };
+      const ours = !isNull && loggerControl(log)?.root === logger;
+      if (!isNull && !ours && loggerControl(log) === undefined) {
+        restyleForeignLogger(log, { service: deps.service, version: deps.version }, options.levelFormat);
       }
-      const addTraceIds = traceIdsForForeignChildren(log);
+      const parent = isNull || ours ? logger : log;
       return {
-        ownsRequestLogging: false,
-        childLoggerFactory: (parent, bindings, opts) => {
-          const child = parent.child(bindings, opts);
-          addTraceIds?.(child);
-          return child;
+        childLoggerFactory: (p) => p,
+        requestLogger(req, level) {
+          const id = requestId(req);
+          const bindings = id === undefined ? {} : { request_id: id };
+          // A route's own logLevel (Fastify's route option) still applies to its request.log.
+          return level === undefined || level === '' || level === parent.level ? parent.child(bindings) : parent.child(bindings, { level });
         },
       };
     },
@@ -149,6 +154,7 @@ export function createLogging(deps: LoggingDeps): LoggingSubsystem {
  * defaults as there, and `LOG_LEVEL` is read.
  */
 export function createLogger(options?: LoggingOptions & { serviceName?: string; version?: string }): Logger {
+  checkCreateLoggerOptions(options);
   // The same resolution as instrument(): service name and version from env and package.json.
   const resolved = resolveLoggerOptions({ ...options });
   return buildLogger(

@@ -1,7 +1,8 @@
 import { isSpanContextValid, trace } from '@opentelemetry/api';
 import pino from 'pino';
 import type { Logger, LoggerOptions } from 'pino';
-import type { ResolvedLoggingOptions } from './options.js';
+import { createError, describeValue } from '../errors.js';
+import type { LoggingOptions, ResolvedLoggingOptions } from './options.js';
 import { buildDestination } from './destinations.js';
 import type { BuiltDestination } from './destinations.js';
 
@@ -152,28 +153,108 @@ export function buildLogger(options: ResolvedLoggingOptions, identity: LoggerIde
   return logger;
 }
 
-// Both are in pino's documented `pino.symbols`; the typings omit the second.
-const { mixinSym, mixinMergeStrategySym } = pino.symbols as unknown as Record<'mixinSym' | 'mixinMergeStrategySym', symbol>;
+/**
+ * A pino instance's symbol found by its description, on the instance or up its prototype
+ * chain (a child is `Object.create(parent)`): this works with a Fastify app whose pino is
+ * another installed copy, whose symbols are not ours.
+ */
+function pinoSymbol(logger: object, description: string): symbol | undefined {
+  for (let o: object | null = logger; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o) as object | null) {
+    for (const s of Object.getOwnPropertySymbols(o)) if (s.description === description) return s;
+  }
+  return undefined;
+}
+
+const formattersSym = Symbol.for('pino.formatters'); // global in pino, across copies
+
+/** `{"level":"info"` for pino's level cache: what `formatters.level` makes for periscope. */
+function labelLevel(label: string): { level: string } {
+  return { level: label };
+}
 
 /**
- * For a pino logger periscope did not make (a Fastify app's own): a function that gives a
- * child of it the trace-ID mixin, composed with the logger's own mixin if it has one. Built
- * once per app, so a request costs two property writes on a child Fastify creates anyway.
+ * Gives a pino logger periscope did not make (a Fastify app's own, from `logger: true` or
+ * `logger: { ... }`) periscope's line schema in place, so that the app's lines and
+ * periscope's read alike: ISO `time`, the level as a label (unless `logging.levelFormat` is
+ * `'number'`), `service` and `version` instead of `pid` and `hostname` (other bindings stay),
+ * the active span's trace fields, and reserved names protected. Its level, destination,
+ * serializers and redaction stay the app's. Children made afterwards inherit all of it.
+ * Pino keeps these settings under symbols set at construction; they are found by
+ * description. Returns false, changing nothing, for a logger that is not pino.
  */
-export function traceIdsForForeignChildren(root: object): ((child: object) => void) | undefined {
-  const r = root as Record<symbol, unknown>;
-  if (!(mixinSym in r)) return undefined; // not pino: leave it alone
-  const own = r[mixinSym] as ((obj: object, level: number, logger: object) => object) | undefined;
-  const mixin =
+export function restyleForeignLogger(logger: unknown, identity: LoggerIdentity, levelFormat: 'label' | 'number'): boolean {
+  if (typeof logger !== 'object' || logger === null) return false;
+  const time = pinoSymbol(logger, 'pino.time');
+  const timeSlice = pinoSymbol(logger, 'pino.timeSliceIndex');
+  const levelCache = pinoSymbol(logger, 'pino.lsCache');
+  const chindings = pinoSymbol(logger, 'pino.chindings');
+  const mixin = pinoSymbol(logger, 'pino.mixin');
+  const mergeStrategy = pinoSymbol(logger, 'pino.mixinMergeStrategy');
+  const l = logger as Record<symbol, unknown> & { levels?: { labels?: Record<string, string> } };
+  const labels = l.levels?.labels;
+  if (time === undefined || timeSlice === undefined || levelCache === undefined || chindings === undefined || mixin === undefined || mergeStrategy === undefined || labels === undefined) {
+    return false;
+  }
+  l[time] = isoTime;
+  l[timeSlice] = isoTime().indexOf(':') + 1;
+  if (levelFormat === 'label') {
+    const cache: Record<string, string> = {};
+    for (const num of Object.keys(labels)) cache[num] = JSON.stringify(labelLevel(labels[num]!)).slice(0, -1);
+    l[levelCache] = cache;
+    l[formattersSym] = { ...(l[formattersSym] as object | undefined), level: labelLevel };
+  }
+  const identityFields = `,"service":${JSON.stringify(identity.service)},"version":${JSON.stringify(identity.version)}`;
+  const bound = typeof l[chindings] === 'string' ? (l[chindings] as string) : '';
+  let rest = '';
+  try {
+    const fields = JSON.parse(`{${bound.slice(1)}}`) as Fields;
+    for (const key of Object.keys(fields)) {
+      if (key !== 'pid' && key !== 'hostname' && key !== 'service' && key !== 'version') rest += `,${JSON.stringify(key)}:${JSON.stringify(fields[key])}`;
+    }
+  } catch {
+    rest = bound; // not plain JSON (a bindings formatter): keep it whole
+  }
+  l[chindings] = identityFields + rest;
+  const own = l[mixin] as ((obj: object, level: number, logger: object) => object) | undefined;
+  l[mixin] =
     typeof own === 'function'
-      ? (obj: object, level: number, logger: object): Fields => {
+      ? (obj: object, level: number, self: object): Fields => {
           // A fresh object either way: protectedMerge may write into what the mixin returns.
-          return Object.assign({}, own(obj, level, logger), traceMixin());
+          return Object.assign({}, own(obj, level, self), traceMixin());
         }
       : traceMixin;
-  return (child) => {
-    const c = child as Record<symbol, unknown>;
-    c[mixinSym] = mixin;
-    c[mixinMergeStrategySym] = protectedMerge;
-  };
+  l[mergeStrategy] = protectedMerge;
+  return true;
+}
+
+/** `createLogger()`'s options: the `logging` options plus the service identity. */
+export type CreateLoggerOptions = LoggingOptions & { serviceName?: string; version?: string };
+
+// A record rather than a list, so that the compiler insists on every option and no other.
+const CREATE_LOGGER_KEYS: Readonly<Record<keyof CreateLoggerOptions, true>> = {
+  serviceName: true,
+  version: true,
+  level: true,
+  destination: true,
+  sync: true,
+  redact: true,
+  levelFormat: true,
+  requests: true,
+  requestId: true,
+};
+
+/**
+ * Refuses what `createLogger(options)` cannot take, in its own name: anything but an object,
+ * and an unknown key (a typo that would otherwise be ignored). The values are checked as
+ * `logging`'s are.
+ */
+export function checkCreateLoggerOptions(options: unknown): asserts options is CreateLoggerOptions | undefined {
+  if (options === undefined) return;
+  const known = Object.keys(CREATE_LOGGER_KEYS);
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw createError('PERISCOPE_ERR_INVALID_ARGUMENT', ['createLogger()', 'options', `an object with ${known.join(', ')} (each optional)`, describeValue(options)]);
+  }
+  for (const key of Object.keys(options)) {
+    if (!Object.hasOwn(CREATE_LOGGER_KEYS, key)) throw createError('PERISCOPE_ERR_UNKNOWN_OPTION', [`createLogger().${key}`, known.join(', ')], `createLogger().${key}`);
+  }
 }

@@ -132,7 +132,7 @@ const KEYS = [
 /** Validates a breaker name: it becomes a metric label value and a health check name. */
 export function checkBreakerName(name: unknown): string {
   if (typeof name !== 'string' || name.trim() === '' || name.length > 128) {
-    throw createError('PERISCOPE_ERR_INVALID_OPTION', ['name', describeValue(name), 'a non-empty string of at most 128 characters'], 'name');
+    throw createError('PERISCOPE_ERR_INVALID_ARGUMENT', ['breaker()', 'the name', 'a non-empty string of at most 128 characters', describeValue(name)]);
   }
   return name;
 }
@@ -174,7 +174,11 @@ export function resolveBreakerOptions<F>(name: string, options: unknown): Resolv
     return v;
   };
 
-  const window = resolveWindow(o.window, (key, value, allowed) => invalid(key, value, allowed));
+  const window = resolveWindow(
+    o.window,
+    (key, value, allowed) => invalid(key, value, allowed),
+    (key, known) => createError('PERISCOPE_ERR_UNKNOWN_OPTION', [prefix + key, known.join(', ')], prefix + key),
+  );
   const minimumCalls = integer('minimumCalls', 1, 1_000_000, 10);
   if (window.type === 'count' && minimumCalls > window.size) {
     throw invalid('minimumCalls', minimumCalls, `at most window.size (${window.size}), or the failure rate could never open the breaker`);
@@ -199,6 +203,7 @@ export function resolveBreakerOptions<F>(name: string, options: unknown): Resolv
 function resolveWindow(
   value: unknown,
   invalid: (key: string, value: unknown, allowed: string) => Error,
+  unknown: (key: string, known: readonly string[]) => Error,
 ): ResolvedBreakerOptions<unknown>['window'] {
   if (value === undefined) return Object.freeze({ type: 'time', ms: 10_000, buckets: 10 });
   const shape = "{ type: 'count', size } or { type: 'time', ms, buckets? }";
@@ -209,12 +214,12 @@ function resolveWindow(
     return v;
   };
   if (value.type === 'count') {
-    for (const key of Object.keys(value)) if (key !== 'type' && key !== 'size') throw invalid(`window.${key}`, value[key], `no such key in ${shape}`);
+    for (const key of Object.keys(value)) if (key !== 'type' && key !== 'size') throw unknown(`window.${key}`, ['type', 'size']);
     return Object.freeze({ type: 'count', size: int('size', 1, 10_000) });
   }
   if (value.type === 'time') {
     for (const key of Object.keys(value)) {
-      if (key !== 'type' && key !== 'ms' && key !== 'buckets') throw invalid(`window.${key}`, value[key], `no such key in ${shape}`);
+      if (key !== 'type' && key !== 'ms' && key !== 'buckets') throw unknown(`window.${key}`, ['type', 'ms', 'buckets']);
     }
     const ms = int('ms', 100, 3_600_000);
     const buckets = int('buckets', 1, 100, 10);

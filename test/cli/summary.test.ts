@@ -43,9 +43,10 @@ describe('periscope logs summary on the fixture', () => {
     expect([s.lines, s.json_lines, s.skipped]).toEqual([138, 134, 4]);
     expect(s.levels).toEqual({ debug: 1, info: 119, warn: 2, error: 11, fatal: 1 });
     expect(s.top_errors).toEqual([
-      { message: 'request completed', count: 4, overcount: 0 },
       { message: 'db timeout', count: 3, overcount: 0 },
       { message: 'boom', count: 2, overcount: 0 },
+      { message: 'HTTP 500 Internal Server Error', count: 2, overcount: 0 },
+      { message: 'HTTP 503 Service Unavailable', count: 2, overcount: 0 },
       { message: 'connection refused', count: 2, overcount: 0 },
       { message: 'out of memory', count: 1, overcount: 0 },
     ]);
@@ -79,8 +80,9 @@ describe('periscope logs summary on the fixture', () => {
     const lines = r.stdout.split('\n');
     expect(lines.slice(0, 2)).toEqual([`periscope logs summary: ${FIXTURE}`, 'lines: 138 (JSON: 134, skipped non-JSON: 4)']);
     expect(lines).toContain('  info           119');
-    expect(lines).toContain('         4  request completed');
-    expect(lines).not.toContain('         2  boom'); // --top 2
+    expect(lines).toContain('         3  db timeout');
+    expect(lines).toContain('         2  boom');
+    expect(lines).not.toContain('         2  HTTP 500 Internal Server Error'); // --top 2
     expect(lines).toContain('  2024-05-01T10:00Z        65');
     expect(lines.some((l) => /^ {2}GET \/users\/:id +100 +4 +4\.00 /.test(l))).toBe(true);
     expect(lines).toContain('  (percentiles: nearest-rank, from log-scale buckets: within 1% of the exact value)');

@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
@@ -7,7 +6,7 @@ import pg from 'pg';
 import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { eventLoopCheck, heapCheck, httpCheck, postgresCheck, redisCheck } from '../../src/index.js';
-import { canConnect, get, startNodeApp } from './helpers.js';
+import { canConnect, closedPort, get, PrivateRedis, startNodeApp } from './helpers.js';
 import { promtoolCheck, promtoolPath } from '../helpers.js';
 import type { Started } from './helpers.js';
 
@@ -40,14 +39,6 @@ afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
   vi.useRealTimers();
 });
-
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 async function app(): Promise<Started> {
   const a = await startNodeApp({ health: { eventLoop: false, cacheMs: 0 } });
@@ -138,32 +129,6 @@ describe.skipIf(!redisUp && !CI)('Redis checkers on the shared server', () => {
     });
   });
 });
-
-class PrivateRedis {
-  proc: ChildProcess | undefined;
-  constructor(readonly port: number) {}
-  async start(): Promise<void> {
-    const proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    this.proc = proc;
-    await new Promise<void>((resolve, reject) => {
-      let out = '';
-      proc.stdout!.on('data', (c: Buffer) => {
-        out += c.toString();
-        if (out.includes('Ready to accept connections')) resolve();
-      });
-      proc.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out}`)));
-    });
-  }
-  async kill(): Promise<void> {
-    const proc = this.proc;
-    if (proc === undefined || proc.exitCode !== null) return;
-    this.proc = undefined;
-    await new Promise<void>((resolve) => {
-      proc.once('exit', () => resolve());
-      proc.kill('SIGKILL');
-    });
-  }
-}
 
 describe.skipIf(!redisServerBinary && !CI)('Redis fault test on a private redis-server', () => {
   let server: PrivateRedis;

@@ -65,7 +65,7 @@ describe('lifecycle drives readiness', () => {
     await new Promise((r) => setImmediate(r));
     expect(await get(`${base}/readyz`)).toMatchObject({ status: 503, body: '[-]lifecycle failed: startup task warmup failed\nreadyz check failed\n' });
     expect(logs.lines).toEqual([expect.objectContaining({ level: 'error', task: 'warmup', err: 'cache warm-up failed', msg: 'startup task failed; the service stays not ready' })]);
-    expect(() => obs.health.startup('bad', 42 as never)).toThrow(/PERISCOPE_ERR_INVALID_OPTION/);
+    expect(() => obs.health.startup('bad', 42 as never)).toThrow('PERISCOPE_ERR_INVALID_ARGUMENT: health.startup(): task "bad" must be a promise, got 42.');
   });
 });
 
@@ -204,7 +204,7 @@ describe('graceful shutdown in process', () => {
     ]);
     expect(lines[3]).toMatchObject({ err: { message: 'pool.end failed' } });
     expect(lines[4]).toMatchObject({ code: 1, timed_out: false });
-    expect(() => obs.onShutdown('x' as never)).toThrow(/PERISCOPE_ERR_INVALID_OPTION/);
+    expect(() => obs.onShutdown('x' as never)).toThrow('PERISCOPE_ERR_INVALID_ARGUMENT: obs.onShutdown(): the hook must be a function, got "x".');
   });
 
   it('Express: the `server` option lets shutdown drain an app that has had no request', async () => {

@@ -74,13 +74,20 @@ describe('obs.health.register', () => {
   const obs = instrument(createServer(), { routes: ['/'], metrics: false, shutdown: false });
 
   it.each([
-    ['bad name', () => obs.health.register('has space', () => true), 'PERISCOPE_ERR_INVALID_OPTION'],
-    ['not a function', () => obs.health.register('x', 'nope' as never), 'PERISCOPE_ERR_INVALID_OPTION'],
-    ['bad kind', () => obs.health.register('x', () => true, { kind: 'startup' as never }), 'PERISCOPE_ERR_INVALID_OPTION'],
-    ['bad timeout', () => obs.health.register('x', () => true, { timeoutMs: -5 }), 'PERISCOPE_ERR_INVALID_OPTION'],
-    ['bad critical', () => obs.health.register('x', () => true, { critical: 'yes' as never }), 'PERISCOPE_ERR_INVALID_OPTION'],
-  ])('%s throws', (_what, fn, code) => {
-    expect(fn).toThrow(code);
+    ['bad name', () => obs.health.register('has space', () => true), 'PERISCOPE_ERR_INVALID_ARGUMENT: health.register(): the name must be a string of letters, digits, "_", "." and "-", 1 to 64 characters, got "has space".'],
+    ['not a function', () => obs.health.register('db', 'SELECT 1' as never), 'PERISCOPE_ERR_INVALID_ARGUMENT: health.register(): check "db" must be a function (signal) => result, got "SELECT 1".'],
+    ['options not an object', () => obs.health.register('x', () => true, null as never), 'PERISCOPE_ERR_INVALID_ARGUMENT: health.register(): options must be an object with critical, timeoutMs, kind (each optional), got null.'],
+    ['bad kind', () => obs.health.register('x', () => true, { kind: 'startup' as never }), 'PERISCOPE_ERR_INVALID_OPTION: Invalid option `health.register("x").kind`: got "startup"; allowed: "readiness" or "liveness".'],
+    ['bad timeout', () => obs.health.register('x', () => true, { timeoutMs: -5 }), 'PERISCOPE_ERR_INVALID_OPTION: Invalid option `health.register("x").timeoutMs`: got -5; allowed: an integer from 1 to 600000 (milliseconds).'],
+    ['bad critical', () => obs.health.register('x', () => true, { critical: 'yes' as never }), 'PERISCOPE_ERR_INVALID_OPTION: Invalid option `health.register("x").critical`: got "yes"; allowed: true or false.'],
+    ['a typo', () => obs.health.register('x', () => true, { critcal: false } as never), 'PERISCOPE_ERR_UNKNOWN_OPTION: Unknown option `health.register("x").critcal`; known options here: critical, timeoutMs, kind.'],
+  ])('%s throws', (_what, fn, message) => {
+    expect(fn).toThrow(message);
+  });
+
+  it('a refused registration adds no check', async () => {
+    expect(() => obs.health.register('typo', () => false, { critcal: false } as never)).toThrow('PERISCOPE_ERR_UNKNOWN_OPTION');
+    expect((await obs.health.check()).checks.map((c) => c.name)).not.toContain('typo');
   });
 
   it('a duplicate name throws PERISCOPE_ERR_DUPLICATE_CHECK', () => {

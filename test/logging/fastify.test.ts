@@ -176,7 +176,7 @@ describe('Fastify request line and request.log', () => {
     ]);
   });
 
-  it('keeps an app\'s own pino logger working, with periscope\'s reqId', async () => {
+  it('keeps an app\'s own pino logger working, in periscope\'s schema and with periscope\'s request ID, and owns the request line', async () => {
     const own = new Capture();
     const { capture, base } = await start(
       (a) => {
@@ -190,10 +190,9 @@ describe('Fastify request line and request.log', () => {
     );
     await (await fetch(`${base}/own`, { headers: { 'x-request-id': 'own-1' } })).text();
     await settle(app!.server);
-    expect(own.lines.filter((l) => l.reqId !== undefined).map((l) => [l.msg, l.reqId])).toEqual([
-      ['incoming request', 'own-1'],
-      ['mine', 'own-1'],
-      ['request completed', 'own-1'],
+    // Fastify's "incoming request" and "request completed" are gone: periscope's line is the one.
+    expect(own.lines.filter((l) => l.request_id !== undefined || l.reqId !== undefined).map((l) => [l.level, l.msg, l.request_id, l.reqId])).toEqual([
+      ['info', 'mine', 'own-1', undefined],
     ]);
     expect(capture.lines.map((l) => [l.msg, l.request_id])).toEqual([['request completed', 'own-1']]);
   });
@@ -312,7 +311,7 @@ describe('Fastify trace IDs', () => {
     await (await fetch(`${base}/t`)).text();
     await settle(app!.server);
     const inside = own.lines.find((l) => l.msg === 'own after await')!;
-    expect([inside.trace_id, inside.span_id, inside.trace_flags, inside.tenant, inside.level, inside.user_level]).toEqual([TRACE_ID, SPAN_ID, '01', 'acme', 30, 'fatal']);
+    expect([inside.trace_id, inside.span_id, inside.trace_flags, inside.tenant, inside.level, inside.user_level]).toEqual([TRACE_ID, SPAN_ID, '01', 'acme', 'info', 'fatal']);
     // Outside the test's span: the request's own trace (when tracing is on) or none.
     const outside = own.lines.find((l) => l.msg === 'own outside')!;
     expect([outside.trace_id, outside.tenant]).toEqual([capture.withMsg('request completed')[0]!.trace_id, 'acme']);

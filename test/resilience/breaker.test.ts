@@ -94,7 +94,10 @@ describe('options', () => {
     expect(() => new CircuitBreaker('dep', { treshold: 0.5 } as CircuitBreakerOptions)).toThrow(
       'PERISCOPE_ERR_UNKNOWN_OPTION: Unknown option `breaker("dep").treshold`',
     );
-    expect(() => new CircuitBreaker('')).toThrow('Invalid option `name`: got ""; allowed: a non-empty string of at most 128 characters.');
+    expect(() => new CircuitBreaker('dep', { window: { type: 'count', size: 5, buckets: 2 } } as CircuitBreakerOptions)).toThrow(
+      'PERISCOPE_ERR_UNKNOWN_OPTION: Unknown option `breaker("dep").window.buckets`; known options here: type, size.',
+    );
+    expect(() => new CircuitBreaker('')).toThrow('PERISCOPE_ERR_INVALID_ARGUMENT: breaker(): the name must be a non-empty string of at most 128 characters, got "".');
   });
 });
 
