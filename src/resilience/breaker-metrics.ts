@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram } from '@prometheus-io/client';
 import type { Registry } from '@prometheus-io/client';
-import type { CircuitBreaker, CircuitState } from './breaker.js';
+import type { CircuitBreaker } from './breaker.js';
+import type { CircuitState } from './events.js';
 
 const STATES: readonly CircuitState[] = ['closed', 'open', 'half_open'];
 const OUTCOMES = ['success', 'failure', 'timeout', 'rejected', 'fallback'] as const;

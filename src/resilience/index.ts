@@ -21,7 +21,7 @@ export type {
   FallbackEvent,
   CancelEvent,
   ExecuteOptions,
-} from './breaker.js';
+} from './events.js';
 export type { CircuitBreakerOptions, WindowOptions, ResolvedBreakerOptions } from './options.js';
 export { CircuitOpenError, CircuitTimeoutError, CircuitFallbackError } from './errors.js';
 export { isCircuitOpenError, isCircuitTimeoutError } from '../errors.js';
