@@ -12,3 +12,4 @@ export type { LoggerLike, Report } from './reporter.js';
 export { ManagementServers } from './management.js';
 export { compose } from './concern.js';
 export type { Composition, Concern, ConcernContext, EndpointSpec, ShutdownPhase, ShutdownStep } from './concern.js';
+export { isCredentialKey, MASK, maskCredentials, MAX_ECHO_BYTES, sanitizeText } from './sanitize.js';
