@@ -153,86 +153,35 @@ export function lightSpans(sampler: ResolvedSampler): StartSpan {
   };
 }
 
-/**
- * Builds tracing for one `instrument()` call. It owns its TracerProvider unless the
- * application registered a global one, which it then uses, registering nothing. The
- * AsyncLocalStorage context manager and the W3C propagators are registered globally only
- * where nothing is registered yet, since handlers read the active span through the global API.
- */
-export function createTracing(input: CreateTracingInput): TracingSubsystem {
-  const { options, report } = input;
-  const logger = input.logger ?? processWarnLogger;
-  const onDrop = input.onDrop ?? (() => {});
-  // Registering over an existing global would fail anyway, with an error on the diag logger.
-  if (!hasGlobal('context')) context.setGlobalContextManager(new AsyncLocalStorageContextManager());
-  const propagator = new CompositePropagator({
-    propagators: options.propagators.map((p) => (p === 'tracecontext' ? new W3CTraceContextPropagator() : new W3CBaggagePropagator())),
-  });
-  const fromApp = appTracerProvider();
-  if (fromApp === undefined && !hasGlobal('propagation')) propagation.setGlobalPropagator(propagator);
+const FOREIGN_SERVER_SPAN =
+  'periscope: another OpenTelemetry instrumentation (such as @opentelemetry/instrumentation-http) already made the SERVER span ' +
+  'of incoming requests; periscope continues that span and makes no second one. Remove that instrumentation to get ' +
+  "periscope's route-named spans.";
 
-  let provider: TracerProvider | undefined;
-  let queue: ExportQueue | undefined;
-  let tracer: Tracer;
-  let resource: Resource | undefined;
-  if (fromApp !== undefined) {
-    tracer = fromApp.getTracer(TRACER_NAME);
-  } else {
-    const exporter = exporterOf(options);
-    if (exporter !== undefined) {
-      queue = new ExportQueue({
-        exporter,
-        maxQueueSize: options.maxQueueSize,
-        maxExportBatchSize: options.maxExportBatchSize,
-        scheduledDelayMillis: options.scheduledDelayMillis,
-        exportTimeoutMillis: options.exportTimeoutMillis,
-        onDrop,
-        logger,
-      });
-    }
-    resource = resourceOf(options, input.service);
-    provider = new TracerProvider({ resource, sampler: samplerOf(options.sampler), idGenerator: new PooledIdGenerator(), spanProcessors: queue === undefined ? [] : [queue] });
-    tracer = provider.getTracer(TRACER_NAME);
-  }
+/** This instance's own provider, with its bounded export queue when spans are exported. */
+function ownProvider(input: CreateTracingInput, logger: WarnLogger, onDrop: (reason: DropReason, count: number) => void) {
+  const options = input.options;
+  const exporter = exporterOf(options);
+  const queue =
+    exporter === undefined
+      ? undefined
+      : new ExportQueue({
+          exporter,
+          maxQueueSize: options.maxQueueSize,
+          maxExportBatchSize: options.maxExportBatchSize,
+          scheduledDelayMillis: options.scheduledDelayMillis,
+          exportTimeoutMillis: options.exportTimeoutMillis,
+          onDrop,
+          logger,
+        });
+  const resource = resourceOf(options, input.service);
+  const provider = new TracerProvider({ resource, sampler: samplerOf(options.sampler), idGenerator: new PooledIdGenerator(), spanProcessors: queue === undefined ? [] : [queue] });
+  return { provider, queue, resource, tracer: provider.getTracer(TRACER_NAME) };
+}
 
-  const startSpan: StartSpan =
-    fromApp === undefined && queue === undefined ? lightSpans(options.sampler) : (name, spanOptions, parent) => tracer.startSpan(name, spanOptions, parent);
-
-  // Spans of this instance: server spans carry a mark (they may be non-recording), the rest
-  // are recognised by their resource, which is this instance's own object.
-  const kOwner = Symbol('periscope.tracingOwner');
-  const mark = (span: Span) => {
-    (span as unknown as Record<symbol, boolean>)[kOwner] = true;
-  };
-  const owns = (span: Span) =>
-    (span as unknown as Record<symbol, boolean | undefined>)[kOwner] === true ||
-    (resource !== undefined ? (span as unknown as Partial<ReadableSpan>).resource === resource : true);
-
-  let warnedForeign = false;
-  const hook = new ServerSpans({
-    startSpan,
-    propagator,
-    bindRequestBody: input.bindRequestBody,
-    mark,
-    onForeignServerSpan() {
-      if (warnedForeign) return;
-      warnedForeign = true;
-      logger.warn(
-        {},
-        'periscope: another OpenTelemetry instrumentation (such as @opentelemetry/instrumentation-http) already made the SERVER span ' +
-          'of incoming requests; periscope continues that span and makes no second one. Remove that instrumentation to get ' +
-          "periscope's route-named spans.",
-      );
-    },
-  });
-
-  let outgoing: OutgoingSpans | undefined;
-  if (options.outgoing) {
-    outgoing = new OutgoingSpans({ startSpan, propagator, owns, report });
-    outgoing.subscribe();
-  }
-
-  function withSpan<T>(name: string, fn: (span: Span) => T | Promise<T>, attributes?: Attributes): Promise<T> {
+/** `obs.withSpan`: runs `fn` in a child span of the active one, ended when it settles, errors recorded. */
+function spanRunner(startSpan: StartSpan, mark: (span: Span) => void) {
+  return function withSpan<T>(name: string, fn: (span: Span) => T | Promise<T>, attributes?: Attributes): Promise<T> {
     const active = context.active();
     const span = startSpan(name, attributes === undefined ? undefined : { attributes }, active);
     mark(span);
@@ -260,7 +209,64 @@ export function createTracing(input: CreateTracingInput): TracingSubsystem {
         throw error;
       },
     );
+  };
+}
+
+/**
+ * Builds tracing for one `instrument()` call. It owns its TracerProvider unless the
+ * application registered a global one, which it then uses, registering nothing. The
+ * AsyncLocalStorage context manager and the W3C propagators are registered globally only
+ * where nothing is registered yet, since handlers read the active span through the global API.
+ */
+export function createTracing(input: CreateTracingInput): TracingSubsystem {
+  const { options, report } = input;
+  const logger = input.logger ?? processWarnLogger;
+  const onDrop = input.onDrop ?? (() => {});
+  // Registering over an existing global would fail anyway, with an error on the diag logger.
+  if (!hasGlobal('context')) context.setGlobalContextManager(new AsyncLocalStorageContextManager());
+  const propagator = new CompositePropagator({
+    propagators: options.propagators.map((p) => (p === 'tracecontext' ? new W3CTraceContextPropagator() : new W3CBaggagePropagator())),
+  });
+  const fromApp = appTracerProvider();
+  if (fromApp === undefined && !hasGlobal('propagation')) propagation.setGlobalPropagator(propagator);
+
+  const own = fromApp === undefined ? ownProvider(input, logger, onDrop) : undefined;
+  const { provider, queue, resource } = own ?? {};
+  const tracer: Tracer = own?.tracer ?? fromApp!.getTracer(TRACER_NAME);
+
+  const startSpan: StartSpan =
+    fromApp === undefined && queue === undefined ? lightSpans(options.sampler) : (name, spanOptions, parent) => tracer.startSpan(name, spanOptions, parent);
+
+  // Spans of this instance: server spans carry a mark (they may be non-recording), the rest
+  // are recognised by their resource, which is this instance's own object.
+  const kOwner = Symbol('periscope.tracingOwner');
+  const mark = (span: Span) => {
+    (span as unknown as Record<symbol, boolean>)[kOwner] = true;
+  };
+  const owns = (span: Span) =>
+    (span as unknown as Record<symbol, boolean | undefined>)[kOwner] === true ||
+    (resource !== undefined ? (span as unknown as Partial<ReadableSpan>).resource === resource : true);
+
+  let warnedForeign = false;
+  const hook = new ServerSpans({
+    startSpan,
+    propagator,
+    bindRequestBody: input.bindRequestBody,
+    mark,
+    onForeignServerSpan() {
+      if (warnedForeign) return;
+      warnedForeign = true;
+      logger.warn({}, FOREIGN_SERVER_SPAN);
+    },
+  });
+
+  let outgoing: OutgoingSpans | undefined;
+  if (options.outgoing) {
+    outgoing = new OutgoingSpans({ startSpan, propagator, owns, report });
+    outgoing.subscribe();
   }
+
+  const withSpan = spanRunner(startSpan, mark);
 
   let stopped: Promise<void> | undefined;
   return {
