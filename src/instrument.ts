@@ -35,6 +35,8 @@ function withoutTracing<T>(_name: string, fn: (span: Span) => T | Promise<T>): P
 export function instrument(app: FastifyAppLike, options?: PeriscopeOptions): Periscope;
 export function instrument(app: ExpressAppLike, options?: PeriscopeOptions): Periscope;
 export function instrument(app: Server, options?: PeriscopeOptions): Periscope;
+// One function of about 70 lines on purpose: the composition root reads top to bottom as the
+// order things are built and wired, which is what a reader comes here to learn.
 export function instrument(app: unknown, options?: PeriscopeOptions): Periscope {
   // Ignored environment values are told through periscope's logger once it exists.
   const envWarnings: EnvWarning[] = [];

@@ -145,18 +145,45 @@ export class GracefulShutdown {
     });
     await Promise.race([
       (async () => {
-        for (const step of this.#deps.steps('flush')) {
-          try {
-            await step.run();
-          } catch (error) {
-            failures++;
-            this.#deps.logger.error({ err: describe(error), step: step.name }, 'shutdown flush step failed');
-          }
-        }
+        failures = await this.#runSteps('flush', 'shutdown flush step failed');
       })(),
       deadline,
     ]);
     clearTimeout(timer);
+    return failures;
+  }
+
+  /** Runs the user's hooks in order; once the deadline has passed, those not started are skipped. */
+  async #runHooks(timedOut: () => boolean): Promise<{ failures: number; skipped: number }> {
+    let failures = 0;
+    let skipped = 0;
+    for (const hook of this.#hooks) {
+      // Past the deadline nothing more starts in the background of the exit.
+      if (timedOut()) {
+        skipped++;
+        continue;
+      }
+      try {
+        await hook();
+      } catch (error) {
+        failures++;
+        this.#deps.logger.error({ err: describe(error) }, 'shutdown hook failed');
+      }
+    }
+    return { failures, skipped };
+  }
+
+  /** Runs every concern's steps of `phase`, in order; returns how many failed (each logged). */
+  async #runSteps(phase: 'close' | 'flush', message: string): Promise<number> {
+    let failures = 0;
+    for (const step of this.#deps.steps(phase)) {
+      try {
+        await step.run();
+      } catch (error) {
+        failures++;
+        this.#deps.logger.error({ err: describe(error), step: step.name }, message);
+      }
+    }
     return failures;
   }
 
@@ -193,19 +220,9 @@ export class GracefulShutdown {
       await Promise.all(servers.map((server) => drainServer(server, lifecycle.closerOf(server))));
       t2 = performance.now();
       logger.debug({ servers: servers.length, drain_ms: round(t2 - t1) }, 'in-flight requests finished; servers closed');
-      for (const hook of this.#hooks) {
-        // Past the deadline nothing more starts in the background of the exit.
-        if (timedOut) {
-          skipped++;
-          continue;
-        }
-        try {
-          await hook();
-        } catch (error) {
-          failures++;
-          logger.error({ err: describe(error) }, 'shutdown hook failed');
-        }
-      }
+      const hooks = await this.#runHooks(() => timedOut);
+      failures += hooks.failures;
+      skipped = hooks.skipped;
       t3 = performance.now();
       if (skipped > 0) logger.error({ skipped }, 'shutdown hooks skipped: the deadline had passed');
       return 'done' as const;
@@ -221,14 +238,7 @@ export class GracefulShutdown {
     clearTimeout(deadlineTimer);
 
     lifecycle.stop();
-    for (const step of this.#deps.steps('close')) {
-      try {
-        await step.run();
-      } catch (error) {
-        failures++;
-        logger.error({ err: describe(error), step: step.name }, 'stopping periscope failed');
-      }
-    }
+    failures += await this.#runSteps('close', 'stopping periscope failed');
     const timings = {
       drainDelayMs: round(t1 - t0),
       drainMs: round(t2 - t1),

@@ -142,6 +142,8 @@ export class CircuitBreaker<F = never> {
    * admit the call (or resolves with the fallback's answer), with `CircuitTimeoutError`
    * after `timeoutMs`, with the caller's abort reason, or with what `fn` threw.
    */
+  // Kept whole (about 70 lines): admission, the call, its timeout and its settlement are one
+  // state machine on every call's path, easier to check against the README read in order.
   execute<T>(fn: (signal: AbortSignal) => T | PromiseLike<T>, options?: ExecuteOptions): Promise<T | F> {
     // A programming error, not the dependency failing: it must not count against the window.
     if (typeof fn !== 'function') return Promise.reject(new TypeError(`breaker.execute() takes a function of an AbortSignal; got ${typeof fn}`));
