@@ -1,4 +1,7 @@
+import { createServer } from 'node:http';
 import type { Server } from 'node:http';
+import express from 'express';
+import Fastify from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { describe, expectTypeOf, it } from 'vitest';
 import type { Registry } from '@prometheus-io/client';
@@ -15,6 +18,22 @@ describe('public types', () => {
     expectTypeOf<Periscope['managementAddress']>().returns.toEqualTypeOf<Promise<AddressInfo | undefined>>();
     expectTypeOf<Periscope['shutdown']>().returns.toEqualTypeOf<Promise<ShutdownReport>>();
     expectTypeOf<Periscope['framework']>().toEqualTypeOf<'fastify' | 'express' | 'node-http'>();
+  });
+
+  it('instrument() takes a Fastify instance, an Express app or a node:http server, and nothing else', () => {
+    // Never called: only the compiler's verdict matters here.
+    const check = (): void => {
+      // @ts-expect-error a string is no app
+      instrument('app');
+      // @ts-expect-error nor is a plain object
+      instrument({ get() {} });
+      // @ts-expect-error nor a bare function
+      instrument(() => {});
+      instrument(createServer());
+      instrument(Fastify());
+      instrument(express());
+    };
+    void check;
   });
 
   it('options are typed, with no any', () => {
