@@ -1,5 +1,5 @@
 import { createError, describeValue } from '../errors.js';
-import type { LoggerLike } from './log.js';
+import type { LoggerLike } from '../core/index.js';
 
 
 /** The state of one check, or of the service as a whole. */

@@ -7,7 +7,7 @@ import type { CheckOptions, CheckReport, HealthCheck, HealthSink, HealthStatus, 
 import { eventLoopCheck } from './checkers.js';
 import { Lifecycle } from './lifecycle.js';
 import type { LifecycleState } from './lifecycle.js';
-import type { LoggerLike } from './log.js';
+import type { LoggerLike } from '../core/index.js';
 import { probeEndpoints } from './probes.js';
 
 export { aggregate, CheckRunner } from './checks.js';
@@ -16,7 +16,7 @@ export { eventLoopCheck, heapCheck, httpCheck, postgresCheck, redisCheck } from 
 export type { EventLoopCheckOptions, HeapCheckOptions, HttpCheckOptions, PgQueryable, PostgresCheckOptions, RedisPingable } from './checkers.js';
 export { Lifecycle } from './lifecycle.js';
 export type { LifecycleState } from './lifecycle.js';
-export type { LoggerLike } from './log.js';
+export type { LoggerLike } from '../core/index.js';
 export { GracefulShutdown, readProcessFacts, signalProxyWarning } from './shutdown.js';
 export type { ProcessFacts, ShutdownDeps, ShutdownReport } from './shutdown.js';
 export { healthConcern, shutdownConcern } from './concern.js';

@@ -16,9 +16,9 @@ afterEach(async () => {
 type Reported = [string, string];
 
 /** Endpoints with one handler that throws synchronously and one that rejects, and what they reported. */
-function failingEndpoints(where?: string) {
+function failingEndpoints() {
   const reported: Reported[] = [];
-  const endpoints = new Endpoints((error, w) => reported.push([(error as Error).message, w]), where);
+  const endpoints = new Endpoints((error, w) => reported.push([(error as Error).message, w]));
   endpoints.add('/sync', () => {
     throw new Error('thrown synchronously');
   });

@@ -1,1 +1,0 @@
-export type { LoggerLike } from '../core/index.js';
