@@ -76,14 +76,19 @@ beforeAll(async () => {
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('the packed tarball', () => {
-  it('holds the build, the CLI and the README, and no sources or tests', async () => {
+  it('holds the build, the CLI, the README and the licence, and no sources or tests', async () => {
     const { stdout } = await run('tar', ['-tzf', tarball]);
     const files = stdout.trim().split('\n');
     expect(tarball.endsWith('periscope-node-0.1.0.tgz')).toBe(true);
     for (const file of ['package/package.json', 'package/README.md', 'package/dist/index.js', 'package/dist/index.d.ts', 'package/dist/metrics/index.js', 'package/dist/cli/bin.js']) {
       expect(files).toContain(file);
     }
-    expect(files.filter((f) => !f.startsWith('package/dist/') && f !== 'package/package.json' && f !== 'package/README.md')).toEqual([]);
+    expect(files.filter((f) => !f.startsWith('package/dist/')).sort()).toEqual(['package/LICENSE', 'package/README.md', 'package/package.json']);
+    // src/ is not shipped, so each source map carries its source: the map of index.js names one
+    // source, and its text is the TypeScript of src/index.ts.
+    const map = JSON.parse(readFileSync(join(app, 'node_modules/periscope-node/dist/index.js.map'), 'utf8')) as { sources: string[]; sourcesContent?: string[] };
+    expect(map.sources).toEqual(['../src/index.ts']);
+    expect(map.sourcesContent?.[0]).toBe(readFileSync(join(root, 'src/index.ts'), 'utf8'));
     const manifest = JSON.parse(readFileSync(join(app, 'node_modules/periscope-node/package.json'), 'utf8')) as { name: string; bin: Record<string, string> };
     expect(manifest.name).toBe('periscope-node');
     expect(manifest.bin).toEqual({ periscope: './dist/cli/bin.js' });
