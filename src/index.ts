@@ -7,6 +7,7 @@ export { PeriscopeError, isPeriscopeError, isCircuitOpenError, isCircuitTimeoutE
 export type { PeriscopeErrorCode } from './errors.js';
 export type { PeriscopeOptions, ResolvedOptions } from './options.js';
 export type { MetricsOptions, ResolvedMetricsOptions } from './metrics/options.js';
+export type { MetricsOtlpOptions, MetricsOtlpProtocol, ResolvedMetricsOtlpOptions } from './metrics/otlp-options.js';
 export type { ResolvedSlowRequestsOptions } from './resilience/options.js';
 export type {
   LoggingOptions,

@@ -8,7 +8,8 @@ import { createError, describeValue } from './errors.js';
 import { emitEnvWarning, readEnv, resolveOptions } from './options.js';
 import type { EnvWarning, PeriscopeOptions } from './options.js';
 import type { Periscope } from './handle.js';
-import { metricsConcern } from './metrics/index.js';
+import { metricsConcern, metricsOtlpConcern } from './metrics/index.js';
+import { serviceResource } from './core/resource.js';
 import { loggingConcern, silentLogger } from './logging/index.js';
 import { tracingConcern, TRACER_NAME } from './tracing/index.js';
 import { healthConcern, shutdownConcern } from './health/index.js';
@@ -65,6 +66,11 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
   const ctx: ConcernContext = { ...base, logger };
   const tracing = o.tracing === false ? undefined : tracingConcern(ctx, o.tracing);
   const metrics = registry === undefined || o.metrics === false ? undefined : metricsConcern({ ...ctx, registry }, o.metrics);
+  // The pushed metrics carry the spans' resource (tracing's attributes win over the environment's).
+  const push =
+    registry === undefined || o.metrics === false || o.metrics.otlp === false
+      ? undefined
+      : metricsOtlpConcern({ ...ctx, registry }, o.metrics.otlp, serviceResource(ctx.service, o.tracing === false ? o.metrics.otlp.resourceAttributes : o.tracing.resourceAttributes));
   const slow = o.slowRequests === false ? undefined : slowRequestsConcern(ctx, o.slowRequests, logging?.subsystem.slowRequest);
   const health = healthConcern(ctx, o.health);
   const breakers = breakersConcern(ctx, {
@@ -75,7 +81,7 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
   const open = new OpenRequests();
   const shutdown = shutdownConcern(ctx, o.shutdown, { lifecycle: health.lifecycle, steps: (phase) => concerns.steps(phase), requests: open });
   // Tracing first, so every later hook (metrics exemplars, logs) finds the trace ID on the scope.
-  const concerns = compose([tracing, metrics, logging, slow, health, breakers, shutdown], reporter.report);
+  const concerns = compose([tracing, metrics, push, logging, slow, health, breakers, shutdown], reporter.report);
 
   const ignore = o.ignore.length === 0 ? undefined : compileRoutes(o.ignore);
   attachAdapter(framework, app, o, {

@@ -157,7 +157,7 @@ export function resolveOptions(options: unknown, env: Env = readEnv(), warn: (w:
   checkKeys(options, TOP_LEVEL_KEYS, '');
   const o = options;
   const read = new EnvReader(env, warn);
-  const metrics = resolveMetrics(o.metrics);
+  const metrics = resolveMetrics(o.metrics, read);
   const health = resolveHealth(o.health);
   checkSharedPort(metrics, health);
   return Object.freeze({

@@ -5,6 +5,8 @@ import type { EnvVar } from '../src/core/env.js';
 import { readEnv, resolveOptions } from '../src/options.js';
 import type { EnvWarning, ResolvedOptions } from '../src/options.js';
 import type { ResolvedTracingOptions } from '../src/tracing/options.js';
+import type { ResolvedMetricsOptions } from '../src/metrics/options.js';
+import type { ResolvedMetricsOtlpOptions } from '../src/metrics/otlp-options.js';
 
 // Every variable periscope reads (src/core/env.ts ENV_VARS), each with a valid value that
 // changes the resolved options exactly and an invalid one that warns once and leaves the
@@ -19,6 +21,10 @@ function resolve(env: NodeJS.ProcessEnv, options: Record<string, unknown> = iden
 }
 
 const tracing = (r: ResolvedOptions) => r.tracing as ResolvedTracingOptions;
+const otlp = (r: ResolvedOptions) => (r.metrics as ResolvedMetricsOptions).otlp as ResolvedMetricsOtlpOptions | false;
+const pushed = (r: ResolvedOptions) => otlp(r) as ResolvedMetricsOtlpOptions;
+/** The OTLP metric push is on only when asked for: these rows ask through the environment. */
+const pushing = { OTEL_METRICS_EXPORTER: 'otlp' };
 
 interface Row {
   variable: EnvVar;
@@ -118,6 +124,31 @@ const ROWS: Row[] = [
     invalid: 'b3',
     fallback: ['tracecontext', 'baggage'],
   },
+  { variable: 'OTEL_METRICS_EXPORTER', pick: (r) => otlp(r) !== false, valid: 'otlp,prometheus', expected: true, invalid: 'statsd', fallback: false },
+  {
+    variable: 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT',
+    with: pushing,
+    pick: (r) => pushed(r).endpoint,
+    valid: 'http://collector:4318/custom',
+    expected: 'http://collector:4318/custom',
+    invalid: 'not a url',
+    fallback: 'http://localhost:4318/v1/metrics',
+  },
+  { variable: 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL', with: pushing, pick: (r) => pushed(r).protocol, valid: 'http/json', expected: 'http/json', invalid: 'grpc', fallback: 'http/protobuf' },
+  {
+    variable: 'OTEL_EXPORTER_OTLP_METRICS_HEADERS',
+    with: pushing,
+    pick: (r) => pushed(r).headers,
+    valid: 'api-key=s3cret',
+    expected: { 'api-key': 's3cret' },
+    invalid: '=t1',
+    fallback: {},
+    reported: '[hidden]',
+  },
+  { variable: 'OTEL_EXPORTER_OTLP_METRICS_TIMEOUT', with: pushing, pick: (r) => pushed(r).timeoutMs, valid: '3000', expected: 3000, invalid: '0', fallback: 10_000 },
+  { variable: 'OTEL_EXPORTER_OTLP_METRICS_COMPRESSION', with: pushing, pick: (r) => pushed(r).compression, valid: 'gzip', expected: 'gzip', invalid: 'zstd', fallback: 'none' },
+  { variable: 'OTEL_METRIC_EXPORT_INTERVAL', with: pushing, pick: (r) => pushed(r).intervalMs, valid: '15000', expected: 15_000, invalid: '50', fallback: 60_000 },
+  { variable: 'OTEL_METRIC_EXPORT_TIMEOUT', with: pushing, pick: (r) => pushed(r).timeoutMs, valid: '5000', expected: 5000, invalid: 'soon', fallback: 10_000 },
   { variable: 'LOG_LEVEL', pick: (r) => (r.logging as { level: string }).level, valid: 'DEBUG', expected: 'debug', invalid: 'loud', fallback: 'info' },
   { variable: 'GIT_COMMIT', pick: (r) => r.commit, valid: 'abc123', expected: 'abc123', invalid: null },
   { variable: 'SOURCE_COMMIT', pick: (r) => r.commit, valid: 'def456', expected: 'def456', invalid: null },

@@ -108,3 +108,29 @@ export function checkAuth(value: unknown, option: string): EndpointAuth | undefi
   // Never echo a secret back in the error message.
   throw invalid(option, '[credentials hidden]', allowed);
 }
+
+/** One of `allowed`, or undefined for `undefined`. */
+export function oneOf<T extends string>(value: unknown, option: string, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    const quoted = allowed.map((a) => `'${a}'`);
+    throw invalid(option, value, `${quoted.slice(0, -1).join(', ')} or ${quoted.at(-1)}`);
+  }
+  return value as T;
+}
+
+/** A plain object whose values all pass `ok` (a copy), or `{}` for `undefined`. */
+export function checkRecord<T>(value: unknown, option: string, ok: (v: unknown) => boolean, allowed: string): Record<string, T> {
+  if (value === undefined) return {};
+  if (!isPlainObject(value) || !Object.values(value).every(ok)) throw invalid(option, value, allowed);
+  return { ...(value as Record<string, T>) };
+}
+
+/**
+ * An OTLP/HTTP URL for one signal: a base URL gets `/v1/<signal>` appended, a URL that
+ * already ends in it is used as is (the rule of `OTEL_EXPORTER_OTLP_ENDPOINT`).
+ */
+export function otlpSignalUrl(base: string, signal: 'traces' | 'metrics'): string {
+  if (new RegExp(`/v1/${signal}/?$`).test(base)) return base;
+  return base.endsWith('/') ? `${base}v1/${signal}` : `${base}/v1/${signal}`;
+}

@@ -6,3 +6,4 @@
 export { Counter, Gauge, Histogram, Summary, Registry } from '@prometheus-io/client';
 export { OVERFLOW_LABEL } from '../metrics/index.js';
 export type { MetricsOptions, ResolvedMetricsOptions } from '../metrics/options.js';
+export type { MetricsOtlpOptions, MetricsOtlpProtocol, ResolvedMetricsOtlpOptions } from '../metrics/otlp-options.js';

@@ -47,7 +47,7 @@ export interface ExpositionBytes {
   errors: { metric: string; error: unknown }[];
 }
 
-function defaultLabelsOf(registry: Registry): Record<string, unknown> {
+export function defaultLabelsOf(registry: Registry): Record<string, unknown> {
   // Both Prometheus clients keep setDefaultLabels() values here; it has no public getter.
   const labels = (registry as unknown as { _defaultLabels?: Record<string, unknown> })._defaultLabels;
   return labels !== undefined && labels !== null ? labels : {};

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { RequestHook, RequestScope } from '../core/index.js';
 import { METHOD_NAMES } from '../core/index.js';
-import { kWriteExposition } from '../symbols.js';
+import { kOtlpHistogram, kWriteExposition } from '../symbols.js';
 import { escapeLabelValue, familyHeader, formatValue } from './format.js';
 import type { ExpositionWriter } from './writer.js';
 
@@ -60,6 +60,13 @@ interface MetricShape {
   get(): Promise<{ name: string; help: string; type: string; aggregator: 'sum'; values: SampleValue[] }>;
   reset(): void;
   [kWriteExposition]?(out: ExpositionWriter, openMetrics: boolean, defaultLabels: string): void;
+  [kOtlpHistogram]?(): OtlpHistogramPoint[];
+}
+
+/** One label set of a histogram as an OTLP point: per-bucket (not cumulative) counts, the last one +Inf. */
+export interface OtlpHistogramPoint {
+  labels: Record<string, string>;
+  value: { buckets: { boundaries: number[]; counts: number[] }; sum: number; count: number };
 }
 
 interface SampleValue {
@@ -254,6 +261,16 @@ export class HttpMetrics implements RequestHook {
           values.push({ value: s.count, labels, metricName: `${name}_count` });
         }
         return { name, help, type: 'histogram', aggregator: 'sum', values };
+      },
+      // For the OTLP push: the counters are per bucket already, so no cumulative sample objects.
+      [kOtlpHistogram]: () => {
+        const boundaries = Array.from(duration ? this.#durationBounds : this.#sizeBounds);
+        const points: OtlpHistogramPoint[] = [];
+        for (const s of this.#allSeries()) {
+          const labels = { method: s.method, route: s.route, status_code: s.status };
+          points.push({ labels, value: { buckets: { boundaries, counts: Array.from(countsOf(s)) }, sum: sumOf(s), count: s.count } });
+        }
+        return points;
       },
       reset: () => this.reset(),
       [kWriteExposition]: (out: ExpositionWriter, openMetrics: boolean, defaultLabels: string) => {

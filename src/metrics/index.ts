@@ -11,6 +11,7 @@ import type { BuildInfo } from './runtime.js';
 
 export { HttpMetrics, OVERFLOW_LABEL } from './http-metrics.js';
 export { metricsConcern } from './concern.js';
+export { metricsOtlpConcern } from './otlp.js';
 export type { MetricsConcern } from './concern.js';
 export { writeExposition, wantsOpenMetrics, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } from './exposition.js';
 export type { ExpositionResult } from './exposition.js';

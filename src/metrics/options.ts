@@ -1,6 +1,9 @@
 import type { Registry } from '@prometheus-io/client';
 import type { EndpointAuth } from '../core/index.js';
+import type { EnvReader } from '../core/env.js';
 import { checkAuth, checkBoolean, checkInt, checkPath, checkPort, concernObject, invalid, optString } from '../core/validate.js';
+import { resolveMetricsOtlp } from './otlp-options.js';
+import type { MetricsOtlpOptions, ResolvedMetricsOtlpOptions } from './otlp-options.js';
 
 /** Options for the Prometheus metrics subsystem. */
 export interface MetricsOptions {
@@ -32,6 +35,12 @@ export interface MetricsOptions {
    * (basic auth). Compared in constant time; anything else gets 401. Default: none.
    */
   auth?: EndpointAuth;
+  /**
+   * Also push every metric of the registry to an OpenTelemetry Collector over OTLP/HTTP: `true`
+   * for the defaults, or {@link MetricsOtlpOptions}. Default: off, unless `OTEL_METRICS_EXPORTER`
+   * names `otlp`.
+   */
+  otlp?: boolean | MetricsOtlpOptions;
 }
 
 export interface ResolvedMetricsOptions {
@@ -44,13 +53,14 @@ export interface ResolvedMetricsOptions {
   readonly sizeBuckets: readonly number[];
   readonly maxSeries: number;
   readonly auth: EndpointAuth | undefined;
+  readonly otlp: ResolvedMetricsOtlpOptions | false;
 }
 
 export const DEFAULT_DURATION_BUCKETS: readonly number[] = Object.freeze([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
 export const DEFAULT_SIZE_BUCKETS: readonly number[] = Object.freeze([100, 1000, 10000, 100000, 1000000, 10000000]);
 export const DEFAULT_MAX_SERIES = 2000;
 
-const KEYS = ['path', 'port', 'host', 'registry', 'defaultMetrics', 'durationBuckets', 'sizeBuckets', 'maxSeries', 'auth'];
+const KEYS = ['path', 'port', 'host', 'registry', 'defaultMetrics', 'durationBuckets', 'sizeBuckets', 'maxSeries', 'auth', 'otlp'];
 
 function checkBuckets(value: unknown, option: string, fallback: readonly number[]): readonly number[] {
   if (value === undefined) return fallback;
@@ -72,8 +82,8 @@ function checkRegistry(value: unknown, option: string): Registry | undefined {
   return value as Registry;
 }
 
-/** `metrics` over its defaults (no environment variable applies); `false` stays false. */
-export function resolveMetrics(value: unknown): ResolvedMetricsOptions | false {
+/** `metrics` over its defaults (only `metrics.otlp` reads environment variables); `false` stays false. */
+export function resolveMetrics(value: unknown, read: EnvReader): ResolvedMetricsOptions | false {
   const m = concernObject(value, 'metrics', KEYS);
   if (m === false) return false;
   return Object.freeze({
@@ -86,5 +96,6 @@ export function resolveMetrics(value: unknown): ResolvedMetricsOptions | false {
     sizeBuckets: checkBuckets(m.sizeBuckets, 'metrics.sizeBuckets', DEFAULT_SIZE_BUCKETS),
     maxSeries: checkInt(m.maxSeries, 'metrics.maxSeries', 1, 1_000_000, DEFAULT_MAX_SERIES),
     auth: checkAuth(m.auth, 'metrics.auth'),
+    otlp: resolveMetricsOtlp(m.otlp, read),
   });
 }

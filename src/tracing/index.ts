@@ -1,12 +1,9 @@
-import { hostname, arch } from 'node:os';
 import { context, isSpanContextValid, propagation, ProxyTracerProvider, SpanStatusCode, trace, TraceFlags } from '@opentelemetry/api';
 import type { Attributes, Context, Span, SpanOptions, Tracer, TracerProvider as ApiTracerProvider } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as OTLPProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { defaultResource, processDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import type { Resource } from '@opentelemetry/resources';
 import {
   AlwaysOffSampler,
   AlwaysOnSampler,
@@ -17,6 +14,7 @@ import {
 } from '@opentelemetry/sdk-trace';
 import type { ReadableSpan, Sampler, SpanExporter } from '@opentelemetry/sdk-trace';
 import type { RequestHook } from '../core/index.js';
+import { serviceResource } from '../core/resource.js';
 import type { ResolvedSampler, ResolvedTracingOptions } from './options.js';
 import { OutgoingSpans } from './outgoing.js';
 import { PooledIdGenerator } from './ids.js';
@@ -82,16 +80,6 @@ function samplerOf(s: ResolvedSampler): Sampler {
   return s.parentBased ? new ParentBasedSampler({ root }) : root;
 }
 
-function resourceOf(options: ResolvedTracingOptions, service: { name: string; version: string }): Resource {
-  // host.id is left out: the SDK's host detector reads it asynchronously, and a resource with
-  // pending attributes would hold every export back until it settles.
-  const host: Attributes = { 'host.name': hostname(), 'host.arch': arch() };
-  return defaultResource()
-    .merge(resourceFromAttributes(host))
-    .merge(resourceFromAttributes(processDetector.detect().attributes ?? {}))
-    .merge(resourceFromAttributes(options.resourceAttributes))
-    .merge(resourceFromAttributes({ 'service.name': service.name, 'service.version': service.version }));
-}
 
 function exporterOf(options: ResolvedTracingOptions): SpanExporter | undefined {
   if (options.exporter === 'console') return new ConsoleSpanExporter();
@@ -174,7 +162,7 @@ function ownProvider(input: CreateTracingInput, logger: WarnLogger, onDrop: (rea
           onDrop,
           logger,
         });
-  const resource = resourceOf(options, input.service);
+  const resource = serviceResource(input.service, options.resourceAttributes);
   const provider = new TracerProvider({ resource, sampler: samplerOf(options.sampler), idGenerator: new PooledIdGenerator(), spanProcessors: queue === undefined ? [] : [queue] });
   return { provider, queue, resource, tracer: provider.getTracer(TRACER_NAME) };
 }

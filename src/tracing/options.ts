@@ -1,5 +1,5 @@
 import type { EnvReader } from '../core/env.js';
-import { checkBoolean, checkInt, concernObject, invalid, isHttpUrl, isPlainObject, optString } from '../core/validate.js';
+import { checkBoolean, checkInt, checkRecord, concernObject, invalid, isHttpUrl, oneOf, optString, otlpSignalUrl } from '../core/validate.js';
 
 /** Which span exporter tracing uses. */
 export type TracingExporter = 'otlp' | 'console' | 'none';
@@ -140,36 +140,23 @@ const PROPAGATORS: readonly TracingPropagator[] = ['tracecontext', 'baggage'];
 const SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] as const;
 const MAX_SIZE = 1_000_000;
 
-function oneOf<T extends string>(value: unknown, option: string, allowed: readonly T[]): T | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
-    const quoted = allowed.map((a) => `'${a}'`);
-    throw invalid(option, value, `${quoted.slice(0, -1).join(', ')} or ${quoted.at(-1)}`);
-  }
-  return value as T;
-}
 
 /** The option when given (validated), else the variable's value, else the default: the variable is only read when needed. */
 function intOr(value: unknown, option: string, min: number, max: number, fromEnv: () => number | undefined, fallback: number): number {
   return value !== undefined ? checkInt(value, option, min, max, fallback) : (fromEnv() ?? fallback);
 }
 
-/** A base URL gets the signal path; a URL that already names it is used as is. */
-function tracesUrl(base: string): string {
-  if (/\/v1\/traces\/?$/.test(base)) return base;
-  return base.endsWith('/') ? `${base}v1/traces` : `${base}/v1/traces`;
-}
 
 function resolveEndpoint(value: unknown, read: EnvReader): string | undefined {
   const option = optString(value, 'tracing.endpoint');
   if (option !== undefined) {
     if (!isHttpUrl(option)) throw invalid('tracing.endpoint', option, 'an http:// or https:// URL');
-    return tracesUrl(option);
+    return otlpSignalUrl(option, 'traces');
   }
   const traces = read.url('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
   if (traces !== undefined) return traces;
   const base = read.url('OTEL_EXPORTER_OTLP_ENDPOINT');
-  return base === undefined ? undefined : tracesUrl(base);
+  return base === undefined ? undefined : otlpSignalUrl(base, 'traces');
 }
 
 function resolveSampler(ratioOption: unknown, read: EnvReader): ResolvedSampler {
@@ -188,11 +175,6 @@ function resolveSampler(ratioOption: unknown, read: EnvReader): ResolvedSampler 
   return Object.freeze({ parentBased, ratio });
 }
 
-function checkRecord<T>(value: unknown, option: string, ok: (v: unknown) => boolean, allowed: string): Record<string, T> {
-  if (value === undefined) return {};
-  if (!isPlainObject(value) || !Object.values(value).every(ok)) throw invalid(option, value, allowed);
-  return { ...(value as Record<string, T>) };
-}
 
 function resolvePropagators(value: unknown, read: EnvReader): readonly TracingPropagator[] {
   if (value !== undefined) {
