@@ -5,5 +5,5 @@ export const kRouteCache = Symbol('periscope.routeCache');
 export const kInstrumented = Symbol('periscope.instrumented');
 /** Marks a registry metric that periscope can write straight into the exposition. */
 export const kWriteExposition = Symbol('periscope.writeExposition');
-/** Marks a registry histogram whose OTLP points periscope reads straight from its counters. */
-export const kOtlpHistogram = Symbol('periscope.otlpHistogram');
+/** Marks a registry histogram whose series periscope reads straight from its counters (OTLP, protobuf). */
+export const kHistogramSeries = Symbol('periscope.histogramSeries');

@@ -1,7 +1,8 @@
 import type { Server } from 'node:http';
 import type { RequestHook, RequestScope } from '../core/index.js';
 import { METHOD_NAMES } from '../core/index.js';
-import { kOtlpHistogram, kWriteExposition } from '../symbols.js';
+import { kHistogramSeries, kWriteExposition } from '../symbols.js';
+import type { NativeBuckets } from './native-histogram.js';
 import { escapeLabelValue, familyHeader, formatValue } from './format.js';
 import type { ExpositionWriter } from './writer.js';
 
@@ -24,6 +25,8 @@ class Series {
   exemplarTrace: (string | undefined)[] | undefined;
   exemplarValue: Float64Array | undefined;
   exemplarTime: Float64Array | undefined;
+  /** The duration's native histogram, when `metrics.nativeHistograms` is on. */
+  native: NativeBuckets | undefined;
   constructor(
     readonly method: string,
     readonly route: string,
@@ -60,13 +63,21 @@ interface MetricShape {
   get(): Promise<{ name: string; help: string; type: string; aggregator: 'sum'; values: SampleValue[] }>;
   reset(): void;
   [kWriteExposition]?(out: ExpositionWriter, openMetrics: boolean, defaultLabels: string): void;
-  [kOtlpHistogram]?(): OtlpHistogramPoint[];
+  [kHistogramSeries]?(): HistogramSeries[];
 }
 
-/** One label set of a histogram as an OTLP point: per-bucket (not cumulative) counts, the last one +Inf. */
-export interface OtlpHistogramPoint {
+/** One label set of a histogram, read from its counters. */
+export interface HistogramSeries {
   labels: Record<string, string>;
-  value: { buckets: { boundaries: number[]; counts: number[] }; sum: number; count: number };
+  /** Upper bounds, without +Inf. */
+  bounds: Float64Array;
+  /** Per-bucket (not cumulative) counts; the last is +Inf's. */
+  counts: Float64Array;
+  sum: number;
+  count: number;
+  /** Per bucket: the latest sampled request's trace ID, value and time (seconds). */
+  exemplars: { traceId: (string | undefined)[]; value: Float64Array; time: Float64Array } | undefined;
+  native: NativeBuckets | undefined;
 }
 
 interface SampleValue {
@@ -262,15 +273,22 @@ export class HttpMetrics implements RequestHook {
         }
         return { name, help, type: 'histogram', aggregator: 'sum', values };
       },
-      // For the OTLP push: the counters are per bucket already, so no cumulative sample objects.
-      [kOtlpHistogram]: () => {
-        const boundaries = Array.from(duration ? this.#durationBounds : this.#sizeBounds);
-        const points: OtlpHistogramPoint[] = [];
+      // For the OTLP push and the protobuf exposition: the counters as they are, no sample objects.
+      [kHistogramSeries]: () => {
+        const bounds = duration ? this.#durationBounds : this.#sizeBounds;
+        const series: HistogramSeries[] = [];
         for (const s of this.#allSeries()) {
-          const labels = { method: s.method, route: s.route, status_code: s.status };
-          points.push({ labels, value: { buckets: { boundaries, counts: Array.from(countsOf(s)) }, sum: sumOf(s), count: s.count } });
+          series.push({
+            labels: { method: s.method, route: s.route, status_code: s.status },
+            bounds,
+            counts: countsOf(s),
+            sum: sumOf(s),
+            count: s.count,
+            exemplars: duration && s.exemplarTrace !== undefined ? { traceId: s.exemplarTrace, value: s.exemplarValue!, time: s.exemplarTime! } : undefined,
+            native: duration ? s.native : undefined,
+          });
         }
-        return points;
+        return series;
       },
       reset: () => this.reset(),
       [kWriteExposition]: (out: ExpositionWriter, openMetrics: boolean, defaultLabels: string) => {

@@ -10,9 +10,9 @@ import type { Resource } from '@opentelemetry/resources';
 import { AggregationTemporality, DataPointType, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import type { CollectionResult, DataPoint, Histogram, MetricData, MetricProducer, PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { Concern, ConcernContext } from '../core/index.js';
-import { kOtlpHistogram } from '../symbols.js';
+import { kHistogramSeries } from '../symbols.js';
 import { defaultLabelsOf } from './exposition.js';
-import type { OtlpHistogramPoint } from './http-metrics.js';
+import type { HistogramSeries } from './http-metrics.js';
 import type { ResolvedMetricsOtlpOptions } from './otlp-options.js';
 
 /**
@@ -42,13 +42,18 @@ interface Item {
   type: string;
   values?: Sample[];
   /** A histogram periscope records itself, read without sample objects. */
-  points?: OtlpHistogramPoint[];
+  points?: HistogramPoint[];
+}
+/** One label set of a histogram as an OTLP point: per-bucket (not cumulative) counts, the last one +Inf. */
+export interface HistogramPoint {
+  labels: Record<string, unknown>;
+  value: Histogram;
 }
 interface RegistryMetric {
   name: string;
   help: string;
   get(): Promise<Item> | Item;
-  [kOtlpHistogram]?(): OtlpHistogramPoint[];
+  [kHistogramSeries]?(): HistogramSeries[];
 }
 
 /** The scope periscope's pushed metrics carry (their instrumentation library). */
@@ -80,8 +85,8 @@ export class RegistryProducer implements MetricProducer {
     const items = await Promise.all(
       metrics.map(async (m): Promise<Item | undefined> => {
         try {
-          const direct = m[kOtlpHistogram];
-          if (direct !== undefined) return { name: m.name, help: m.help, type: 'histogram', points: direct.call(m) };
+          const direct = m[kHistogramSeries];
+          if (direct !== undefined) return { name: m.name, help: m.help, type: 'histogram', points: seriesPoints(direct.call(m)) };
           return await m.get();
         } catch (error) {
           errors.push(error);
@@ -158,11 +163,17 @@ function toAttributes(labels: Record<string, unknown>, semantic: boolean): Attri
   return out;
 }
 
+/** periscope's own histogram series as OTLP points (their counters are per bucket already). */
+export function seriesPoints(series: readonly HistogramSeries[]): HistogramPoint[] {
+  const boundaries = series.length === 0 ? [] : Array.from(series[0]!.bounds);
+  return series.map((s) => ({ labels: s.labels, value: { buckets: { boundaries, counts: Array.from(s.counts) }, sum: s.sum, count: s.count } }));
+}
+
 /**
  * Regroups a Prometheus histogram's samples (`_bucket` per `le`, cumulative; `_sum`; `_count`)
  * into one OTLP histogram point per label set, with per-bucket (non-cumulative) counts.
  */
-export function histogramPoints(name: string, values: readonly Sample[]): { labels: Record<string, unknown>; value: Histogram }[] {
+export function histogramPoints(name: string, values: readonly Sample[]): HistogramPoint[] {
   // Both Prometheus clients write each label set's samples together: its buckets in order, then
   // `_sum` and `_count`. So a bucket that follows a `_sum` or `_count` starts the next label set,
   // and no key needs to be built per sample (240,000 samples at 10,000 label sets).

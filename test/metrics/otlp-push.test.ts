@@ -5,9 +5,9 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Counter, Summary, instrument } from '../../src/index.js';
 import type { Periscope } from '../../src/index.js';
-import { histogramPoints } from '../../src/metrics/otlp.js';
+import { histogramPoints, seriesPoints } from '../../src/metrics/otlp.js';
 import { HttpMetrics } from '../../src/metrics/http-metrics.js';
-import { kOtlpHistogram } from '../../src/symbols.js';
+import { kHistogramSeries } from '../../src/symbols.js';
 import { scrape, value } from '../helpers.js';
 import { attributes, histogramCount, MetricsSink } from './otlp-sink.js';
 import type { ReceivedExport } from './otlp-sink.js';
@@ -194,10 +194,10 @@ describe("periscope's own histograms", () => {
     }
     for (const metric of http.metrics().filter((m) => m.type === 'histogram')) {
       const viaSamples = histogramPoints(metric.name, (await metric.get()).values);
-      expect(metric[kOtlpHistogram]!()).toEqual(viaSamples);
+      expect(seriesPoints(metric[kHistogramSeries]!())).toEqual(viaSamples);
     }
     const duration = http.metrics()[1]!;
-    expect(duration[kOtlpHistogram]!().map((p) => [p.labels.route, p.labels.status_code, p.value.buckets.counts])).toEqual([
+    expect(seriesPoints(duration[kHistogramSeries]!()).map((p) => [p.labels.route, p.labels.status_code, p.value.buckets.counts])).toEqual([
       ['/a', '200', [1, 0, 1, 0]],
       ['/a', '500', [0, 0, 0, 1]],
       ['/b/:id', '200', [0, 1, 0, 0]],
