@@ -134,7 +134,80 @@ function writeItem(out: ExpositionWriter, item: MetricItem, openMetrics: boolean
   }
 }
 
-/** True when an `Accept` header asks for OpenMetrics. */
+/** The exposition formats `/metrics` serves. */
+export type ExpositionFormat = 'protobuf' | 'openmetrics' | 'text';
+
+/** Which format wins a tie of equal q-values: the one that carries the most. */
+const RANK: Readonly<Record<ExpositionFormat, number>> = { protobuf: 3, openmetrics: 2, text: 1 };
+/** A client header is hostile until proven otherwise: only this many media ranges are read. */
+const MAX_RANGES = 32;
+
+/** One `Accept` or `Accept-Encoding` entry: its lower-cased value, parameters, and q (1 if absent or malformed). */
+function* ranges(header: string): Generator<{ value: string; params: Record<string, string>; q: number }> {
+  let n = 0;
+  for (const part of header.split(',')) {
+    if (++n > MAX_RANGES) return;
+    const pieces = part.split(';');
+    const params: Record<string, string> = {};
+    for (let i = 1; i < pieces.length; i++) {
+      const p = pieces[i]!;
+      const eq = p.indexOf('=');
+      if (eq < 0) continue;
+      params[p.slice(0, eq).trim().toLowerCase()] = p.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+    }
+    const q = params.q === undefined ? 1 : Number(params.q);
+    yield { value: pieces[0]!.trim().toLowerCase(), params, q: Number.isFinite(q) && q >= 0 && q <= 1 ? q : 1 };
+  }
+}
+
+function formatOf(type: string, params: Record<string, string>): ExpositionFormat | undefined {
+  switch (type) {
+    case 'application/vnd.google.protobuf':
+      // Only the delimited MetricFamily stream is a Prometheus exposition.
+      return params.proto === 'io.prometheus.client.MetricFamily' && params.encoding === 'delimited' ? 'protobuf' : undefined;
+    case 'application/openmetrics-text':
+      return 'openmetrics';
+    case 'text/plain':
+    case 'text/*':
+    case '*/*':
+      return 'text';
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The format an `Accept` header asks for, by q-value: Prometheus' protobuf exposition (the only one
+ * with native histograms), OpenMetrics 1.0, or the 0.0.4 text format. Equal q-values go to the
+ * richer format; no header, or nothing acceptable in it, gets the text format.
+ */
+export function negotiateFormat(accept: string | undefined): ExpositionFormat {
+  if (accept === undefined || accept === '') return 'text';
+  let best: ExpositionFormat = 'text';
+  let bestQ = 0;
+  for (const { value, params, q } of ranges(accept)) {
+    const format = formatOf(value, params);
+    if (format === undefined || q === 0) continue;
+    if (q > bestQ || (q === bestQ && RANK[format] > RANK[best])) {
+      best = format;
+      bestQ = q;
+    }
+  }
+  return best;
+}
+
+/** True when `Accept-Encoding` takes gzip (named or `*`, with a q-value above 0). */
+export function acceptsGzip(acceptEncoding: string | undefined): boolean {
+  if (acceptEncoding === undefined || acceptEncoding === '') return false;
+  let star = false;
+  for (const { value, q } of ranges(acceptEncoding)) {
+    if (value === 'gzip' || value === 'x-gzip') return q > 0;
+    if (value === '*') star = q > 0;
+  }
+  return star;
+}
+
+/** True when an `Accept` header asks for OpenMetrics (rather than protobuf or text). */
 export function wantsOpenMetrics(accept: string | undefined): boolean {
-  return accept !== undefined && accept.includes('application/openmetrics-text');
+  return negotiateFormat(accept) === 'openmetrics';
 }

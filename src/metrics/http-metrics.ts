@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { RequestHook, RequestScope } from '../core/index.js';
 import { METHOD_NAMES } from '../core/index.js';
 import { kHistogramSeries, kWriteExposition } from '../symbols.js';
-import type { NativeBuckets } from './native-histogram.js';
+import { NativeBuckets } from './native-histogram.js';
 import { escapeLabelValue, familyHeader, formatValue } from './format.js';
 import type { ExpositionWriter } from './writer.js';
 
@@ -26,7 +26,7 @@ class Series {
   exemplarValue: Float64Array | undefined;
   exemplarTime: Float64Array | undefined;
   /** The duration's native histogram, when `metrics.nativeHistograms` is on. */
-  native: NativeBuckets | undefined;
+  native: NativeBuckets | undefined = undefined;
   constructor(
     readonly method: string,
     readonly route: string,
@@ -53,6 +53,8 @@ export interface HttpMetricsOptions {
   maxSeries: number;
   /** Called once per folded label set (feeds `periscope_series_folded_total`). */
   onFold: (metric: string) => void;
+  /** Keep the duration as a native histogram too, at this resolution. Default: classic buckets only. */
+  native?: { schema: number; maxBuckets: number } | undefined;
 }
 
 interface MetricShape {
@@ -101,6 +103,7 @@ export class HttpMetrics implements RequestHook {
   readonly #sizeLe: string[];
   readonly #maxSeries: number;
   readonly #onFold: (metric: string) => void;
+  readonly #native: { schema: number; maxBuckets: number } | undefined;
   readonly #routes = new Map<string, Map<number, Series>>();
   #seriesCount = 0;
   #overflow: Series | undefined;
@@ -116,6 +119,7 @@ export class HttpMetrics implements RequestHook {
     this.#sizeLe = [...options.sizeBuckets.map(formatValue), '+Inf'];
     this.#maxSeries = options.maxSeries;
     this.#onFold = options.onFold;
+    this.#native = options.native;
   }
 
   /** Number of distinct label sets held (the overflow series included). */
@@ -137,6 +141,8 @@ export class HttpMetrics implements RequestHook {
     s.durationSum += duration;
     const bucket = bucketIndex(this.#durationBounds, duration);
     s.durationCounts[bucket]!++;
+    const native = s.native;
+    if (native !== undefined) native.observe(duration);
     // The request's trace ID comes through the scope (set by tracing, if on): an exemplar
     // only for sampled traces, since only those can be looked up.
     if (scope.sampled && scope.traceId !== undefined) {
@@ -188,7 +194,10 @@ export class HttpMetrics implements RequestHook {
 
   #newSeries(method: string, route: string, status: string): Series {
     const labelText = `method="${method}",route="${escapeLabelValue(route)}",status_code="${status}"`;
-    return new Series(method, route, status, labelText, this.#durationBounds.length, this.#sizeBounds.length);
+    const s = new Series(method, route, status, labelText, this.#durationBounds.length, this.#sizeBounds.length);
+    const native = this.#native;
+    if (native !== undefined) s.native = new NativeBuckets(native.schema, native.maxBuckets);
+    return s;
   }
 
   *#allSeries(): Generator<Series> {

@@ -2,6 +2,7 @@ import type { Registry } from '@prometheus-io/client';
 import type { EndpointAuth } from '../core/index.js';
 import type { EnvReader } from '../core/env.js';
 import { checkAuth, checkBoolean, checkInt, checkPath, checkPort, concernObject, invalid, optString } from '../core/validate.js';
+import { DEFAULT_MAX_BUCKETS, DEFAULT_SCHEMA } from './native-histogram.js';
 import { resolveMetricsOtlp } from './otlp-options.js';
 import type { MetricsOtlpOptions, ResolvedMetricsOtlpOptions } from './otlp-options.js';
 
@@ -41,6 +42,20 @@ export interface MetricsOptions {
    * names `otlp`.
    */
   otlp?: boolean | MetricsOtlpOptions;
+  /**
+   * Also keep `http_request_duration_seconds` as a Prometheus native histogram, served in the
+   * protobuf exposition beside its classic buckets (and pushed over OTLP as an exponential
+   * histogram): `true` for client_golang's defaults, or {@link NativeHistogramOptions}. Default `false`.
+   */
+  nativeHistograms?: boolean | NativeHistogramOptions;
+}
+
+/** The resolution and size of native histograms. */
+export interface NativeHistogramOptions {
+  /** Resolution: each power of two is split into 2^schema buckets (-4 to 8). Default `3` (factor 1.09). */
+  schema?: number;
+  /** Most buckets a series keeps; past it the resolution is halved. Default `160`. */
+  maxBuckets?: number;
 }
 
 export interface ResolvedMetricsOptions {
@@ -54,13 +69,15 @@ export interface ResolvedMetricsOptions {
   readonly maxSeries: number;
   readonly auth: EndpointAuth | undefined;
   readonly otlp: ResolvedMetricsOtlpOptions | false;
+  readonly nativeHistograms: { readonly schema: number; readonly maxBuckets: number } | false;
 }
 
 export const DEFAULT_DURATION_BUCKETS: readonly number[] = Object.freeze([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]);
 export const DEFAULT_SIZE_BUCKETS: readonly number[] = Object.freeze([100, 1000, 10000, 100000, 1000000, 10000000]);
 export const DEFAULT_MAX_SERIES = 2000;
 
-const KEYS = ['path', 'port', 'host', 'registry', 'defaultMetrics', 'durationBuckets', 'sizeBuckets', 'maxSeries', 'auth', 'otlp'];
+const KEYS = ['path', 'port', 'host', 'registry', 'defaultMetrics', 'durationBuckets', 'sizeBuckets', 'maxSeries', 'auth', 'otlp', 'nativeHistograms'];
+const NATIVE_KEYS = ['schema', 'maxBuckets'];
 
 function checkBuckets(value: unknown, option: string, fallback: readonly number[]): readonly number[] {
   if (value === undefined) return fallback;
@@ -82,6 +99,15 @@ function checkRegistry(value: unknown, option: string): Registry | undefined {
   return value as Registry;
 }
 
+function checkNative(value: unknown): ResolvedMetricsOptions['nativeHistograms'] {
+  const n = concernObject(value ?? false, 'metrics.nativeHistograms', NATIVE_KEYS);
+  if (n === false) return false;
+  return Object.freeze({
+    schema: checkInt(n.schema, 'metrics.nativeHistograms.schema', -4, 8, DEFAULT_SCHEMA),
+    maxBuckets: checkInt(n.maxBuckets, 'metrics.nativeHistograms.maxBuckets', 1, 10_000, DEFAULT_MAX_BUCKETS),
+  });
+}
+
 /** `metrics` over its defaults (only `metrics.otlp` reads environment variables); `false` stays false. */
 export function resolveMetrics(value: unknown, read: EnvReader): ResolvedMetricsOptions | false {
   const m = concernObject(value, 'metrics', KEYS);
@@ -97,5 +123,6 @@ export function resolveMetrics(value: unknown, read: EnvReader): ResolvedMetrics
     maxSeries: checkInt(m.maxSeries, 'metrics.maxSeries', 1, 1_000_000, DEFAULT_MAX_SERIES),
     auth: checkAuth(m.auth, 'metrics.auth'),
     otlp: resolveMetricsOtlp(m.otlp, read),
+    nativeHistograms: checkNative(m.nativeHistograms),
   });
 }

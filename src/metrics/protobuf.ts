@@ -109,6 +109,12 @@ export class ProtoWriter {
     this.#pos += size;
   }
 
+  /** Drops everything from `pos` on, the messages opened there included (a family that failed midway). */
+  truncate(pos: number): void {
+    this.#pos = pos;
+    while (this.#starts.length > 0 && this.#starts[this.#starts.length - 1]! >= pos) this.#starts.pop();
+  }
+
   finish(): Buffer {
     return this.#buf.subarray(0, this.#pos);
   }
