@@ -8,7 +8,7 @@ import { OTLPMetricExporter as OTLPJsonMetricExporter } from '@opentelemetry/exp
 import { OTLPMetricExporter as OTLPProtoMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import type { Resource } from '@opentelemetry/resources';
 import { AggregationTemporality, DataPointType, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
-import type { CollectionResult, DataPoint, Histogram, MetricData, MetricProducer, PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import type { CollectionResult, DataPoint, ExponentialHistogram, Histogram, MetricData, MetricProducer, PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { Concern, ConcernContext } from '../core/index.js';
 import { kHistogramSeries } from '../symbols.js';
 import { defaultLabelsOf } from './exposition.js';
@@ -43,6 +43,8 @@ interface Item {
   values?: Sample[];
   /** A histogram periscope records itself, read without sample objects. */
   points?: HistogramPoint[];
+  /** The same, as exponential points, when it keeps native buckets (`metrics.nativeHistograms`). */
+  exponential?: { labels: Record<string, unknown>; value: ExponentialHistogram }[];
 }
 /** One label set of a histogram as an OTLP point: per-bucket (not cumulative) counts, the last one +Inf. */
 export interface HistogramPoint {
@@ -86,7 +88,11 @@ export class RegistryProducer implements MetricProducer {
       metrics.map(async (m): Promise<Item | undefined> => {
         try {
           const direct = m[kHistogramSeries];
-          if (direct !== undefined) return { name: m.name, help: m.help, type: 'histogram', points: seriesPoints(direct.call(m)) };
+          if (direct !== undefined) {
+            const series = direct.call(m);
+            if (series.length > 0 && series[0]!.native !== undefined) return { name: m.name, help: m.help, type: 'histogram', exponential: exponentialPoints(series) };
+            return { name: m.name, help: m.help, type: 'histogram', points: seriesPoints(series) };
+          }
           return await m.get();
         } catch (error) {
           errors.push(error);
@@ -139,6 +145,14 @@ export class RegistryProducer implements MetricProducer {
           dataPoints: values.map((v) => point(attributesOf(v.labels), v.value)),
         };
       case 'histogram':
+        if (item.exponential !== undefined) {
+          return {
+            descriptor,
+            aggregationTemporality: AggregationTemporality.CUMULATIVE,
+            dataPointType: DataPointType.EXPONENTIAL_HISTOGRAM,
+            dataPoints: item.exponential.map((h) => point(attributesOf(h.labels), h.value)),
+          };
+        }
         return {
           descriptor,
           aggregationTemporality: AggregationTemporality.CUMULATIVE,
@@ -167,6 +181,27 @@ function toAttributes(labels: Record<string, unknown>, semantic: boolean): Attri
 export function seriesPoints(series: readonly HistogramSeries[]): HistogramPoint[] {
   const boundaries = series.length === 0 ? [] : Array.from(series[0]!.bounds);
   return series.map((s) => ({ labels: s.labels, value: { buckets: { boundaries, counts: Array.from(s.counts) }, sum: s.sum, count: s.count } }));
+}
+
+/**
+ * Native buckets as OTLP exponential points. The scale is the schema; Prometheus' bucket `i` is
+ * (base^(i-1), base^i] and OTLP's is (base^i, base^(i+1)], so the offset moves down by one.
+ */
+export function exponentialPoints(series: readonly HistogramSeries[]): NonNullable<Item['exponential']> {
+  return series.map((s) => {
+    const n = s.native!;
+    return {
+      labels: s.labels,
+      value: {
+        count: s.count,
+        sum: s.sum,
+        scale: n.schema,
+        zeroCount: n.zeroCount,
+        positive: { offset: n.offset - 1, bucketCounts: n.counts.slice() },
+        negative: { offset: 0, bucketCounts: [] },
+      },
+    };
+  });
 }
 
 /**

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Counter, Summary, instrument } from '../../src/index.js';
 import type { Periscope } from '../../src/index.js';
-import { histogramPoints, seriesPoints } from '../../src/metrics/otlp.js';
+import { exponentialPoints, histogramPoints, seriesPoints } from '../../src/metrics/otlp.js';
 import { HttpMetrics } from '../../src/metrics/http-metrics.js';
 import { kHistogramSeries } from '../../src/symbols.js';
 import { scrape, value } from '../helpers.js';
@@ -175,6 +175,44 @@ describe('histogramPoints', () => {
       { labels: { a: 'x' }, value: { buckets: { boundaries: [0.1, 1], counts: [1, 2, 1] }, sum: 2.5, count: 4 } },
       { labels: { a: 'y' }, value: { buckets: { boundaries: [0.1, 1], counts: [0, 0, 2] }, sum: 30, count: 2 } },
     ]);
+  });
+});
+
+describe('native histograms over OTLP', () => {
+  it('push the request duration as an exponential histogram at the native schema, offset one down', async () => {
+    const { sink: s, url } = await sink();
+    const { base } = await app({ endpoint: url, intervalMs: 200 }, { metrics: { otlp: { endpoint: url, intervalMs: 200 }, nativeHistograms: { schema: 2 } } });
+    for (const path of ['/hello/a', '/hello/b', '/hello/c']) await fetch(base + path);
+    const e = await s.waitFor((x) => Number(x.metrics.get('http.server.request.duration')?.exponentialHistogram?.dataPoints[0]?.count ?? 0) === 3);
+    const d = e.metrics.get('http.server.request.duration')!;
+    expect(d.histogram).toBeUndefined();
+    expect(d.exponentialHistogram!.aggregationTemporality).toBe(2);
+    const p = d.exponentialHistogram!.dataPoints[0]!;
+    expect(attributes(p.attributes)).toEqual({ 'http.request.method': 'GET', 'http.route': '/hello/:name', 'http.response.status_code': 200 });
+    expect(p.scale).toBe(2);
+    const counts = (p.positive!.bucketCounts ?? []).map(Number);
+    expect(counts.reduce((a, b) => a + b, 0) + Number(p.zeroCount ?? 0)).toBe(3);
+    // The response size stays an explicit-bucket histogram.
+    expect(e.metrics.get('http.server.response.body.size')!.histogram!.dataPoints.length).toBe(1);
+  });
+
+  it('put each value in the OTLP bucket (base^i, base^(i+1)] that holds it', () => {
+    const http = new HttpMetrics({ durationBuckets: [1], sizeBuckets: [100], maxSeries: 10, onFold: () => {}, native: { schema: 2, maxBuckets: 160 } });
+    for (const duration of [0.1, 0.1, 0.3, 0]) {
+      const scope = { method: 0, route: '/r', status: 200, duration, bytes: 1, sampled: false } as never;
+      http.onStart(scope);
+      http.onEnd(scope);
+    }
+    const [point] = exponentialPoints(http.metrics()[1]![kHistogramSeries]!());
+    // 0.1: 2^(-14/4) = 0.0884 < 0.1 <= 2^(-13/4) = 0.1051, so OTLP index -14; 0.3: 2^(-7/4) = 0.297 < 0.3 <= 0.354, index -7.
+    expect(point!.value).toEqual({
+      count: 4,
+      sum: 0.5,
+      scale: 2,
+      zeroCount: 1,
+      positive: { offset: -14, bucketCounts: [2, 0, 0, 0, 0, 0, 0, 1] },
+      negative: { offset: 0, bucketCounts: [] },
+    });
   });
 });
 

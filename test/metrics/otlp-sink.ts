@@ -39,6 +39,15 @@ export interface MetricJson {
   sum?: { dataPoints: PointJson[]; aggregationTemporality: number; isMonotonic?: boolean };
   gauge?: { dataPoints: PointJson[] };
   histogram?: { dataPoints: PointJson[]; aggregationTemporality: number };
+  exponentialHistogram?: { dataPoints: ExponentialPointJson[]; aggregationTemporality: number };
+}
+export interface ExponentialPointJson {
+  attributes?: KeyValue[];
+  count?: number | string;
+  sum?: number;
+  scale?: number;
+  zeroCount?: number | string;
+  positive?: { offset?: number; bucketCounts?: (number | string)[] };
 }
 interface ExportRequest {
   resourceMetrics?: { resource?: { attributes?: KeyValue[] }; scopeMetrics?: { scope?: { name?: string }; metrics?: MetricJson[] }[] }[];
