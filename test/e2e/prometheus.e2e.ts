@@ -50,11 +50,8 @@ async function startService(script: string, env: Record<string, string> = {}): P
 }
 
 async function startPrometheus(targets: { demo: string; protectedApp: string }): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'periscope-e2e-'));
-  dirs.push(dir);
-  const port = await freePort();
   const host = (u: string) => new URL(u).host;
-  const config = `
+  return runPrometheus(`
 global:
   scrape_interval: 1s
   evaluation_interval: 1s
@@ -70,7 +67,14 @@ scrape_configs:
   - job_name: protected-wrong-token
     authorization: { type: Bearer, credentials: 'not-the-token' }
     static_configs: [{ targets: ['${host(targets.protectedApp)}'] }]
-`;
+`);
+}
+
+/** Starts a Prometheus with `config` (and feature flags) on a free port; returns its API origin. */
+async function runPrometheus(config: string, features: string[] = ['exemplar-storage']): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'periscope-e2e-'));
+  dirs.push(dir);
+  const port = await freePort();
   writeFileSync(join(dir, 'prometheus.yml'), config);
   const child = spawn(
     prometheusBin,
@@ -78,7 +82,7 @@ scrape_configs:
       `--config.file=${join(dir, 'prometheus.yml')}`,
       `--storage.tsdb.path=${join(dir, 'data')}`,
       `--web.listen-address=127.0.0.1:${port}`,
-      '--enable-feature=exemplar-storage',
+      `--enable-feature=${features.join(',')}`,
       '--log.level=warn',
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
@@ -248,5 +252,61 @@ describe.each([
     const up = Object.fromEntries((await vector(api, 'up{job=~"protected.*"}')).map((s) => [s.metric.job, s.value]));
     expect(up).toEqual({ protected: 1, 'protected-wrong-token': 0 });
     expect((await vector(api, 'app_build_info{job="protected"}'))[0]!.metric.service).toBe('protected');
+  });
+});
+
+describe('native histograms scraped by a real Prometheus', () => {
+  // Prometheus 2.42 asks for the protobuf exposition once native histograms are enabled, and then
+  // ingests a histogram with native buckets as native only (the classic buckets it carries too are
+  // read from 2.45 on with scrape_classic_histograms); a second Prometheus without the flag
+  // scrapes the text format and sees the classic buckets of the same service.
+  let native = '';
+  let classic = '';
+  const REQUESTS = 24;
+
+  beforeAll(async () => {
+    const service = await startService('test/e2e/native-app.mjs');
+    const target = new URL(service).host;
+    const config = `
+global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: native
+    static_configs: [{ targets: ['${target}'] }]
+`;
+    native = await runPrometheus(config, ['native-histograms']);
+    classic = await runPrometheus(config, []);
+    await until(async () => (await vector(native, 'up{job="native"}'))[0]?.value === 1, 'the native scrape');
+    await until(async () => (await vector(classic, 'up{job="native"}'))[0]?.value === 1, 'the classic scrape');
+    await until(async () => (await vector(native, 'count_over_time(up{job="native"}[1m])'))[0]!.value >= 2, 'two scrapes');
+    const count = 'sum(histogram_count(http_request_duration_seconds{job="native",route="/sleep"}))';
+    const classicCount = 'sum(http_request_duration_seconds_count{route="/sleep"})';
+    // One request first, so the series exist before the rest: rate() needs two samples of them.
+    await traffic(service, ['/sleep'], 1);
+    await until(async () => (await vector(native, count))[0]?.value === 1, 'the first request in the native histogram');
+    await until(async () => (await vector(classic, classicCount))[0]?.value === 1, 'the first request in the classic count');
+    await traffic(service, ['/sleep'], REQUESTS - 1);
+    await until(async () => (await vector(native, count))[0]?.value === REQUESTS, 'the requests in the native histogram');
+    await until(async () => (await vector(classic, classicCount))[0]?.value === REQUESTS, 'the requests in the classic count');
+  });
+
+  it('gives histogram_quantile over the native histogram within one bucket of a route that sleeps 100 ms', async () => {
+    const p95 = await vector(native, 'histogram_quantile(0.95, sum(rate(http_request_duration_seconds{job="native",route="/sleep"}[1m])))');
+    expect(p95).toHaveLength(1);
+    // Schema 3: buckets grow by 2^(1/8) = 1.09. 100 ms lies in (0.0968, 0.1054]; one bucket
+    // either side of it spans 0.0889 to 0.1149.
+    expect(p95[0]!.value).toBeGreaterThan(0.0889);
+    expect(p95[0]!.value).toBeLessThanOrEqual(0.1149);
+    expect((await vector(native, 'sum(histogram_count(http_request_duration_seconds{job="native",route="/sleep"}))'))[0]!.value).toBe(REQUESTS);
+  });
+
+  it('still serves the classic buckets to a scraper that asks for text', async () => {
+    const p95 = await vector(classic, 'histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{job="native",route="/sleep"}[1m])))');
+    expect(p95).toHaveLength(1);
+    // The classic layout has a bucket from 0.1 to 0.25: the estimate lands inside it.
+    expect(p95[0]!.value).toBeGreaterThan(0.1);
+    expect(p95[0]!.value).toBeLessThanOrEqual(0.25);
+    const buckets = await vector(classic, 'http_request_duration_seconds_bucket{job="native",route="/sleep"}');
+    expect(buckets.map((b) => b.metric.le).sort()).toEqual(['+Inf', '0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '10', '2.5', '5'].sort());
   });
 });
