@@ -90,10 +90,12 @@ async function recordingCase(name) {
         ch.s.observe(r.bytes);
       };
     }
-  } else if (name === 'periscope') {
+  } else if (name === 'periscope' || name === 'periscope-native') {
     const { HttpMetrics } = await import(join(root, 'dist/metrics/http-metrics.js'));
     const { methodIndex } = await import(join(root, 'dist/core/methods.js'));
-    const metrics = new HttpMetrics({ durationBuckets: DURATION_BUCKETS, sizeBuckets: SIZE_BUCKETS, maxSeries: 2000, onFold: () => {} });
+    // periscope-native: metrics.nativeHistograms on (client_golang's defaults).
+    const native = name === 'periscope-native' ? { schema: 3, maxBuckets: 160 } : undefined;
+    const metrics = new HttpMetrics({ durationBuckets: DURATION_BUCKETS, sizeBuckets: SIZE_BUCKETS, maxSeries: 2000, onFold: () => {}, native });
     // Fake RequestScope objects with every field of the core's Scope (a missing field would
     // give onEnd() a different object shape than in a server).
     for (const r of stream) {
@@ -215,7 +217,7 @@ async function scrapeCase(name, series) {
   return { avg_ms: stats.avg / 1e6, p50_ms: stats.p50 / 1e6, p99_ms: stats.p99 / 1e6, bytes: Buffer.byteLength(body), samples: body.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length };
 }
 
-const RECORDING = ['prom-client', '@prometheus-io/client', 'periscope', 'prom-client-uncached', '@prometheus-io/client-uncached', 'periscope-core', 'baseline-response'];
+const RECORDING = ['prom-client', '@prometheus-io/client', 'periscope', 'periscope-native', 'prom-client-uncached', '@prometheus-io/client-uncached', 'periscope-core', 'baseline-response'];
 const SCRAPE = ['prom-client', '@prometheus-io/client', 'periscope', 'periscope-via-client-get'];
 
 function median(values) {
@@ -283,6 +285,8 @@ async function main() {
         ? 'Counter.inc(labels) + Histogram.observe(labels, v) x2 with a labels object per request'
         : n === 'periscope'
           ? 'HttpMetrics.onStart(scope) + onEnd(scope) on a fake RequestScope'
+          : n === 'periscope-native'
+            ? 'the same with metrics.nativeHistograms on (schema 3, 160 buckets)'
           : n === 'periscope-core'
             ? "Core.start() + the response's 'close' -> Core.end(), metrics hook, on a fake response"
             : n === 'baseline-response'

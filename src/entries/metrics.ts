@@ -5,5 +5,5 @@
  */
 export { Counter, Gauge, Histogram, Summary, Registry } from '@prometheus-io/client';
 export { OVERFLOW_LABEL } from '../metrics/index.js';
-export type { MetricsOptions, ResolvedMetricsOptions } from '../metrics/options.js';
+export type { MetricsOptions, NativeHistogramOptions, ResolvedMetricsOptions } from '../metrics/options.js';
 export type { MetricsOtlpOptions, MetricsOtlpProtocol, ResolvedMetricsOtlpOptions } from '../metrics/otlp-options.js';

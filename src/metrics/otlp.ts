@@ -197,7 +197,7 @@ export function exponentialPoints(series: readonly HistogramSeries[]): NonNullab
         sum: s.sum,
         scale: n.schema,
         zeroCount: n.zeroCount,
-        positive: { offset: n.offset - 1, bucketCounts: n.counts.slice() },
+        positive: { offset: n.offset - 1, bucketCounts: Array.from(n.counts) },
         negative: { offset: 0, bucketCounts: [] },
       },
     };

@@ -22,6 +22,24 @@ describe('bucketIndexOf', () => {
     expect(mismatches).toEqual([]);
   });
 
+  it('settles every bound of every positive schema, and the double just above it, as the definition does', () => {
+    const above = (v: number) => {
+      const b = new Float64Array([v]);
+      new BigUint64Array(b.buffer)[0]! += 1n;
+      return b[0]!;
+    };
+    const mismatches: string[] = [];
+    for (let s = 1; s <= 8; s++) {
+      for (let j = 0; j <= 2 ** s; j++) {
+        for (const scale of [1, 2 ** -10, 2 ** 7]) {
+          const bound = 2 ** (j / 2 ** s) * scale;
+          for (const v of [bound, above(bound)]) if (bucketIndexOf(v, s) !== reference(v, s)) mismatches.push(`${v}@${s}`);
+        }
+      }
+    }
+    expect(mismatches).toEqual([]);
+  });
+
   it('puts a bucket boundary in the bucket it bounds (upper bounds are inclusive)', () => {
     expect(bucketIndexOf(1, 3)).toBe(0);
     expect(bucketIndexOf(2, 3)).toBe(8);
