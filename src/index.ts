@@ -6,7 +6,7 @@ export type { Periscope } from './instrument.js';
 export { PeriscopeError, isPeriscopeError, isCircuitOpenError, isCircuitTimeoutError, ERRORS } from './errors.js';
 export type { PeriscopeErrorCode } from './errors.js';
 export type { PeriscopeOptions, ResolvedOptions } from './options.js';
-export type { MetricsOptions, ResolvedMetricsOptions } from './metrics/options.js';
+export type { MetricsOptions, NativeHistogramOptions, ResolvedMetricsOptions } from './metrics/options.js';
 export type { MetricsOtlpOptions, MetricsOtlpProtocol, ResolvedMetricsOtlpOptions } from './metrics/otlp-options.js';
 export type { ResolvedSlowRequestsOptions } from './resilience/options.js';
 export type {
