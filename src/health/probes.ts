@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { aggregate } from './checks.js';
 import type { CheckKind, CheckReport, CheckRunner, HealthStatus } from './checks.js';
 import type { Lifecycle } from './lifecycle.js';
+import { sanitizeText } from '../core/index.js';
 
 export interface ProbeContext {
   readonly runner: CheckRunner;
@@ -48,6 +49,8 @@ function send(req: IncomingMessage, res: ServerResponse, status: number, type: s
 }
 
 const TEXT = 'text/plain; charset=utf-8';
+/** Cap on a name echoed from the request (check names are at most 64 characters). */
+const ECHO_BYTES = 128;
 
 function line(r: CheckReport): string {
   if (r.status === 'healthy') return `[+]${r.name} ok`;
@@ -79,7 +82,7 @@ function textProbe(ctx: ProbeContext, probe: 'livez' | 'readyz', base: string): 
         name = '';
       }
       const known = ctx.runner.has(name) && (kind === undefined || ctx.runner.names(kind).includes(name));
-      if (!known) return send(req, res, 404, TEXT, `no ${probe} check named ${JSON.stringify(name)}\n`);
+      if (!known) return send(req, res, 404, TEXT, `no ${probe} check named "${sanitizeText(name, ECHO_BYTES)}"\n`);
       const [r] = await ctx.runner.collect([name]);
       return send(req, res, r!.status === 'unhealthy' ? 503 : 200, TEXT, r!.status === 'healthy' ? 'ok\n' : `${line(r!)}\n`);
     }
@@ -92,7 +95,9 @@ function textProbe(ctx: ProbeContext, probe: 'livez' | 'readyz', base: string): 
         // A draining service answers at once and leaves its dependencies alone.
         return send(req, res, 503, TEXT, `[-]lifecycle failed: ${state}\nreadyz check failed\n`);
       }
-      gate = ctx.lifecycle.notReadyReason();
+      const reason = ctx.lifecycle.notReadyReason();
+      // It names the user's startup tasks, which nothing validates.
+      gate = reason === undefined ? undefined : sanitizeText(reason);
       lines.push(gate === undefined ? '[+]lifecycle ok' : `[-]lifecycle failed: ${gate}`);
     }
     const reports = await ctx.runner.collect(selected(ctx, kind, query.exclude));
@@ -102,7 +107,8 @@ function textProbe(ctx: ProbeContext, probe: 'livez' | 'readyz', base: string): 
     if (status === 'healthy' && !query.verbose) return send(req, res, 200, TEXT, 'ok\n');
     if (status === 'degraded' && !query.verbose) return send(req, res, 200, TEXT, 'degraded\n');
     for (const r of reports) lines.push(line(r));
-    for (const name of query.exclude) lines.push(`[x]${name} excluded`);
+    // Echoed from the query: escaped, so `?exclude=x%0A%5B%2B%5Dfake_db%20ok` cannot add a line.
+    for (const name of query.exclude) lines.push(`[x]${sanitizeText(name, ECHO_BYTES)} excluded`);
     lines.push(`${probe} check ${status === 'unhealthy' ? 'failed' : status === 'degraded' ? 'passed (degraded)' : 'passed'}`);
     send(req, res, code, TEXT, `${lines.join('\n')}\n`);
   };
