@@ -113,7 +113,7 @@ export function createHealth(input: CreateHealthInput): HealthSubsystem {
   const endpoints =
     options === false
       ? []
-      : probeEndpoints({ runner, lifecycle, version: input.version }, { live: options.livePath, ready: options.readyPath, health: options.healthPath });
+      : probeEndpoints({ runner, lifecycle, version: input.version, auth: options.auth }, { live: options.livePath, ready: options.readyPath, health: options.healthPath });
 
   return {
     api,
