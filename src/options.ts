@@ -162,7 +162,7 @@ export function resolveOptions(options: unknown, env: Env = readEnv(), warn: (w:
   checkSharedPort(metrics, health);
   return Object.freeze({
     ...resolveIdentity(o, read),
-    commit: optString(o.commit, 'commit') ?? read.string('GIT_COMMIT') ?? read.string('SOURCE_COMMIT') ?? read.string('COMMIT_SHA') ?? 'unknown',
+    commit: optString(o.commit, 'commit') ?? read.text('GIT_COMMIT') ?? read.text('SOURCE_COMMIT') ?? read.text('COMMIT_SHA') ?? 'unknown',
     metrics,
     routes: checkRoutes(o.routes),
     routeOf: optFunction<(req: IncomingMessage) => string | undefined>(o.routeOf, 'routeOf'),

@@ -294,3 +294,105 @@ describe('environment variables', () => {
     expect((resolved.logging as { level: string }).level).toBe('info');
   });
 });
+
+// Issue 16, item 7: length bounds. What the OpenTelemetry resource SDK specification bounds is
+// rejected (warned once, treated as unset); free text is cut with a warning; every value a
+// warning echoes is sanitized and at most 128 bytes.
+describe('environment value lengths', () => {
+  const capped = (v: string) => `${v.slice(0, 114)}…[truncated]`;
+  const endpoint = (n: number) => `http://collector:4318/${'p'.repeat(n - 'http://collector:4318/'.length)}`;
+  const otlpUrl = 'an http:// or https:// URL of at most 8000 characters';
+
+  it.each([
+    ['OTEL_EXPORTER_OTLP_ENDPOINT', (r: ResolvedOptions) => tracing(r).endpoint, `${endpoint(8000)}/v1/traces`],
+    ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', (r: ResolvedOptions) => tracing(r).endpoint, endpoint(8000)],
+  ] as const)('%s: 8000 characters are taken, 8001 ignored with one capped warning', (variable, pick, taken) => {
+    const ok = resolve({ [variable]: endpoint(8000) });
+    expect([pick(ok.resolved), ok.warnings]).toEqual([taken, []]);
+    const long = resolve({ [variable]: endpoint(8001) });
+    expect(pick(long.resolved)).toBe(undefined);
+    expect(long.warnings).toEqual([
+      {
+        variable,
+        value: capped(endpoint(8001)),
+        allowed: otlpUrl,
+        message: `periscope: ignoring ${variable}="${capped(endpoint(8001))}"; allowed: ${otlpUrl}. It is treated as unset.`,
+      },
+    ]);
+  });
+
+  it('OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 100 KB ignored, the default endpoint kept', () => {
+    const { resolved, warnings } = resolve({ ...pushing, OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: endpoint(100_000) });
+    expect(pushed(resolved).endpoint).toBe('http://localhost:4318/v1/metrics');
+    expect(warnings.map((w) => [w.variable, w.value, w.allowed])).toEqual([['OTEL_EXPORTER_OTLP_METRICS_ENDPOINT', capped(endpoint(100_000)), otlpUrl]]);
+  });
+
+  it('OTEL_RESOURCE_ATTRIBUTES: each value at most 255 characters, the list at most 8192; past either the list is ignored whole', () => {
+    const ok = resolve({ OTEL_RESOURCE_ATTRIBUTES: `team=${'t'.repeat(255)},zone=a` });
+    expect([tracing(ok.resolved).resourceAttributes, ok.warnings]).toEqual([{ team: 't'.repeat(255), zone: 'a' }, []]);
+
+    const longValue = `zone=a,team=${'t'.repeat(256)}`;
+    const one = resolve({ OTEL_RESOURCE_ATTRIBUTES: longValue });
+    expect(tracing(one.resolved).resourceAttributes).toEqual({});
+    expect(pushed(resolve({ ...pushing, OTEL_RESOURCE_ATTRIBUTES: longValue }).resolved).resourceAttributes).toEqual({});
+    expect(one.warnings.map((w) => [w.variable, w.value, w.allowed])).toEqual([
+      ['OTEL_RESOURCE_ATTRIBUTES', capped(longValue), 'comma-separated key=value pairs, each value at most 255 characters'],
+    ]);
+
+    // 50 attributes of 200 characters: every value within bounds, the list over 8192.
+    const many = Array.from({ length: 50 }, (_, i) => `k${i}=${'v'.repeat(200)}`).join(',');
+    const whole = resolve({ OTEL_RESOURCE_ATTRIBUTES: many });
+    expect(tracing(whole.resolved).resourceAttributes).toEqual({});
+    expect(whole.warnings.map((w) => [w.variable, w.value, w.allowed])).toEqual([
+      ['OTEL_RESOURCE_ATTRIBUTES', capped(many), 'comma-separated key=value pairs of at most 8192 characters in all'],
+    ]);
+  });
+
+  it('service.name in OTEL_RESOURCE_ATTRIBUTES past 255 characters is not the service name', () => {
+    const { resolved, warnings } = resolve({ OTEL_RESOURCE_ATTRIBUTES: `service.name=${'s'.repeat(300)}` }, { version: '1', serviceName: undefined });
+    expect(resolved.serviceName).not.toContain('sss');
+    expect(warnings.filter((w) => w.variable === 'OTEL_RESOURCE_ATTRIBUTES')).toHaveLength(1);
+  });
+
+  it('*_HEADERS: a long value is fine (tokens are long), the list past 8192 characters is ignored, the value hidden', () => {
+    const jwt = `authorization=Bearer%20${'j'.repeat(4000)}`;
+    expect(tracing(resolve({ OTEL_EXPORTER_OTLP_HEADERS: jwt }).resolved).headers).toEqual({ authorization: `Bearer ${'j'.repeat(4000)}` });
+    const { resolved, warnings } = resolve({ OTEL_EXPORTER_OTLP_HEADERS: `${jwt},x=${'x'.repeat(5000)}` });
+    expect(tracing(resolved).headers).toEqual({});
+    expect(warnings.map((w) => [w.variable, w.value, w.allowed])).toEqual([
+      ['OTEL_EXPORTER_OTLP_HEADERS', '[hidden]', 'comma-separated key=value pairs of at most 8192 characters in all'],
+    ]);
+  });
+
+  it('OTEL_SERVICE_NAME: 255 characters kept, 100 KB cut to 255 with one warning', () => {
+    const noName = { version: '1' };
+    expect(resolve({ OTEL_SERVICE_NAME: 'n'.repeat(255) }, noName)).toMatchObject({ resolved: { serviceName: 'n'.repeat(255) }, warnings: [] });
+    const { resolved, warnings } = resolve({ OTEL_SERVICE_NAME: 'n'.repeat(100_000) }, noName);
+    expect(resolved.serviceName).toBe('n'.repeat(255));
+    expect(warnings).toEqual([
+      {
+        variable: 'OTEL_SERVICE_NAME',
+        value: capped('n'.repeat(100_000)),
+        allowed: 'at most 255 characters',
+        message: `periscope: OTEL_SERVICE_NAME="${capped('n'.repeat(100_000))}" is 100000 characters long; cut to its first 255.`,
+      },
+    ]);
+  });
+
+  it('the commit variables are cut at 255 characters too, never inside a surrogate pair', () => {
+    expect(resolve({ GIT_COMMIT: 'c'.repeat(300) }).resolved.commit).toBe('c'.repeat(255));
+    expect(resolve({ COMMIT_SHA: `${'c'.repeat(254)}😀x` }).resolved.commit).toBe('c'.repeat(254));
+  });
+
+  it('a value echoed in a warning is sanitized: capped at 128 bytes, credentials masked, control characters escaped', () => {
+    const huge = resolve({ LOG_LEVEL: 'x'.repeat(100_000) }).warnings[0]!;
+    expect([huge.value, Buffer.byteLength(huge.message) < 400]).toEqual([capped('x'.repeat(100_000)), true]);
+    const forged = resolve({ OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://user:pw@c\n{"level":50}' }).warnings[0]!;
+    expect(forged.value).toBe('ftp://******@c\\n{"level":50}');
+    expect(forged.message).toBe(`periscope: ignoring OTEL_EXPORTER_OTLP_ENDPOINT="ftp://******@c\\n{"level":50}"; allowed: ${otlpUrl}. It is treated as unset.`);
+    const propagators = resolve({ OTEL_PROPAGATORS: `tracecontext,${'b'.repeat(100_000)}` }).warnings[0]!;
+    expect(propagators.message).toBe(
+      `periscope: OTEL_PROPAGATORS="${capped(`tracecontext,${'b'.repeat(100_000)}`)}": skipping ${capped('b'.repeat(100_000))}; allowed: a comma-separated list of tracecontext, baggage or none.`,
+    );
+  });
+});

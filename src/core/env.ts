@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
-import { describeValue } from '../errors.js';
+import { sanitizeText } from './sanitize.js';
 import { isHttpUrl, optString } from './validate.js';
 
 /**
@@ -46,6 +46,26 @@ export const ENV_VARS = [
 
 export type EnvVar = (typeof ENV_VARS)[number];
 
+/**
+ * Length bounds of environment values, so that a runaway value (100 KB in a service name) is
+ * neither carried into every series and span nor echoed whole. The OpenTelemetry resource SDK
+ * specification bounds `OTEL_RESOURCE_ATTRIBUTES` (and the same key-value format of the
+ * `*_HEADERS`) to 8192 characters and each resource attribute value to 255; an endpoint past
+ * 8000 characters (the URL length HTTP recommends every party accept, RFC 9110) is no endpoint.
+ */
+export const ENV_LIMITS = Object.freeze({
+  /** `OTEL_EXPORTER_OTLP_*ENDPOINT`: longer is ignored. */
+  endpoint: 8000,
+  /** `OTEL_RESOURCE_ATTRIBUTES` and `*_HEADERS`, whole: longer is ignored. */
+  keyValues: 8192,
+  /** Each `OTEL_RESOURCE_ATTRIBUTES` value: a longer one makes the list ignored (the spec discards a list with any error). */
+  resourceValue: 255,
+  /** Free text (`OTEL_SERVICE_NAME`, the commit variables): cut to this length, with a warning. */
+  text: 255,
+  /** Bytes of a value echoed in a warning (sanitized: credentials masked, control characters escaped). */
+  echo: 128,
+});
+
 /** The variables periscope reads, trimmed; blank ones are absent. Read once per `instrument()` call. */
 export type Env = Readonly<Partial<Record<EnvVar, string>>>;
 
@@ -62,7 +82,7 @@ export function readEnv(source: NodeJS.ProcessEnv = process.env): Env {
 export interface EnvWarning {
   /** The variable, such as `OTEL_TRACES_SAMPLER`. */
   readonly variable: string;
-  /** The value as set (header values are hidden). */
+  /** The value as set, sanitized and at most 128 bytes (header values are hidden). */
   readonly value: string;
   /** What the variable allows. */
   readonly allowed: string;
@@ -71,6 +91,10 @@ export interface EnvWarning {
 }
 
 const emitted = new Set<string>();
+
+function echo(value: string): string {
+  return sanitizeText(value, ENV_LIMITS.echo);
+}
 
 /**
  * The default receiver of {@link EnvWarning}s: a process warning with code
@@ -98,15 +122,32 @@ export class EnvReader {
     this.#warn = warn;
   }
 
-  /** Reports `value` of `variable` as ignored (once per variable). */
-  ignore(variable: string, value: string, allowed: string, message = `periscope: ignoring ${variable}=${describeValue(value)}; allowed: ${allowed}. It is treated as unset.`): void {
+  /**
+   * Reports `value` of `variable` as ignored (once per variable). The value is echoed
+   * sanitized and capped ({@link ENV_LIMITS}.echo); a custom `message` receives it so.
+   */
+  ignore(variable: string, value: string, allowed: string, message?: (shown: string) => string): void {
     if (this.#warned.has(variable)) return;
     this.#warned.add(variable);
-    this.#warn(Object.freeze({ variable, value, allowed, message }));
+    const shown = echo(value);
+    const text = message === undefined ? `periscope: ignoring ${variable}="${shown}"; allowed: ${allowed}. It is treated as unset.` : message(shown);
+    this.#warn(Object.freeze({ variable, value: shown, allowed, message: text }));
   }
 
+  /** The value as set (a list the caller parses; its warnings echo it capped). */
   string(name: EnvVar): string | undefined {
     return this.#env[name];
+  }
+
+  /** Free text: at most {@link ENV_LIMITS}.text characters; a longer value is cut, with one warning. */
+  text(name: EnvVar): string | undefined {
+    const v = this.#env[name];
+    if (v === undefined || v.length <= ENV_LIMITS.text) return v;
+    const max = ENV_LIMITS.text;
+    this.ignore(name, v, `at most ${max} characters`, (shown) => `periscope: ${name}="${shown}" is ${v.length} characters long; cut to its first ${max}.`);
+    // Cut on a code point boundary, as the sanitizer does.
+    const cut = v.slice(0, max);
+    return /[\ud800-\udbff]$/.test(cut) ? cut.slice(0, -1) : cut;
   }
 
   /** Set to anything. */
@@ -155,22 +196,29 @@ export class EnvReader {
     return undefined;
   }
 
-  /** An absolute http:// or https:// URL. */
+  /** An absolute http:// or https:// URL of at most {@link ENV_LIMITS}.endpoint characters. */
   url(name: EnvVar): string | undefined {
     const v = this.#env[name];
     if (v === undefined) return undefined;
-    if (isHttpUrl(v)) return v;
-    this.ignore(name, v, 'an http:// or https:// URL');
+    if (v.length <= ENV_LIMITS.endpoint && isHttpUrl(v)) return v;
+    this.ignore(name, v, `an http:// or https:// URL of at most ${ENV_LIMITS.endpoint} characters`);
     return undefined;
   }
 
   /**
    * `key1=value1,key2=value2`, values percent-encoded (the spec's format of
-   * `OTEL_RESOURCE_ATTRIBUTES` and `*_HEADERS`). A malformed list is ignored whole.
+   * `OTEL_RESOURCE_ATTRIBUTES` and `*_HEADERS`), at most {@link ENV_LIMITS}.keyValues
+   * characters, each resource attribute value at most {@link ENV_LIMITS}.resourceValue. A
+   * malformed or oversized list is ignored whole, as the resource SDK specification says.
    */
   keyValues(name: EnvVar, { hideValue = false } = {}): Readonly<Record<string, string>> | undefined {
     const raw = this.#env[name];
     if (raw === undefined) return undefined;
+    if (raw.length > ENV_LIMITS.keyValues) {
+      this.ignore(name, hideValue ? '[hidden]' : raw, `comma-separated key=value pairs of at most ${ENV_LIMITS.keyValues} characters in all`);
+      return undefined;
+    }
+    const maxValue = name === 'OTEL_RESOURCE_ATTRIBUTES' ? ENV_LIMITS.resourceValue : Infinity;
     const out: Record<string, string> = {};
     for (const pair of raw.split(',')) {
       if (pair.trim() === '') continue;
@@ -184,6 +232,10 @@ export class EnvReader {
       }
       if (key === '' || value === undefined) {
         this.ignore(name, hideValue ? '[hidden]' : raw, 'comma-separated key=value pairs, values percent-encoded');
+        return undefined;
+      }
+      if (value.length > maxValue) {
+        this.ignore(name, raw, `comma-separated key=value pairs, each value at most ${maxValue} characters`);
         return undefined;
       }
       out[key] = value;
@@ -273,7 +325,9 @@ export function resolveIdentity(o: { serviceName?: unknown; version?: unknown },
         'package.json',
         from,
         "a package.json of the app in the entry script's folder or above it",
-        `periscope: found no package.json of the app at or above ${from}; the service name and version ` +
+        // A path, not a value from outside: escaped, but long enough for a deep monorepo.
+        () =>
+          `periscope: found no package.json of the app at or above ${sanitizeText(from, 1024)}; the service name and version ` +
           'fall back to OTEL_SERVICE_NAME, unknown_service:node and 0.0.0. Set the serviceName and version options to name the service.',
       );
     }
@@ -281,7 +335,7 @@ export function resolveIdentity(o: { serviceName?: unknown; version?: unknown },
   };
   const serviceName =
     optString(o.serviceName, 'serviceName') ??
-    read.string('OTEL_SERVICE_NAME') ??
+    read.text('OTEL_SERVICE_NAME') ??
     nonEmpty(read.keyValues('OTEL_RESOURCE_ATTRIBUTES')?.['service.name']) ??
     app()?.name ??
     'unknown_service:node';

@@ -12,10 +12,18 @@ export const MAX_ECHO_BYTES = 512;
 
 const TRUNCATED = '…[truncated]';
 
+/*
+ * Both patterns run on hostile text (a driver error, a query parameter), so no quantifier may
+ * scan far from each of many start positions: with an unbounded scheme, 100 KB of letters took
+ * 15 s (every position re-read the rest of the text). The scheme is bounded to 32 characters
+ * (real ones are 2 to 12); the userinfo run stays unbounded, as a bound would let a long
+ * password through unmasked, but it stops at the first `/`, and every `://` holds one, so the
+ * runs scanned from different `://` never overlap and the whole match stays linear.
+ */
 /** `scheme://user:password@` and `scheme://token@`: the whole userinfo goes. */
-const URL_USERINFO = /([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]+@/gi;
+const URL_USERINFO = /([a-z][a-z0-9+.-]{0,31}:\/\/)[^\s/?#@]+@/gi;
 /** `password=...`, `pwd: ...`, `token=...` in connection strings and messages. */
-const KEY_VALUE_SECRET = /\b(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key)(\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s&;,]+)/gi;
+const KEY_VALUE_SECRET = /\b(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key)(\s{0,16}[=:]\s{0,16})("[^"]*"|'[^']*'|[^\s&;,]+)/gi;
 /** C0 and C1 control characters, DEL, and the bidirectional overrides that reorder what a terminal shows. */
 // eslint-disable-next-line no-control-regex
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;

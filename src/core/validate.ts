@@ -98,7 +98,8 @@ const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
 export function checkAuth(value: unknown, option: string): EndpointAuth | undefined {
   if (value === undefined) return undefined;
   const allowed = '{ bearerToken } or { username, password } with non-empty visible-ASCII strings (username without ":")';
-  if (!isPlainObject(value)) throw invalid(option, value, allowed);
+  // A string here is most likely the token itself (`auth: process.env.TOKEN`): never echo it.
+  if (!isPlainObject(value)) throw invalid(option, typeof value === 'string' ? '[credentials hidden]' : value, allowed);
   const keys = Object.keys(value).sort().join(',');
   const ok = (v: unknown) => typeof v === 'string' && VISIBLE_ASCII.test(v);
   if (keys === 'bearerToken' && ok(value.bearerToken)) return Object.freeze({ bearerToken: value.bearerToken as string });

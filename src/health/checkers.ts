@@ -1,5 +1,6 @@
 import { getHeapStatistics } from 'node:v8';
 import { createError, describeValue } from '../errors.js';
+import { maskCredentials } from '../core/index.js';
 import { optionsOf } from './checks.js';
 import type { CheckResult, HealthCheck, PoolStats } from './checks.js';
 
@@ -108,7 +109,9 @@ export interface HttpCheckOptions {
 
 /**
  * An HTTP dependency check: GET `url`; a 2xx answer is healthy, any other status degraded,
- * and a network error or timeout unhealthy.
+ * and a network error or timeout unhealthy. Credentials in the URL (`http://user:pw@host/`)
+ * are sent as a Basic `Authorization` header (unless `headers` sets one) and taken out of the
+ * URL, which fetch would refuse and which must never be echoed with them.
  */
 export function httpCheck(url: string | URL, options?: HttpCheckOptions): HealthCheck {
   let parsed: URL | undefined;
@@ -118,15 +121,28 @@ export function httpCheck(url: string | URL, options?: HttpCheckOptions): Health
     parsed = undefined;
   }
   if (parsed === undefined || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
-    throw wrongArgument('httpCheck()', 'the url', 'an absolute http:// or https:// URL', url);
+    // The argument may hold a password even when it is no valid URL.
+    throw wrongArgument('httpCheck()', 'the url', 'an absolute http:// or https:// URL', typeof url === 'string' ? maskCredentials(url) : url);
   }
   const o = optionsOf('httpCheck()', options, ['headers'], 'httpCheck().');
   const headers = o.headers;
   if (headers !== undefined && (typeof headers !== 'object' || headers === null || Array.isArray(headers) || !Object.values(headers).every((v) => typeof v === 'string'))) {
     throw invalidOption('httpCheck().headers', headers, 'an object of header names to string values');
   }
+  const sent: Record<string, string> = { ...(headers as Record<string, string> | undefined) };
+  if (parsed.username !== '' || parsed.password !== '') {
+    const given = Object.keys(sent).some((k) => k.toLowerCase() === 'authorization');
+    if (!given) {
+      // The URL holds them percent-encoded; Basic auth carries them as typed (RFC 7617).
+      const user = safeDecode(parsed.username);
+      const password = safeDecode(parsed.password);
+      sent.authorization = `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
+    }
+    parsed.username = '';
+    parsed.password = '';
+  }
   const target = parsed.href;
-  const init = { method: 'GET', headers: headers as Record<string, string> | undefined };
+  const init = { method: 'GET', headers: sent };
   return async (signal): Promise<CheckResult> => {
     let res: Response;
     try {
@@ -141,6 +157,14 @@ export function httpCheck(url: string | URL, options?: HttpCheckOptions): Health
     if (res.status >= 200 && res.status < 300) return { status: 'healthy' };
     return { status: 'degraded', message: `HTTP ${res.status}`, details: { status_code: res.status } };
   };
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 /** Options of {@link eventLoopCheck}. */

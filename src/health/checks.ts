@@ -1,4 +1,5 @@
 import { createError, describeValue } from '../errors.js';
+import { sanitizeText } from '../core/index.js';
 import type { LoggerLike } from '../core/index.js';
 
 
@@ -186,6 +187,27 @@ function normalize(outcome: unknown): { status: HealthStatus; message: string | 
   return { status: 'unhealthy', message: 'check resolved to an unrecognised value', details: undefined };
 }
 
+/**
+ * The one point where a check's result becomes what periscope stores, serves (`/healthz`, the
+ * verbose probes) and logs (the status-change lines): its message and its text details pass
+ * the sanitizer once, so a driver error's `postgres://user:pass@...`, a newline that would
+ * start a forged probe line, or a megabyte of text never leave the process as they came.
+ */
+function safeDetails(details: CheckResult['details']): CheckResult['details'] {
+  if (details === undefined || details === null || typeof details !== 'object') return undefined;
+  const out: Record<string, number | string | boolean> = {};
+  let n = 0;
+  for (const [key, value] of Object.entries(details)) {
+    // A check's details are a few facts; a runaway object is cut rather than served whole.
+    if (++n > 32) break;
+    const k = sanitizeText(key, 64);
+    if (typeof value === 'string') out[k] = sanitizeText(value);
+    else if (typeof value === 'number' || typeof value === 'boolean') out[k] = value;
+    else out[k] = sanitizeText(String(value));
+  }
+  return Object.freeze(out);
+}
+
 function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message || error.name;
   return String(error);
@@ -280,8 +302,8 @@ export class CheckRunner {
         status,
         critical: entry.critical,
         kind: entry.kind,
-        message,
-        details,
+        message: message === undefined ? undefined : sanitizeText(message),
+        details: safeDetails(details),
         latencyMs: timedOut ? entry.timeoutMs : Math.round((performance.now() - started) * 1000) / 1000,
         timedOut,
         checkedAt: Date.now(),

@@ -7,6 +7,7 @@ import type { CheckOptions, CheckReport, HealthCheck, HealthSink, HealthStatus, 
 import { eventLoopCheck } from './checkers.js';
 import { Lifecycle } from './lifecycle.js';
 import type { LifecycleState } from './lifecycle.js';
+import { sanitizeText } from '../core/index.js';
 import type { LoggerLike } from '../core/index.js';
 import { probeEndpoints } from './probes.js';
 
@@ -89,7 +90,7 @@ export function createHealth(input: CreateHealthInput): HealthSubsystem {
         throw createError('PERISCOPE_ERR_INVALID_ARGUMENT', ['health.startup()', `task ${JSON.stringify(String(name))}`, 'a promise', describeValue(task)]);
       }
       lifecycle.startup(String(name), task, (error) => {
-        logger.error({ task: String(name), err: error instanceof Error ? error.message : String(error) }, 'startup task failed; the service stays not ready');
+        logger.error({ task: sanitizeText(String(name), 128), err: sanitizeText(error) }, 'startup task failed; the service stays not ready');
       });
     },
     get state() {
@@ -112,7 +113,7 @@ export function createHealth(input: CreateHealthInput): HealthSubsystem {
   const endpoints =
     options === false
       ? []
-      : probeEndpoints({ runner, lifecycle, version: input.version }, { live: options.livePath, ready: options.readyPath, health: options.healthPath });
+      : probeEndpoints({ runner, lifecycle, version: input.version, auth: options.auth }, { live: options.livePath, ready: options.readyPath, health: options.healthPath });
 
   return {
     api,

@@ -1,5 +1,6 @@
+import type { EndpointAuth } from '../core/index.js';
 import type { EnvReader } from '../core/env.js';
-import { checkBoolean, checkInt, checkKeys, checkPath, checkPort, concernObject, invalid, isPlainObject, optString } from '../core/validate.js';
+import { checkAuth, checkBoolean, checkInt, checkKeys, checkPath, checkPort, concernObject, invalid, isPlainObject, optString } from '../core/validate.js';
 
 /** Options of the health probes (`/livez`, `/readyz`, `/healthz`). */
 export interface HealthOptions {
@@ -24,6 +25,15 @@ export interface HealthOptions {
   refreshMs?: number;
   /** The built-in liveness check `event_loop`; `false` removes it. Default `{ maxDelayMs: 2000 }`. */
   eventLoop?: false | { maxDelayMs?: number };
+  /**
+   * Credentials the details require: `{ bearerToken }` or `{ username, password }` (basic auth),
+   * compared in constant time, as `metrics.auth`. They guard `?verbose`, the per-check paths,
+   * the failure lines of the text probes and `/healthz`'s version, state and checks. The status
+   * codes of `/livez`, `/readyz` and `/healthz` stay open (Kubernetes sends no credentials): a
+   * request without credentials gets the bare answer, one with wrong credentials asking for
+   * details gets 401. Default: none (details open).
+   */
+  auth?: EndpointAuth;
 }
 
 /** Options of the graceful shutdown. */
@@ -58,6 +68,7 @@ export interface ResolvedHealthOptions {
   readonly cacheMs: number;
   readonly refreshMs: number;
   readonly eventLoop: false | { readonly maxDelayMs: number };
+  readonly auth: EndpointAuth | undefined;
 }
 
 export interface ResolvedShutdownOptions {
@@ -79,6 +90,7 @@ export const HEALTH_DEFAULTS: ResolvedHealthOptions = Object.freeze({
   cacheMs: 1000,
   refreshMs: 0,
   eventLoop: Object.freeze({ maxDelayMs: 2000 }),
+  auth: undefined,
 });
 
 /** `shutdown: true` outside Kubernetes, resolved: every default of the shutdown options, written once. */
@@ -99,7 +111,7 @@ export const KUBERNETES_DRAIN_DELAY_MS = 5000;
  */
 export const SHUTDOWN_OFF: ResolvedShutdownOptions = Object.freeze({ ...SHUTDOWN_DEFAULTS, signals: Object.freeze([] as NodeJS.Signals[]), exit: false });
 
-const HEALTH_KEYS = ['livePath', 'readyPath', 'healthPath', 'port', 'host', 'timeoutMs', 'cacheMs', 'refreshMs', 'eventLoop'];
+const HEALTH_KEYS = ['livePath', 'readyPath', 'healthPath', 'port', 'host', 'timeoutMs', 'cacheMs', 'refreshMs', 'eventLoop', 'auth'];
 const SHUTDOWN_KEYS = ['signals', 'drainDelayMs', 'timeoutMs', 'exit', 'gracePeriodMs'];
 /** Signals a process cannot catch, or that Node reserves. */
 const UNCATCHABLE_SIGNALS = ['SIGKILL', 'SIGSTOP', 'SIGUSR1'];
@@ -135,6 +147,7 @@ export function resolveHealth(value: unknown): ResolvedHealthOptions | false {
     cacheMs: checkInt(h.cacheMs, 'health.cacheMs', 0, 3_600_000, d.cacheMs, MS),
     refreshMs: checkInt(h.refreshMs, 'health.refreshMs', 0, 3_600_000, d.refreshMs, MS),
     eventLoop: resolveEventLoop(h.eventLoop),
+    auth: checkAuth(h.auth, 'health.auth'),
   });
 }
 

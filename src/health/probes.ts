@@ -2,11 +2,31 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { aggregate } from './checks.js';
 import type { CheckKind, CheckReport, CheckRunner, HealthStatus } from './checks.js';
 import type { Lifecycle } from './lifecycle.js';
+import { sanitizeText, unauthorized, verifier } from '../core/index.js';
+import type { EndpointAuth, Presented } from '../core/index.js';
 
 export interface ProbeContext {
   readonly runner: CheckRunner;
   readonly lifecycle: Lifecycle;
   readonly version: string;
+  /** `health.auth`: what the details need. Default: none (details open). */
+  readonly auth?: EndpointAuth | undefined;
+}
+
+/**
+ * Who may read the details (per-check lines and messages, `/healthz`'s checks): `'all'`
+ * without `health.auth`, else `'bare'` for a request with no credentials (a Kubernetes probe
+ * sends none, and gets its status code), `'refused'` for wrong ones when it asked for details.
+ */
+type Access = 'all' | 'bare' | 'refused';
+
+function accessOf(verify: ((req: IncomingMessage) => Presented) | undefined): (req: IncomingMessage, asksDetails: boolean) => Access {
+  if (verify === undefined) return () => 'all';
+  return (req, asksDetails) => {
+    const presented = verify(req);
+    if (presented === 'valid') return 'all';
+    return presented === 'invalid' && asksDetails ? 'refused' : 'bare';
+  };
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
@@ -48,6 +68,9 @@ function send(req: IncomingMessage, res: ServerResponse, status: number, type: s
 }
 
 const TEXT = 'text/plain; charset=utf-8';
+const JSON_TYPE = 'application/json; charset=utf-8';
+/** Cap on a name echoed from the request (check names are at most 64 characters). */
+const ECHO_BYTES = 128;
 
 function line(r: CheckReport): string {
   if (r.status === 'healthy') return `[+]${r.name} ok`;
@@ -68,10 +91,17 @@ function selected(ctx: ProbeContext, kind: CheckKind | undefined, exclude: Set<s
  */
 function textProbe(ctx: ProbeContext, probe: 'livez' | 'readyz', base: string): Handler {
   const kind: CheckKind | undefined = probe === 'livez' ? 'liveness' : undefined;
+  const access = accessOf(ctx.auth === undefined ? undefined : verifier(ctx.auth));
+  const auth = ctx.auth;
   return async (req, res) => {
     if (refuseMethod(req, res)) return;
     const path = pathOf(req.url);
-    if (path.length > base.length + 1 && path.startsWith(`${base}/`)) {
+    const one = path.length > base.length + 1 && path.startsWith(`${base}/`);
+    const query = parseQuery(req.url);
+    const allowed = access(req, one || query.verbose);
+    if (allowed === 'refused') return unauthorized(res, auth!);
+    const bare = allowed === 'bare';
+    if (one) {
       let name: string;
       try {
         name = decodeURIComponent(path.slice(base.length + 1));
@@ -79,20 +109,22 @@ function textProbe(ctx: ProbeContext, probe: 'livez' | 'readyz', base: string): 
         name = '';
       }
       const known = ctx.runner.has(name) && (kind === undefined || ctx.runner.names(kind).includes(name));
-      if (!known) return send(req, res, 404, TEXT, `no ${probe} check named ${JSON.stringify(name)}\n`);
+      if (!known) return send(req, res, 404, TEXT, `no ${probe} check named "${sanitizeText(name, ECHO_BYTES)}"\n`);
       const [r] = await ctx.runner.collect([name]);
-      return send(req, res, r!.status === 'unhealthy' ? 503 : 200, TEXT, r!.status === 'healthy' ? 'ok\n' : `${line(r!)}\n`);
+      const body = r!.status === 'healthy' ? 'ok\n' : bare ? `${r!.status === 'degraded' ? 'degraded' : 'failed'}\n` : `${line(r!)}\n`;
+      return send(req, res, r!.status === 'unhealthy' ? 503 : 200, TEXT, body);
     }
-    const query = parseQuery(req.url);
     const lines: string[] = [];
     let gate: string | undefined;
     if (probe === 'readyz') {
       const state = ctx.lifecycle.state;
       if (state === 'draining' || state === 'stopped') {
         // A draining service answers at once and leaves its dependencies alone.
-        return send(req, res, 503, TEXT, `[-]lifecycle failed: ${state}\nreadyz check failed\n`);
+        return send(req, res, 503, TEXT, bare ? 'readyz check failed\n' : `[-]lifecycle failed: ${state}\nreadyz check failed\n`);
       }
-      gate = ctx.lifecycle.notReadyReason();
+      const reason = ctx.lifecycle.notReadyReason();
+      // It names the user's startup tasks, which nothing validates.
+      gate = reason === undefined ? undefined : sanitizeText(reason);
       lines.push(gate === undefined ? '[+]lifecycle ok' : `[-]lifecycle failed: ${gate}`);
     }
     const reports = await ctx.runner.collect(selected(ctx, kind, query.exclude));
@@ -101,8 +133,10 @@ function textProbe(ctx: ProbeContext, probe: 'livez' | 'readyz', base: string): 
     const code = status === 'unhealthy' ? 503 : 200;
     if (status === 'healthy' && !query.verbose) return send(req, res, 200, TEXT, 'ok\n');
     if (status === 'degraded' && !query.verbose) return send(req, res, 200, TEXT, 'degraded\n');
+    if (bare) return send(req, res, code, TEXT, status === 'unhealthy' ? `${probe} check failed\n` : status === 'degraded' ? 'degraded\n' : 'ok\n');
     for (const r of reports) lines.push(line(r));
-    for (const name of query.exclude) lines.push(`[x]${name} excluded`);
+    // Echoed from the query: escaped, so `?exclude=x%0A%5B%2B%5Dfake_db%20ok` cannot add a line.
+    for (const name of query.exclude) lines.push(`[x]${sanitizeText(name, ECHO_BYTES)} excluded`);
     lines.push(`${probe} check ${status === 'unhealthy' ? 'failed' : status === 'degraded' ? 'passed (degraded)' : 'passed'}`);
     send(req, res, code, TEXT, `${lines.join('\n')}\n`);
   };
@@ -129,8 +163,12 @@ export interface HealthzBody {
 }
 
 function healthz(ctx: ProbeContext): Handler {
+  const access = accessOf(ctx.auth === undefined ? undefined : verifier(ctx.auth));
+  const auth = ctx.auth;
   return async (req, res) => {
     if (refuseMethod(req, res)) return;
+    const allowed = access(req, true);
+    if (allowed === 'refused') return unauthorized(res, auth!);
     const query = parseQuery(req.url);
     const state = ctx.lifecycle.state;
     const names = selected(ctx, undefined, query.exclude);
@@ -146,6 +184,9 @@ function healthz(ctx: ProbeContext): Handler {
       reports = await ctx.runner.collect(names);
     }
     const status: HealthStatus = state === 'ready' ? aggregate(reports) : 'unhealthy';
+    const code = status === 'unhealthy' ? 503 : 200;
+    // Without credentials under `health.auth`: the status alone, no version, state or checks.
+    if (allowed === 'bare') return send(req, res, code, JSON_TYPE, JSON.stringify({ status }));
     const body: HealthzBody = {
       status,
       state,
@@ -164,7 +205,7 @@ function healthz(ctx: ProbeContext): Handler {
         ...(r.details === undefined ? {} : { details: r.details }),
       };
     }
-    send(req, res, status === 'unhealthy' ? 503 : 200, 'application/json; charset=utf-8', JSON.stringify(body));
+    send(req, res, code, JSON_TYPE, JSON.stringify(body));
   };
 }
 

@@ -1,4 +1,5 @@
 import type { EnvReader } from '../core/env.js';
+import { sanitizeText } from '../core/index.js';
 import { checkBoolean, checkInt, checkRecord, concernObject, invalid, isHttpUrl, oneOf, optString, otlpSignalUrl } from '../core/validate.js';
 
 /** Which span exporter tracing uses. */
@@ -190,7 +191,7 @@ function resolvePropagators(value: unknown, read: EnvReader): readonly TracingPr
   const unknown = names.filter((p) => p !== 'none' && !PROPAGATORS.includes(p as TracingPropagator));
   if (unknown.length > 0) {
     const allowed = 'a comma-separated list of tracecontext, baggage or none';
-    read.ignore('OTEL_PROPAGATORS', raw, allowed, `periscope: OTEL_PROPAGATORS=${JSON.stringify(raw)}: skipping ${unknown.join(', ')}; allowed: ${allowed}.`);
+    read.ignore('OTEL_PROPAGATORS', raw, allowed, (shown) => `periscope: OTEL_PROPAGATORS="${shown}": skipping ${sanitizeText(unknown.join(', '), 128)}; allowed: ${allowed}.`);
   }
   // 'none' wins over anything listed with it.
   if (names.includes('none')) return Object.freeze([]);

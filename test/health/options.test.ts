@@ -19,6 +19,7 @@ describe('health and shutdown options', () => {
       cacheMs: 1000,
       refreshMs: 0,
       eventLoop: { maxDelayMs: 2000 },
+      auth: undefined,
     });
     expect(o.shutdown).toEqual({ signals: ['SIGTERM', 'SIGINT'], drainDelayMs: 0, timeoutMs: 10_000, exit: true, gracePeriodMs: 30_000 });
     expect(o.server).toBe(undefined);
@@ -64,7 +65,7 @@ describe('health and shutdown options', () => {
 
   it('unknown keys are named', () => {
     expect(() => resolveOptions({ health: { path: '/x' } }, env)).toThrow(
-      'PERISCOPE_ERR_UNKNOWN_OPTION: Unknown option `health.path`; known options here: health.livePath, health.readyPath, health.healthPath, health.port, health.host, health.timeoutMs, health.cacheMs, health.refreshMs, health.eventLoop.',
+      'PERISCOPE_ERR_UNKNOWN_OPTION: Unknown option `health.path`; known options here: health.livePath, health.readyPath, health.healthPath, health.port, health.host, health.timeoutMs, health.cacheMs, health.refreshMs, health.eventLoop, health.auth.',
     );
     expect(() => resolveOptions({ shutdown: { delay: 1 } }, env)).toThrow('PERISCOPE_ERR_UNKNOWN_OPTION: Unknown option `shutdown.delay`');
   });

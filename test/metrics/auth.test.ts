@@ -67,6 +67,7 @@ describe('protected metrics endpoint', () => {
     [{ username: 'sec:ret', password: 'hunter2xyz' }],
     [{ username: 'lonelyuser' }],
     [{ bearerToken: 'tok3n-abc', username: 'us3r-abc', password: 'pa55-abc' }],
+    ['just-a-token'],
   ])('rejects bad credentials options without echoing them: %j', (auth) => {
     try {
       instrument(createServer(), { routes: ['/'], metrics: { auth: auth as never } });
@@ -74,7 +75,7 @@ describe('protected metrics endpoint', () => {
     } catch (error) {
       expect(isPeriscopeError(error) && error.code).toBe('PERISCOPE_ERR_INVALID_OPTION');
       expect((error as Error).message).toContain('Invalid option `metrics.auth`: got "[credentials hidden]"');
-      for (const secret of Object.values(auth)) if (secret !== '') expect((error as Error).message).not.toContain(secret);
+      for (const secret of typeof auth === 'string' ? [auth] : Object.values(auth)) if (secret !== '') expect((error as Error).message).not.toContain(secret);
     }
   });
 });
