@@ -32,8 +32,14 @@ export function parseArgs(argv = process.argv.slice(2)) {
   };
 }
 
+let announce;
+/** Resolves with the port once the server listens: for a driver that loads a server in its own process (bench/callgrind.mjs). */
+export const listening = new Promise((resolve) => (announce = resolve));
+
 /** Tells the runner the port, or why this variant cannot run, then (for the latter) exits. */
 export function ready(port) {
+  announce(port);
+  if (globalThis.benchInProcess) return;
   if (process.send) process.send({ port });
   else process.stderr.write(`listening on ${port}\n`);
 }
