@@ -25,6 +25,14 @@ class Series {
   exemplarTrace: (string | undefined)[] | undefined;
   exemplarValue: Float64Array | undefined;
   exemplarTime: Float64Array | undefined;
+  /**
+   * This series' lines of each family (0 requests, 1 duration, 2 size) as last written, with the
+   * request count and the form (format and default labels) they were written at. A scrape writes
+   * a series again only when a request changed it: at 10,000 label sets most are unchanged.
+   */
+  readonly cachedBytes: (Buffer | undefined)[] = [undefined, undefined, undefined];
+  readonly cachedCount = [-1, -1, -1];
+  readonly cachedForm = ['', '', ''];
   /** The duration's native histogram, when `metrics.nativeHistograms` is on. */
   native: NativeBuckets | undefined = undefined;
   constructor(
@@ -39,6 +47,23 @@ class Series {
     this.durationCounts = new Float64Array(durationBuckets + 1);
     this.sizeCounts = new Float64Array(sizeBuckets + 1);
   }
+}
+
+function formOf(openMetrics: boolean, extra: string): string {
+  return openMetrics ? `om${extra}` : extra;
+}
+
+/** The series' lines for `slot` if nothing changed them since they were written in this form. */
+function cachedLines(s: Series, slot: number, form: string): Buffer | undefined {
+  return s.cachedCount[slot] === s.count && s.cachedForm[slot] === form ? s.cachedBytes[slot] : undefined;
+}
+
+function cacheLines(s: Series, slot: number, form: string, lines: string): Buffer {
+  const bytes = Buffer.from(lines, 'utf8');
+  s.cachedBytes[slot] = bytes;
+  s.cachedCount[slot] = s.count;
+  s.cachedForm[slot] = form;
+  return bytes;
 }
 
 function bucketIndex(bounds: Float64Array, value: number): number {
@@ -243,7 +268,12 @@ export class HttpMetrics implements RequestHook {
         const family = openMetrics ? 'http_requests' : name;
         out.write(familyHeader(family, help, 'counter', openMetrics));
         const extra = defaultLabels === '' ? '' : `,${defaultLabels}`;
-        for (const s of this.#allSeries()) out.write(`${name}{${s.labelText}${extra}} ${s.count}\n`);
+        const form = formOf(openMetrics, extra);
+        for (const s of this.#allSeries()) {
+          const cached = cachedLines(s, 0, form);
+          if (cached !== undefined) out.writeBytes(cached);
+          else out.writeBytes(cacheLines(s, 0, form, `${name}{${s.labelText}${extra}} ${s.count}\n`));
+        }
       },
     };
   }
@@ -304,7 +334,14 @@ export class HttpMetrics implements RequestHook {
         out.write(familyHeader(name, help, 'histogram', openMetrics));
         const extra = defaultLabels === '' ? '' : `,${defaultLabels}`;
         const bucket = `${name}_bucket{`;
+        const slot = duration ? 1 : 2;
+        const form = formOf(openMetrics, extra);
         for (const s of this.#allSeries()) {
+          const cached = cachedLines(s, slot, form);
+          if (cached !== undefined) {
+            out.writeBytes(cached);
+            continue;
+          }
           const labels = s.labelText + extra;
           const counts = countsOf(s);
           let acc = 0;
@@ -322,7 +359,7 @@ export class HttpMetrics implements RequestHook {
             }
           }
           lines += `${name}_sum{${labels}} ${formatValue(sumOf(s))}\n${name}_count{${labels}} ${s.count}\n`;
-          out.write(lines);
+          out.writeBytes(cacheLines(s, slot, form, lines));
         }
       },
     };

@@ -69,6 +69,21 @@ export class ExpositionWriter {
     else this.#writeNearEnd(text);
   }
 
+  /** Copies `bytes` (UTF-8 written earlier, kept by the caller) into the body; `bytes` stays the caller's. */
+  writeBytes(bytes: Buffer): void {
+    let from = 0;
+    while (from < bytes.length) {
+      if (this.#pos === this.#buf.length) {
+        this.#seal();
+        this.#buf = this.#pool !== undefined ? this.#pool.take() : Buffer.allocUnsafe(CHUNK_BYTES);
+      }
+      const n = Math.min(bytes.length - from, this.#buf.length - this.#pos);
+      bytes.copy(this.#buf, this.#pos, from, from + n);
+      this.#pos += n;
+      from += n;
+    }
+  }
+
   #writeNearEnd(text: string): void {
     const bytes = Buffer.byteLength(text);
     if (this.#pos + bytes > this.#buf.length) {

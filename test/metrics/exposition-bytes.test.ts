@@ -124,3 +124,42 @@ describe('exposition bytes', () => {
     await expect(digest).toMatchFileSnapshot(`./__snapshots__/exposition-large-${openMetrics ? 'openmetrics' : 'text-0.0.4'}.sha256`);
   });
 });
+
+describe('series written once and kept until a request changes them', () => {
+  it('serve the same bytes as a fresh write across formats, default labels and new requests', async () => {
+    // One registry scraped again and again, against a registry built anew for each expected body.
+    const reused = buildRegistry({ maxSeries: 6, extraRoutes: 40, defaultLabels: false });
+    const expected = async (openMetrics: boolean, defaultLabels: boolean) => (await writeExposition(buildRegistry({ maxSeries: 6, extraRoutes: 40, defaultLabels }), openMetrics)).body;
+    for (const [openMetrics, defaultLabels] of [
+      [false, false],
+      [false, false],
+      [true, false],
+      [false, false],
+      [true, false],
+    ] as const) {
+      expect((await writeExposition(reused, openMetrics)).body).toBe(await expected(openMetrics, defaultLabels));
+    }
+    reused.setDefaultLabels({ region: 'eu "west"', zone: 'ä' });
+    expect((await writeExposition(reused, false)).body).toBe(await expected(false, true));
+    expect((await writeExposition(reused, true)).body).toBe(await expected(true, true));
+  });
+
+  it('rewrite a series when a request lands in it, and only its lines change', async () => {
+    const registry = new Registry();
+    const http = new HttpMetrics({ durationBuckets: [0.1, 1], sizeBuckets: [100], maxSeries: 10, onFold: () => {} });
+    for (const m of http.metrics()) registry.registerMetric(m as unknown as Parameters<Registry['registerMetric']>[0]);
+    record(http, { method: 0, route: '/a', status: 200, duration: 0.05, bytes: 10 });
+    record(http, { method: 0, route: '/b', status: 200, duration: 0.5, bytes: 10 });
+    const before = (await writeExposition(registry, false)).body;
+    expect((await writeExposition(registry, false)).body).toBe(before);
+    record(http, { method: 0, route: '/a', status: 200, duration: 2, bytes: 500, traceId: 'ab'.repeat(16) });
+    const after = (await writeExposition(registry, true)).body;
+    expect(after).toContain('http_requests_total{method="GET",route="/a",status_code="200"} 2\n');
+    expect(after).toContain('http_request_duration_seconds_bucket{method="GET",route="/a",status_code="200",le="+Inf"} 2 # {trace_id="abababababababababababababababab"} 2');
+    expect(after).toContain('http_response_size_bytes_sum{method="GET",route="/a",status_code="200"} 510\n');
+    expect(after).toContain('http_requests_total{method="GET",route="/b",status_code="200"} 1\n');
+    const changed = (await writeExposition(registry, false)).body.split('\n').filter((line) => !before.includes(`${line}\n`));
+    expect(changed.filter((l) => l !== '').every((l) => l.includes('route="/a"'))).toBe(true);
+    expect(changed.length).toBeGreaterThan(3);
+  });
+});
