@@ -1,8 +1,13 @@
 import { register, unregister } from 'on-exit-leak-free';
 
-/** What a batch writes to: sonic-boom's synchronous `write`, in its Buffer mode. The Buffer is the target's from then on. */
+/**
+ * What a batch writes to: an `FdWriter` (`onBackpressure: 'drop'`), or sonic-boom's
+ * synchronous `write` in its Buffer mode (`'block'`). The Buffer is the target's from then on.
+ */
 export interface BatchTarget {
   write(data: Buffer): unknown;
+  /** On exit, after the last hand-on: writes what the target holds, bounded in time. */
+  drainSync?(): void;
 }
 
 /** Size of the staging buffer: lines are handed on at the end of the event-loop turn, or once it is full. */
@@ -23,7 +28,8 @@ export const BATCH_BYTES = 64 * 1024;
  * (synchronous, asynchronous).
  *
  * Nothing is lost on exit: an exit handler (weakly held, so a dropped logger is collected)
- * writes the pending lines.
+ * writes the pending lines (with `onBackpressure: 'drop'`, waiting at most a bounded time for
+ * a stalled reader).
  */
 export class LineBatch {
   readonly #staging = Buffer.allocUnsafe(BATCH_BYTES);
@@ -91,6 +97,15 @@ export class LineBatch {
     return this.#used;
   }
 
+  /** The exit path: what the target holds, written (bounded by the target). */
+  drainTarget(): void {
+    try {
+      this.#target.drainSync?.();
+    } catch (error) {
+      this.#report(error, 'log-write');
+    }
+  }
+
   /** Stops the exit handler; the caller hands on and closes the target itself. */
   detach(): void {
     unregister(this);
@@ -101,4 +116,5 @@ export class LineBatch {
 function exitFlush(batch: LineBatch): void {
   // The target writes synchronously, so this completes before the process ends.
   batch.handOn();
+  batch.drainTarget();
 }
