@@ -1,7 +1,8 @@
+import { Counter } from '@prometheus-io/client';
 import type { Logger } from 'pino';
 import type { Concern, ConcernContext } from '../core/index.js';
 import type { ResolvedLoggingOptions } from './options.js';
-import { createLogging, periscopeLoggerOf } from './index.js';
+import { createLogging, LOG_DROP_REASONS, periscopeLoggerOf } from './index.js';
 import type { LoggingSubsystem } from './index.js';
 
 export interface LoggingConcern extends Concern {
@@ -14,9 +15,21 @@ export interface LoggingConcern extends Concern {
  * The logging concern: `obs.logger`, one request line per request, flushed last at shutdown.
  * Built before the others, which write through its logger; `app` is read for a logger that
  * periscope made before it (Fastify's `loggerInstance: createLogger()`), which it adopts.
+ * Lines a stalled destination dropped are counted in `periscope_log_lines_dropped_total{reason}`.
  */
 export function loggingConcern(ctx: Omit<ConcernContext, 'logger'>, options: ResolvedLoggingOptions, app: unknown): LoggingConcern {
+  let dropped: Counter<'reason'> | undefined;
+  if (ctx.registry !== undefined) {
+    dropped = new Counter({
+      name: 'periscope_log_lines_dropped_total',
+      help: 'Log lines that were never written, by reason (buffer_full: the destination did not take them and logging.maxBufferBytes were held; write_failed: the write failed).',
+      labelNames: ['reason'],
+      registers: [ctx.registry],
+    });
+    for (const reason of LOG_DROP_REASONS) dropped.inc({ reason }, 0);
+  }
   const logging = createLogging({
+    onDrop: dropped === undefined ? undefined : (reason, lines) => dropped.inc({ reason }, lines),
     options,
     service: ctx.service.name,
     version: ctx.service.version,

@@ -8,8 +8,11 @@ import type { LoggingOptions, ResolvedLoggingOptions } from './options.js';
 import { buildLogger, checkCreateLoggerOptions, loggerControl, restyleForeignLogger } from './logger.js';
 import { RequestLog } from './request-log.js';
 import { requestIdOf } from './request-id.js';
+import type { LogDropReason } from './fd-writer.js';
 
-export { HEADER_CONTAINERS, REDACTED, REDACTED_HEADERS, RESERVED_FIELDS, traceMixin } from './logger.js';
+export { LOG_DROP_REASONS } from './fd-writer.js';
+export type { LogDropReason } from './fd-writer.js';
+export { HEADER_CONTAINERS, LINES_DROPPED_MESSAGE, REDACTED, REDACTED_HEADERS, RESERVED_FIELDS, traceMixin } from './logger.js';
 export { REQUEST_LINE_MESSAGE, RequestLog } from './request-log.js';
 export { saneRequestId, traceIdOfTraceparent } from './request-id.js';
 export type { Logger } from 'pino';
@@ -72,6 +75,8 @@ export interface LoggingDeps {
   readonly report: (error: unknown, where: string) => void;
   /** A logger made by {@link createLogger} that the app already uses (Fastify `loggerInstance`): adopted as `obs.logger`. */
   readonly adopt?: Logger;
+  /** Counts lines a destination dropped (`periscope_log_lines_dropped_total`). */
+  readonly onDrop?: (reason: LogDropReason, lines: number) => void;
 }
 
 /** The message of the slow-request warn line. */
@@ -97,6 +102,7 @@ export function createLogging(deps: LoggingDeps): LoggingSubsystem {
   const adopted = deps.adopt === undefined ? undefined : loggerControl(deps.adopt);
   const logger = adopted?.root ?? buildLogger(deps.options, { service: deps.service, version: deps.version }, deps.report);
   const control = loggerControl(logger)!;
+  if (deps.onDrop !== undefined) control.destination.bind({ onDrop: deps.onDrop });
   const options = deps.options;
   const idOptions = options.requestId;
   const hook = new RequestLog(logger, options);

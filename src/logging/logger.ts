@@ -133,7 +133,7 @@ export interface LoggerIdentity {
 
 /** Makes the pino logger: JSON lines, ISO time, level names, trace IDs, redaction, destinations. */
 export function buildLogger(options: ResolvedLoggingOptions, identity: LoggerIdentity, report: (error: unknown, where: string) => void): Logger {
-  const destination = buildDestination(options.destinations, options.sync, report);
+  const destination = buildDestination(options.destinations, options, report);
   const pinoOptions: LoggerOptions = {
     level: options.level,
     base: { service: identity.service, version: identity.version },
@@ -148,9 +148,30 @@ export function buildLogger(options: ResolvedLoggingOptions, identity: LoggerIde
     },
   };
   const logger = pino(pinoOptions, destination.stream);
+  destination.bind({ notice: droppedNotice(logger, pinoOptions) });
   const control: LoggerControl = { destination, options, root: logger };
   Object.defineProperty(logger, kLogging, { value: control });
   return logger;
+}
+
+/** The message of the line written once a stalled destination takes lines again, after lines were dropped. */
+export const LINES_DROPPED_MESSAGE = 'log lines dropped: the log destination did not take them and the buffer was full';
+
+/**
+ * The line that says how many lines a stalled destination lost, in the logger's own format
+ * (a pino of the same options, made on first use, writing into a string); undefined when the
+ * logger's level leaves warn lines out.
+ */
+function droppedNotice(logger: Logger, pinoOptions: LoggerOptions): (dropped: number) => string | undefined {
+  let line: string | undefined;
+  let noticeLogger: Logger | undefined;
+  return (dropped) => {
+    noticeLogger ??= pino(pinoOptions, { write: (s: string) => void (line = s) });
+    noticeLogger.level = logger.level;
+    line = undefined;
+    noticeLogger.warn({ dropped_lines: dropped, reason: 'buffer_full' }, LINES_DROPPED_MESSAGE);
+    return line;
+  };
 }
 
 /**
@@ -237,6 +258,8 @@ const CREATE_LOGGER_KEYS: Readonly<Record<keyof CreateLoggerOptions, true>> = {
   level: true,
   destination: true,
   sync: true,
+  onBackpressure: true,
+  maxBufferBytes: true,
   redact: true,
   levelFormat: true,
   requests: true,

@@ -68,6 +68,15 @@ export interface LoggingOptions {
    * process exit).
    */
   sync?: boolean;
+  /**
+   * What to do when stdout, stderr or a log file does not take a write (a pipe whose reader
+   * stopped reading): `'drop'` holds up to `maxBufferBytes`, then drops the newest lines,
+   * counted in `periscope_log_lines_dropped_total{reason}`, and never blocks the event loop;
+   * `'block'` waits for the reader, as pino's synchronous destination does. Default `'drop'`.
+   */
+  onBackpressure?: 'drop' | 'block';
+  /** Most bytes held per destination while it takes nothing, with `onBackpressure: 'drop'`. Default `4194304` (4 MiB). */
+  maxBufferBytes?: number;
   /** More pino redact paths (`'body.password'`, `'*.token'`), replaced by `"[REDACTED]"`. Default: none besides the built-in header paths. */
   redact?: readonly string[];
   /** `'label'` writes `"level":"info"`, `'number'` writes `"level":30`. Default `'label'`. */
@@ -86,6 +95,8 @@ export interface ResolvedLoggingOptions {
   readonly level: LogLevel;
   readonly destinations: readonly LogDestination[];
   readonly sync: boolean;
+  readonly onBackpressure: 'drop' | 'block';
+  readonly maxBufferBytes: number;
   readonly redact: readonly string[];
   readonly levelFormat: 'label' | 'number';
   readonly requests: { readonly levels: { readonly success: LogLevel; readonly clientError: LogLevel; readonly serverError: LogLevel }; readonly fields: readonly RequestLogField[] } | false;
@@ -93,7 +104,7 @@ export interface ResolvedLoggingOptions {
 }
 
 
-const KEYS = ['level', 'destination', 'sync', 'redact', 'levelFormat', 'requests', 'requestId'];
+const KEYS = ['level', 'destination', 'sync', 'onBackpressure', 'maxBufferBytes', 'redact', 'levelFormat', 'requests', 'requestId'];
 const REQUEST_LOG_KEYS = ['levels', 'fields'];
 const LEVEL_KEYS = ['success', 'clientError', 'serverError'];
 const REQUEST_ID_KEYS = ['header', 'maxLength'];
@@ -101,6 +112,11 @@ const LEVELS_ALLOWED = LOG_LEVELS.map((l) => `"${l}"`).join(', ');
 
 /** The request line's levels when `logging.requests.levels` leaves them out. */
 export const DEFAULT_REQUEST_LOG_LEVELS = Object.freeze({ success: 'info', clientError: 'warn', serverError: 'error' } as const);
+/** `logging.maxBufferBytes` when not given: 4 MiB. */
+export const DEFAULT_MAX_BUFFER_BYTES = 4 * 1024 * 1024;
+/** The largest `logging.maxBufferBytes`: 1 GiB. */
+const MAX_BUFFER_BYTES_LIMIT = 1024 * 1024 * 1024;
+
 /** `logging.requestId` when not given. */
 export const DEFAULT_REQUEST_ID = Object.freeze({ header: 'x-request-id', maxLength: 128 });
 
@@ -203,10 +219,13 @@ export function resolveLogging(value: unknown, env: Env | EnvReader = readEnv(),
     throw invalid('logging.redact', l.redact, 'an array of pino redact paths such as "body.password" or "*.token"');
   }
   if (l.levelFormat !== undefined && l.levelFormat !== 'label' && l.levelFormat !== 'number') throw invalid('logging.levelFormat', l.levelFormat, '"label" or "number"');
+  if (l.onBackpressure !== undefined && l.onBackpressure !== 'drop' && l.onBackpressure !== 'block') throw invalid('logging.onBackpressure', l.onBackpressure, '"drop" or "block"');
   return Object.freeze({
     level: l.level !== undefined ? checkLevel(l.level, 'logging.level', 'info') : (read.oneOf('LOG_LEVEL', LOG_LEVELS) ?? 'info'),
     destinations: checkDestinations(l.destination),
     sync: checkBoolean(l.sync, 'logging.sync', false),
+    onBackpressure: (l.onBackpressure as 'drop' | 'block' | undefined) ?? 'drop',
+    maxBufferBytes: checkInt(l.maxBufferBytes, 'logging.maxBufferBytes', 0, MAX_BUFFER_BYTES_LIMIT, DEFAULT_MAX_BUFFER_BYTES, 'bytes'),
     redact: Object.freeze([...((l.redact as string[] | undefined) ?? [])]),
     levelFormat: (l.levelFormat as 'label' | 'number' | undefined) ?? 'label',
     requests: resolveRequestLog(l.requests),

@@ -25,7 +25,7 @@ describe('every options object periscope takes refuses a key it does not know', 
       'createLogger',
       () => createLogger({ levle: 'debug' } as never),
       'createLogger().levle',
-      'serviceName, version, level, destination, sync, redact, levelFormat, requests, requestId',
+      'serviceName, version, level, destination, sync, onBackpressure, maxBufferBytes, redact, levelFormat, requests, requestId',
     ],
   ])('%s', (_name, fn, option, known) => {
     const e = thrown(fn);
@@ -54,7 +54,7 @@ describe('wrong values and wrong arguments name the call', () => {
     [() => httpCheck('http://a/', { headers: { n: 1 } } as never), 'PERISCOPE_ERR_INVALID_OPTION: Invalid option `httpCheck().headers`: got an object; allowed: an object of header names to string values.'],
     [() => eventLoopCheck({ maxDelayMs: 0 }), 'PERISCOPE_ERR_INVALID_OPTION: Invalid option `eventLoopCheck().maxDelayMs`: got 0; allowed: an integer from 1 to 600000 (milliseconds).'],
     [() => heapCheck({ maxUsedRatio: 90 }), 'PERISCOPE_ERR_INVALID_OPTION: Invalid option `heapCheck().maxUsedRatio`: got 90; allowed: a number from 0 to 1 (0.9 is 90%).'],
-    [() => createLogger('debug' as never), 'PERISCOPE_ERR_INVALID_ARGUMENT: createLogger(): options must be an object with serviceName, version, level, destination, sync, redact, levelFormat, requests, requestId (each optional), got "debug".'],
+    [() => createLogger('debug' as never), 'PERISCOPE_ERR_INVALID_ARGUMENT: createLogger(): options must be an object with serviceName, version, level, destination, sync, onBackpressure, maxBufferBytes, redact, levelFormat, requests, requestId (each optional), got "debug".'],
   ])('%#: %s', (fn, message) => {
     expect(() => fn()).toThrow(message);
   });

@@ -175,15 +175,15 @@ describe('destinations batch the lines of one event-loop turn', () => {
     batch.detach();
   });
 
-  it('process.exit() right after logging loses no line (a real child process, stdout and a file)', async () => {
+  it.each(['drop', 'block'])('process.exit() right after logging loses no line (a real child process, stdout and a file; onBackpressure: %s)', async (onBackpressure) => {
     expect(existsSync(distIndex), 'run `npm run build` first: the child uses dist/').toBe(true);
     const dir = tempDir();
     const path = join(dir, 'exit.log');
     // 2,000 lines in one turn (more than one batch), then exit before any immediate runs.
     const script = `
       const { createLogger } = await import(${JSON.stringify(distIndex)});
-      const toStdout = createLogger({ serviceName: 'exit', destination: 'stdout' });
-      const toFile = createLogger({ serviceName: 'exit', destination: ${JSON.stringify(path)} });
+      const toStdout = createLogger({ serviceName: 'exit', destination: 'stdout', onBackpressure: '${onBackpressure}' });
+      const toFile = createLogger({ serviceName: 'exit', destination: ${JSON.stringify(path)}, onBackpressure: '${onBackpressure}' });
       for (let i = 0; i < 2000; i++) { toStdout.info({ i }, 'out'); toFile.info({ i }, 'file'); }
       process.exit(0);
     `;

@@ -26,6 +26,8 @@ describe('logging options', () => {
       level: 'info',
       destinations: ['stdout'],
       sync: false,
+      onBackpressure: 'drop',
+      maxBufferBytes: 4194304,
       redact: [],
       levelFormat: 'label',
       requests: {
@@ -77,6 +79,19 @@ describe('logging options', () => {
     expect(thrown(() => resolveOptions({ logging: { requestId: { maxLength: 0 } } }, env())).option).toBe('logging.requestId.maxLength');
     expect(thrown(() => resolveOptions({ logging: { redact: ['ok', ''] } }, env())).option).toBe('logging.redact');
     expect(thrown(() => resolveOptions({ logging: { levelFormat: 'emoji' } }, env())).option).toBe('logging.levelFormat');
+    expect(thrown(() => resolveOptions({ logging: { onBackpressure: 'wait' } }, env()))).toMatchObject({
+      code: 'PERISCOPE_ERR_INVALID_OPTION',
+      option: 'logging.onBackpressure',
+      message: 'PERISCOPE_ERR_INVALID_OPTION: Invalid option `logging.onBackpressure`: got "wait"; allowed: "drop" or "block".',
+    });
+    expect(thrown(() => resolveOptions({ logging: { maxBufferBytes: -1 } }, env()))).toMatchObject({
+      code: 'PERISCOPE_ERR_INVALID_OPTION',
+      option: 'logging.maxBufferBytes',
+      message: 'PERISCOPE_ERR_INVALID_OPTION: Invalid option `logging.maxBufferBytes`: got -1; allowed: an integer from 0 to 1073741824 (bytes).',
+    });
+    expect(thrown(() => resolveOptions({ logging: { maxBufferBytes: 1.5 } }, env())).option).toBe('logging.maxBufferBytes');
+    expect(thrown(() => resolveOptions({ logging: { maxBufferBytes: '4m' } }, env())).option).toBe('logging.maxBufferBytes');
+    expect(resolveOptions({ logging: { onBackpressure: 'block', maxBufferBytes: 0 } }, env()).logging).toMatchObject({ onBackpressure: 'block', maxBufferBytes: 0 });
     expect(thrown(() => resolveOptions({ logging: { colour: true } }, env()))).toMatchObject({ code: 'PERISCOPE_ERR_UNKNOWN_OPTION', option: 'logging.colour' });
     expect(thrown(() => resolveOptions({ logging: 'yes' }, env())).option).toBe('logging');
   });
