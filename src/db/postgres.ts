@@ -44,7 +44,8 @@ interface Shape {
 }
 const shapes = new Map<string, Shape>();
 const MAX_SHAPES = 2000;
-const FIRST_WORD = /^[\s(]*([A-Za-z]+)/;
+// Leading blanks, parentheses and comments (`-- ...`, `/* sqlcommenter */`) skipped.
+const FIRST_WORD = /^(?:[\s(]|--[^\n]*\n|\/\*[\s\S]*?\*\/)*([A-Za-z]+)/;
 // The table of the simple single-table forms; joins, CTEs and subqueries get none (not cheaply known).
 const COLLECTION = /^\s*(?:SELECT\b[\s\S]*?\bFROM|INSERT\s+INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?|COPY)\s+((?:ONLY\s+)?"?[A-Za-z_][\w$]*"?(?:\."?[A-Za-z_][\w$]*"?)?)/i;
 
@@ -190,15 +191,22 @@ export function instrumentPg(target: object, name: string, recorder: DbRecorder,
       if (typeof cb === 'function') {
         const bound = context.bind(context.active(), cb as (...a: unknown[]) => unknown);
         return connect.call(this, (err: unknown, client: unknown, release: unknown) => {
-          if (!err) acquired(client, started);
+          // A connection that never came (a timeout, a pool ending) waited all the same.
+          acquired(err ? undefined : client, started);
           return bound(err, client, release);
         });
       }
       const result = connect.apply(this, args) as Promise<unknown>;
-      return result.then((client) => {
-        acquired(client, started);
-        return client;
-      });
+      return result.then(
+        (client) => {
+          acquired(client, started);
+          return client;
+        },
+        (error: unknown) => {
+          acquired(undefined, started);
+          throw error;
+        },
+      );
     };
     return { name, stats };
   }

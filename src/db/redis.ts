@@ -48,14 +48,15 @@ function shownArgs(command: string): number {
 const MAX_TEXT = 1024;
 
 /**
- * `GET user:1`, `SET k ?`: the command and the arguments its rule shows, values replaced by `?`.
+ * `GET user:1`, `SET k ?`: the command and the arguments its rule shows (from `args[from]` on),
+ * values replaced by `?`.
  * The drivers already redact; this applies the same rule again so that a driver version that
  * passed raw arguments still leaks nothing.
  */
-export function redisQueryText(command: string, args: readonly unknown[]): string {
-  const shown = shownArgs(command);
+export function redisQueryText(command: string, args: readonly unknown[], from = 0): string {
+  const shown = shownArgs(command) + from;
   let text = command;
-  for (let i = 0; i < args.length && text.length < MAX_TEXT; i++) text += i < shown ? ` ${String(args[i])}` : ' ?';
+  for (let i = from; i < args.length && text.length < MAX_TEXT; i++) text += i < shown ? ` ${String(args[i])}` : ' ?';
   return text.length > MAX_TEXT ? text.slice(0, MAX_TEXT) : text;
 }
 
@@ -138,7 +139,7 @@ export class RedisChannels {
     return this.#recorder.start({
       system: 'redis',
       operation: name,
-      queryText: redisQueryText(name, argsHaveName ? args.slice(1) : args),
+      queryText: redisQueryText(name, args, argsHaveName ? 1 : 0),
       namespace: c.database === undefined ? undefined : String(c.database),
       serverAddress: c.serverAddress,
       serverPort: c.serverPort,
