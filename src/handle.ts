@@ -6,6 +6,7 @@ import type { ResolvedOptions } from './options.js';
 import type { Logger } from './logging/index.js';
 import type { Health, ShutdownReport } from './health/index.js';
 import type { CircuitBreaker, CircuitBreakerOptions } from './resilience/index.js';
+import type { InstrumentPostgresOptions } from './db/index.js';
 
 // Here rather than in the Express adapter so that it reaches users through the public types.
 declare global {
@@ -59,6 +60,15 @@ export interface Periscope {
    * each breaker once and keep it. Options: see {@link CircuitBreakerOptions}.
    */
   breaker<F = never>(name: string, options?: CircuitBreakerOptions<F>): CircuitBreaker<F>;
+  /**
+   * Instruments a `pg` Pool or Client in place and returns it: each `query` (promise, callback,
+   * and clients from `pool.connect()`) becomes a CLIENT span and a `db_client_operation_duration_seconds`
+   * observation, slow ones a warning line; a Pool's connection wait is timed and its sizes join the
+   * pool gauges under `pool_name`. Statement text only: parameter values are never read. Calling it
+   * twice on the same object changes nothing. With `db: false` it returns the object untouched.
+   * Throws `PERISCOPE_ERR_INVALID_ARGUMENT` for something that is not a pool or client, or a bad name.
+   */
+  instrumentPostgres<T extends object>(poolOrClient: T, options: InstrumentPostgresOptions): T;
   /** Health checks, startup tasks and the lifecycle state. */
   readonly health: Health;
   /** Adds a hook run during shutdown, after in-flight requests finished and before the flush. */

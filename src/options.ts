@@ -14,6 +14,8 @@ import type { ResolvedTracingOptions, TracingOptions } from './tracing/options.j
 import { resolveHealth, resolveShutdown } from './health/options.js';
 import type { HealthOptions, ResolvedHealthOptions, ResolvedShutdownOptions, ShutdownOptions } from './health/options.js';
 import { resolveSlowRequests } from './resilience/options.js';
+import { resolveDb } from './db/options.js';
+import type { DbOptions, ResolvedDbOptions } from './db/options.js';
 import type { ResolvedSlowRequestsOptions } from './resilience/options.js';
 
 // The root options: the top-level keys only. Each concern's options.ts owns its types, defaults,
@@ -75,6 +77,12 @@ export interface PeriscopeOptions {
   slowRequests?: { thresholdMs?: number } | false;
   /** OpenTelemetry tracing; `false` turns it off. Default `true` (all defaults). */
   tracing?: boolean | TracingOptions;
+  /**
+   * Database and cache calls as CLIENT spans, `db_client_*` metrics and slow-operation lines:
+   * Redis automatically, PostgreSQL through `obs.instrumentPostgres()`; `false` turns it off.
+   * Default `true` (`{ redis: true, slowQueryMs: 1000 }`).
+   */
+  db?: boolean | DbOptions;
 }
 
 export interface ResolvedOptions {
@@ -93,6 +101,7 @@ export interface ResolvedOptions {
   readonly logging: ResolvedLoggingOptions | false;
   readonly slowRequests: ResolvedSlowRequestsOptions | false;
   readonly tracing: ResolvedTracingOptions | false;
+  readonly db: ResolvedDbOptions | false;
 }
 
 const TOP_LEVEL_KEYS = [
@@ -110,6 +119,7 @@ const TOP_LEVEL_KEYS = [
   'health',
   'shutdown',
   'server',
+  'db',
 ];
 
 function checkRoutes(value: unknown): readonly string[] {
@@ -174,5 +184,6 @@ export function resolveOptions(options: unknown, env: Env = readEnv(), warn: (w:
     health,
     shutdown: resolveShutdown(o.shutdown, read),
     server: checkServer(o.server),
+    db: resolveDb(o.db),
   });
 }

@@ -74,10 +74,26 @@ timeseries('Circuit breaker calls by outcome', [[`sum by (name, outcome) (${rate
 timeseries('Health checks (1 healthy, 0.5 degraded, 0 unhealthy)', [[`min by (check) (health_check_status{${sel}})`, '{{check}}']]);
 timeseries('Build info', [[`max by (service, version, commit, node_version) (app_build_info{${sel}})`, '{{service}} {{version}} ({{commit}}) on {{node_version}}']]);
 
+nextRow('Databases');
+timeseries('Database operations by system and operation', [[`sum by (db_system_name, db_operation_name) (${rate('db_client_operation_duration_seconds_count')})`, '{{db_system_name}} {{db_operation_name}}']], { unit: 'ops' });
+timeseries('Database latency p95 by operation', [[
+  `histogram_quantile(0.95, sum by (db_system_name, db_operation_name, le) (${rate('db_client_operation_duration_seconds_bucket')}))`,
+  '{{db_system_name}} {{db_operation_name}}',
+]], { unit: 's', exemplars: true, description: 'Exemplars link slow buckets to the request traces.' });
+timeseries('Database errors and slow operations', [
+  [`sum by (db_system_name, error_type) (${rate('db_client_operation_duration_seconds_count', ',error_type!=""')})`, 'error {{db_system_name}} {{error_type}}'],
+  [`sum by (db_system_name, db_operation_name) (${rate('db_client_slow_operations_total')})`, 'slow {{db_system_name}} {{db_operation_name}}'],
+], { unit: 'ops' });
+timeseries('Pool connections and connection wait p95', [
+  [`sum by (pool_name, state) (db_client_connections{${sel}})`, '{{pool_name}} {{state}}'],
+  [`sum by (pool_name) (db_client_connection_pending_requests{${sel}})`, '{{pool_name}} waiting'],
+  [`histogram_quantile(0.95, sum by (pool_name, le) (${rate('db_client_connection_wait_time_seconds_bucket')})) * 1000`, '{{pool_name}} wait p95 (ms)'],
+]);
+
 const dashboard = {
   title: 'periscope: HTTP service',
   uid: 'periscope-http',
-  description: 'RED per route, runtime, dependencies and build info for services instrumented with periscope.',
+  description: 'RED per route, runtime, dependencies, databases and build info for services instrumented with periscope.',
   tags: ['periscope', 'prometheus'],
   schemaVersion: 39,
   version: 1,

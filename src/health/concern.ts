@@ -1,7 +1,7 @@
 import type { Concern, ConcernContext, OpenRequests, ShutdownStep } from '../core/index.js';
 import { SHUTDOWN_OFF } from './options.js';
 import type { ResolvedHealthOptions, ResolvedShutdownOptions } from './options.js';
-import type { CheckOptions, HealthCheck } from './checks.js';
+import type { CheckOptions, HealthCheck, PoolStats } from './checks.js';
 import { createHealth } from './index.js';
 import type { Health, HealthSubsystem } from './index.js';
 import type { Lifecycle } from './lifecycle.js';
@@ -16,6 +16,8 @@ export interface HealthConcern extends Concern {
   readonly lifecycle: Lifecycle;
   /** Registers a check (a no-op with health off): the sink other concerns get. */
   registerCheck(name: string, check: HealthCheck, options?: CheckOptions): void;
+  /** Adds a pool to the pool gauges; undefined when health or metrics are off (no gauges are served). */
+  readonly watchPool: ((name: string, stats: () => PoolStats | undefined) => void) | undefined;
 }
 
 /**
@@ -42,6 +44,7 @@ export function healthConcern(ctx: ConcernContext, options: ResolvedHealthOption
     api: h.api,
     lifecycle: h.lifecycle,
     registerCheck: (name, check, checkOptions) => h.api.register(name, check, checkOptions),
+    watchPool: registry === undefined || options === false ? undefined : (name, stats) => h.watchPool(name, stats),
     // While the servers close, each finished response releases its keep-alive socket at once.
     hook: h.lifecycle.requestHook,
     endpoints: options === false ? [] : h.endpoints.map(([path, handler]) => ({ path, handler, port: options.port, host: options.host })),

@@ -52,6 +52,8 @@ export interface HealthSubsystem {
   /** `[path, handler]` pairs to serve (none when health is off). */
   readonly endpoints: [string, (req: IncomingMessage, res: ServerResponse) => Promise<void>][];
   poolStats(): [string, PoolStats][];
+  /** Adds a pool to the pool gauges (a pool given to instrumentPostgres); a check's pool of the same name wins. */
+  watchPool(name: string, stats: () => PoolStats | undefined): void;
   /** Stops background refresh and checker resources. */
   close(): void;
 }
@@ -69,6 +71,7 @@ export interface CreateHealthInput {
 export function createHealth(input: CreateHealthInput): HealthSubsystem {
   const { options, logger, report } = input;
   const lifecycle = new Lifecycle();
+  const pools = new Map<string, () => PoolStats | undefined>();
   const runner = new CheckRunner({
     timeoutMs: options === false ? HEALTH_DEFAULTS.timeoutMs : options.timeoutMs,
     cacheMs: options === false ? 0 : options.cacheMs,
@@ -119,7 +122,22 @@ export function createHealth(input: CreateHealthInput): HealthSubsystem {
     api,
     lifecycle,
     endpoints,
-    poolStats: () => runner.poolStats(),
+    poolStats: () => {
+      const out = runner.poolStats();
+      if (pools.size === 0) return out;
+      const seen = new Set(out.map(([name]) => name));
+      for (const [name, stats] of pools) {
+        if (seen.has(name)) continue;
+        try {
+          const s = stats();
+          if (s !== undefined) out.push([name, s]);
+        } catch (error) {
+          report(error, `db-pool-stats:${name}`);
+        }
+      }
+      return out;
+    },
+    watchPool: (name, stats) => void pools.set(name, stats),
     close: () => runner.close(),
   };
 }

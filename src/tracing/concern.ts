@@ -3,10 +3,13 @@ import type { Attributes, Span, Tracer } from '@opentelemetry/api';
 import type { Concern, ConcernContext } from '../core/index.js';
 import type { ResolvedTracingOptions } from './options.js';
 import { createTracing } from './index.js';
+import type { TracingSubsystem } from './index.js';
 
 export interface TracingConcern extends Concern {
   readonly tracer: Tracer;
   withSpan<T>(name: string, fn: (span: Span) => T | Promise<T>, attributes?: Attributes): Promise<T>;
+  /** Child spans of this instance's requests, for the db concern. */
+  readonly spans: TracingSubsystem['spans'];
 }
 
 /**
@@ -38,6 +41,7 @@ export function tracingConcern(ctx: ConcernContext, options: ResolvedTracingOpti
     name: 'tracing',
     tracer: tracing.tracer,
     withSpan: tracing.withSpan,
+    spans: tracing.spans,
     hook: tracing.hook,
     shutdown: [{ phase: 'flush', name: 'tracing', run: () => tracing.shutdown() }],
   };

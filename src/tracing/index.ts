@@ -49,6 +49,8 @@ export interface TracingSubsystem {
   /** True when the application registered its own global TracerProvider and periscope uses it. */
   readonly usesAppProvider: boolean;
   withSpan<T>(name: string, fn: (span: Span) => T | Promise<T>, attributes?: Attributes): Promise<T>;
+  /** Starts child spans the way outgoing calls get theirs, and tells this instance's spans from another's (the db concern's sink). */
+  readonly spans: { startSpan: StartSpan; owns: (span: Span) => boolean };
   /** Stops the outgoing-call subscriptions and flushes pending spans within the shutdown timeout. Idempotent. */
   shutdown(): Promise<void>;
 }
@@ -263,6 +265,7 @@ export function createTracing(input: CreateTracingInput): TracingSubsystem {
     queue,
     usesAppProvider: fromApp !== undefined,
     withSpan,
+    spans: { startSpan, owns },
     shutdown() {
       stopped ??= (async () => {
         outgoing?.unsubscribe();
