@@ -40,3 +40,4 @@ export type {
 } from './health/index.js';
 export type { HealthOptions, ShutdownOptions, ResolvedHealthOptions, ResolvedShutdownOptions } from './health/options.js';
 export type { TracingOptions, TracingExporter, ResolvedTracingOptions } from './tracing/options.js';
+export type { DiagnosticsOptions, ResolvedDiagnosticsOptions } from './diagnostics/options.js';

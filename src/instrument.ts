@@ -14,6 +14,7 @@ import { loggingConcern, silentLogger } from './logging/index.js';
 import { tracingConcern, TRACER_NAME } from './tracing/index.js';
 import { healthConcern, shutdownConcern } from './health/index.js';
 import { breakersConcern, slowRequestsConcern } from './resilience/index.js';
+import { diagnosticsConcern } from './diagnostics/index.js';
 import { attachAdapter, frameworkOf } from './adapters/index.js';
 import type { ExpressAppLike, FastifyAppLike } from './adapters/index.js';
 
@@ -77,11 +78,12 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
     durationBuckets: o.metrics === false ? [] : o.metrics.durationBuckets,
     registerCheck: o.health === false ? undefined : health.registerCheck,
   });
+  const diagnostics = o.diagnostics === false ? undefined : diagnosticsConcern(ctx, o.diagnostics);
   // The shutdown runs every concern's steps, read from the composition when it runs.
   const open = new OpenRequests();
   const shutdown = shutdownConcern(ctx, o.shutdown, { lifecycle: health.lifecycle, steps: (phase) => concerns.steps(phase), requests: open });
   // Tracing first, so every later hook (metrics exemplars, logs) finds the trace ID on the scope.
-  const concerns = compose([tracing, metrics, push, logging, slow, health, breakers, shutdown], reporter.report);
+  const concerns = compose([tracing, metrics, push, logging, slow, health, breakers, diagnostics, shutdown], reporter.report);
 
   const ignore = o.ignore.length === 0 ? undefined : compileRoutes(o.ignore);
   attachAdapter(framework, app, o, {
@@ -103,7 +105,7 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
     tracer: tracing?.tracer ?? trace.getTracer(TRACER_NAME),
     withSpan: tracing?.withSpan ?? withoutTracing,
     managementServer: concerns.management.server(),
-    managementAddress: (which?: 'metrics' | 'health') => concerns.management.address(which),
+    managementAddress: (which?: 'metrics' | 'health' | 'diagnostics') => concerns.management.address(which),
     breaker: breakers.breaker,
     health: health.api,
     onShutdown(fn: () => unknown): void {

@@ -15,6 +15,8 @@ import { resolveHealth, resolveShutdown } from './health/options.js';
 import type { HealthOptions, ResolvedHealthOptions, ResolvedShutdownOptions, ShutdownOptions } from './health/options.js';
 import { resolveSlowRequests } from './resilience/options.js';
 import type { ResolvedSlowRequestsOptions } from './resilience/options.js';
+import { resolveDiagnostics } from './diagnostics/options.js';
+import type { DiagnosticsOptions, ResolvedDiagnosticsOptions } from './diagnostics/options.js';
 
 // The root options: the top-level keys only. Each concern's options.ts owns its types, defaults,
 // environment variables and validation; this file hands it its key.
@@ -75,6 +77,12 @@ export interface PeriscopeOptions {
   slowRequests?: { thresholdMs?: number } | false;
   /** OpenTelemetry tracing; `false` turns it off. Default `true` (all defaults). */
   tracing?: boolean | TracingOptions;
+  /**
+   * CPU and heap profiles (pprof), heap snapshots, live resources and the effective
+   * configuration under `/debug`, and the event-loop stall watchdog. Off by default; on, it
+   * needs `auth` or a management `port` on a loopback `host`. Default `false`.
+   */
+  diagnostics?: false | DiagnosticsOptions;
 }
 
 export interface ResolvedOptions {
@@ -93,6 +101,7 @@ export interface ResolvedOptions {
   readonly logging: ResolvedLoggingOptions | false;
   readonly slowRequests: ResolvedSlowRequestsOptions | false;
   readonly tracing: ResolvedTracingOptions | false;
+  readonly diagnostics: ResolvedDiagnosticsOptions | false;
 }
 
 const TOP_LEVEL_KEYS = [
@@ -110,6 +119,7 @@ const TOP_LEVEL_KEYS = [
   'health',
   'shutdown',
   'server',
+  'diagnostics',
 ];
 
 function checkRoutes(value: unknown): readonly string[] {
@@ -174,5 +184,6 @@ export function resolveOptions(options: unknown, env: Env = readEnv(), warn: (w:
     health,
     shutdown: resolveShutdown(o.shutdown, read),
     server: checkServer(o.server),
+    diagnostics: resolveDiagnostics(o.diagnostics),
   });
 }
