@@ -2,7 +2,8 @@ import type { Server } from 'node:http';
 import { Registry } from '@prometheus-io/client';
 import { INVALID_SPAN_CONTEXT, trace } from '@opentelemetry/api';
 import type { Span } from '@opentelemetry/api';
-import { compileRoutes, compose, Core, OpenRequests, Reporter } from './core/index.js';
+import { compileRoutes, compose, Core, describeOptions, OpenRequests, Reporter } from './core/index.js';
+import { OPTION_ENV } from './core/env.js';
 import type { ConcernContext } from './core/index.js';
 import { createError, describeValue } from './errors.js';
 import { emitEnvWarning, readEnv, resolveOptions } from './options.js';
@@ -42,7 +43,8 @@ export function instrument(app: Server, options?: PeriscopeOptions): Periscope;
 export function instrument(app: unknown, options?: PeriscopeOptions): Periscope {
   // Ignored environment values are told through periscope's logger once it exists.
   const envWarnings: EnvWarning[] = [];
-  const o = resolveOptions(options, readEnv(), (w) => envWarnings.push(w));
+  let taken: ReadonlyMap<string, 'env' | 'file'> = new Map();
+  const o = resolveOptions(options, readEnv(), (w) => envWarnings.push(w), (t) => (taken = t));
   const framework = frameworkOf(app, o);
 
   // The composition root: the context every concern gets, then the concerns in hook order.
@@ -78,7 +80,9 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
     durationBuckets: o.metrics === false ? [] : o.metrics.durationBuckets,
     registerCheck: o.health === false ? undefined : health.registerCheck,
   });
-  const diagnostics = o.diagnostics === false ? undefined : diagnosticsConcern(ctx, o.diagnostics);
+  const diagnostics = o.diagnostics === false ? undefined : diagnosticsConcern(ctx, o.diagnostics, {
+          config: () => ({ options: describeOptions(o, options, taken, OPTION_ENV) }),
+        });
   // The shutdown runs every concern's steps, read from the composition when it runs.
   const open = new OpenRequests();
   const shutdown = shutdownConcern(ctx, o.shutdown, { lifecycle: health.lifecycle, steps: (phase) => concerns.steps(phase), requests: open });

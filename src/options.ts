@@ -161,16 +161,21 @@ function checkSharedPort(metrics: ResolvedMetricsOptions | false, health: Resolv
  * `PERISCOPE_ERR_INVALID_OPTION`; an invalid environment value is reported once through
  * `warn` and ignored (treated as unset), as the OpenTelemetry specification asks.
  */
-export function resolveOptions(options: unknown, env: Env = readEnv(), warn: (w: EnvWarning) => void = emitEnvWarning): ResolvedOptions {
+export function resolveOptions(
+  options: unknown,
+  env: Env = readEnv(),
+  warn: (w: EnvWarning) => void = emitEnvWarning,
+  taken?: (variables: ReadonlyMap<string, 'env' | 'file'>) => void,
+): ResolvedOptions {
   if (options === undefined) options = {};
   if (!isPlainObject(options)) throw invalid('options', options, 'an object');
   checkKeys(options, TOP_LEVEL_KEYS, '');
   const o = options;
   const read = new EnvReader(env, warn);
   const metrics = resolveMetrics(o.metrics, read);
-  const health = resolveHealth(o.health);
+  const health = resolveHealth(o.health, read);
   checkSharedPort(metrics, health);
-  return Object.freeze({
+  const resolved: ResolvedOptions = Object.freeze({
     ...resolveIdentity(o, read),
     commit: optString(o.commit, 'commit') ?? read.text('GIT_COMMIT') ?? read.text('SOURCE_COMMIT') ?? read.text('COMMIT_SHA') ?? 'unknown',
     metrics,
@@ -184,6 +189,8 @@ export function resolveOptions(options: unknown, env: Env = readEnv(), warn: (w:
     health,
     shutdown: resolveShutdown(o.shutdown, read),
     server: checkServer(o.server),
-    diagnostics: resolveDiagnostics(o.diagnostics),
+    diagnostics: resolveDiagnostics(o.diagnostics, read),
   });
+  taken?.(read.taken());
+  return resolved;
 }

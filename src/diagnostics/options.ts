@@ -1,6 +1,7 @@
 import type { EndpointAuth } from '../core/index.js';
+import type { EnvReader } from '../core/env.js';
 import { createError } from '../errors.js';
-import { checkAuth, checkInt, checkKeys, checkPath, checkPort, invalid, isPlainObject, optString } from '../core/validate.js';
+import { authOption, checkInt, checkKeys, checkPath, checkPort, invalid, isPlainObject, optString } from '../core/validate.js';
 
 /**
  * Options of the diagnostics endpoints (`/debug/pprof/profile`, `/debug/pprof/heap`,
@@ -48,14 +49,14 @@ export function isLoopback(host: string): boolean {
  * `diagnostics`: `undefined` and `false` are off. Anything on must be guarded: with `auth`, or on
  * a management port bound to a loopback host; otherwise `PERISCOPE_ERR_UNGUARDED_DIAGNOSTICS`.
  */
-export function resolveDiagnostics(value: unknown): ResolvedDiagnosticsOptions | false {
+export function resolveDiagnostics(value: unknown, read: EnvReader): ResolvedDiagnosticsOptions | false {
   if (value === undefined || value === false) return false;
   if (value !== true && !isPlainObject(value)) throw invalid('diagnostics', value, 'false or an object of diagnostics options ({ auth } or { port, host: "127.0.0.1" })');
   const d: Record<string, unknown> = isPlainObject(value) ? value : {};
   checkKeys(d, KEYS, 'diagnostics.');
   const port = checkPort(d.port, 'diagnostics.port');
   const host = optString(d.host, 'diagnostics.host');
-  const auth = checkAuth(d.auth, 'diagnostics.auth');
+  const auth = authOption(d.auth, 'diagnostics.auth', read, 'DIAGNOSTICS');
   if (host !== undefined && port === undefined) throw invalid('diagnostics.host', host, 'a host only together with diagnostics.port');
   if (auth === undefined) {
     if (port === undefined) {
