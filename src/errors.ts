@@ -33,6 +33,10 @@ export const ERRORS = {
     `Circuit breaker "${name}" rejected the call and its fallback threw: ${message}.`,
   PERISCOPE_ERR_DUPLICATE_BREAKER: (name: string) =>
     `A circuit breaker named "${name}" already exists on this handle; create it once and keep the breaker obs.breaker() returned.`,
+  PERISCOPE_ERR_UNGUARDED_DIAGNOSTICS: (option: string, where: string) =>
+    `Refusing to serve diagnostics (CPU and heap profiles, heap snapshots) ${where}: \`${option}\` exposes the process's memory. Set diagnostics.auth ({ bearerToken } or { username, password }), or serve them on diagnostics.port with diagnostics.host "127.0.0.1".`,
+  PERISCOPE_ERR_SECRET_FILE: (variable: string, problem: string) =>
+    `Cannot take the credential of ${variable}: it ${problem}. The credential is required as set, so periscope does not start without it.`,
 } as const satisfies Record<`PERISCOPE_ERR_${string}`, (...args: never[]) => string>;
 
 export type PeriscopeErrorCode = keyof typeof ERRORS;

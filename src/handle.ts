@@ -52,7 +52,7 @@ export interface Periscope {
    * Resolves with the address of the management server that serves `which` (default: the
    * one in `managementServer`) once it listens; undefined when that concern is served in-band.
    */
-  managementAddress(which?: 'metrics' | 'health'): Promise<AddressInfo | undefined>;
+  managementAddress(which?: 'metrics' | 'health' | 'diagnostics'): Promise<AddressInfo | undefined>;
   /**
    * A {@link CircuitBreaker} metered in this handle's registry (when metrics are on). Names
    * are unique per handle: a second call with the same name throws

@@ -41,3 +41,4 @@ export type {
 export type { HealthOptions, ShutdownOptions, ResolvedHealthOptions, ResolvedShutdownOptions } from './health/options.js';
 export type { TracingOptions, TracingExporter, ResolvedTracingOptions } from './tracing/options.js';
 export type { DbOptions, ResolvedDbOptions, InstrumentPostgresOptions } from './db/index.js';
+export type { DiagnosticsOptions, ResolvedDiagnosticsOptions } from './diagnostics/options.js';

@@ -2,7 +2,8 @@ import type { Server } from 'node:http';
 import { Registry } from '@prometheus-io/client';
 import { INVALID_SPAN_CONTEXT, trace } from '@opentelemetry/api';
 import type { Span } from '@opentelemetry/api';
-import { compileRoutes, compose, Core, OpenRequests, Reporter } from './core/index.js';
+import { compileRoutes, compose, Core, describeOptions, OpenRequests, Reporter } from './core/index.js';
+import { OPTION_ENV } from './core/env.js';
 import type { ConcernContext } from './core/index.js';
 import { createError, describeValue } from './errors.js';
 import { emitEnvWarning, readEnv, resolveOptions } from './options.js';
@@ -15,6 +16,7 @@ import { tracingConcern, TRACER_NAME } from './tracing/index.js';
 import { healthConcern, shutdownConcern } from './health/index.js';
 import { breakersConcern, slowRequestsConcern } from './resilience/index.js';
 import { dbConcern } from './db/index.js';
+import { diagnosticsConcern } from './diagnostics/index.js';
 import { attachAdapter, frameworkOf } from './adapters/index.js';
 import type { ExpressAppLike, FastifyAppLike } from './adapters/index.js';
 
@@ -42,7 +44,8 @@ export function instrument(app: Server, options?: PeriscopeOptions): Periscope;
 export function instrument(app: unknown, options?: PeriscopeOptions): Periscope {
   // Ignored environment values are told through periscope's logger once it exists.
   const envWarnings: EnvWarning[] = [];
-  const o = resolveOptions(options, readEnv(), (w) => envWarnings.push(w));
+  let taken: ReadonlyMap<string, 'env' | 'file'> = new Map();
+  const o = resolveOptions(options, readEnv(), (w) => envWarnings.push(w), (t) => (taken = t));
   const framework = frameworkOf(app, o);
 
   // The composition root: the context every concern gets, then the concerns in hook order.
@@ -79,11 +82,14 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
     registerCheck: o.health === false ? undefined : health.registerCheck,
   });
   const db = dbConcern(ctx, o.db, { spans: tracing?.spans, watchPool: health.watchPool });
+  const diagnostics = o.diagnostics === false ? undefined : diagnosticsConcern(ctx, o.diagnostics, {
+          config: () => ({ options: describeOptions(o, options, taken, OPTION_ENV) }),
+        });
   // The shutdown runs every concern's steps, read from the composition when it runs.
   const open = new OpenRequests();
   const shutdown = shutdownConcern(ctx, o.shutdown, { lifecycle: health.lifecycle, steps: (phase) => concerns.steps(phase), requests: open });
   // Tracing first, so every later hook (metrics exemplars, logs) finds the trace ID on the scope.
-  const concerns = compose([tracing, metrics, push, logging, slow, health, breakers, db, shutdown], reporter.report);
+  const concerns = compose([tracing, metrics, push, logging, slow, health, breakers, db, diagnostics, shutdown], reporter.report);
 
   const ignore = o.ignore.length === 0 ? undefined : compileRoutes(o.ignore);
   attachAdapter(framework, app, o, {
@@ -105,7 +111,7 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
     tracer: tracing?.tracer ?? trace.getTracer(TRACER_NAME),
     withSpan: tracing?.withSpan ?? withoutTracing,
     managementServer: concerns.management.server(),
-    managementAddress: (which?: 'metrics' | 'health') => concerns.management.address(which),
+    managementAddress: (which?: 'metrics' | 'health' | 'diagnostics') => concerns.management.address(which),
     breaker: breakers.breaker,
     instrumentPostgres: db.instrumentPostgres,
     health: health.api,

@@ -17,6 +17,8 @@ import { resolveSlowRequests } from './resilience/options.js';
 import { resolveDb } from './db/options.js';
 import type { DbOptions, ResolvedDbOptions } from './db/options.js';
 import type { ResolvedSlowRequestsOptions } from './resilience/options.js';
+import { resolveDiagnostics } from './diagnostics/options.js';
+import type { DiagnosticsOptions, ResolvedDiagnosticsOptions } from './diagnostics/options.js';
 
 // The root options: the top-level keys only. Each concern's options.ts owns its types, defaults,
 // environment variables and validation; this file hands it its key.
@@ -83,6 +85,12 @@ export interface PeriscopeOptions {
    * Default `true` (`{ redis: true, slowQueryMs: 1000 }`).
    */
   db?: boolean | DbOptions;
+  /**
+   * CPU and heap profiles (pprof), heap snapshots, live resources and the effective
+   * configuration under `/debug`, and the event-loop stall watchdog. Off by default; on, it
+   * needs `auth` or a management `port` on a loopback `host`. Default `false`.
+   */
+  diagnostics?: false | DiagnosticsOptions;
 }
 
 export interface ResolvedOptions {
@@ -102,6 +110,7 @@ export interface ResolvedOptions {
   readonly slowRequests: ResolvedSlowRequestsOptions | false;
   readonly tracing: ResolvedTracingOptions | false;
   readonly db: ResolvedDbOptions | false;
+  readonly diagnostics: ResolvedDiagnosticsOptions | false;
 }
 
 const TOP_LEVEL_KEYS = [
@@ -120,6 +129,7 @@ const TOP_LEVEL_KEYS = [
   'shutdown',
   'server',
   'db',
+  'diagnostics',
 ];
 
 function checkRoutes(value: unknown): readonly string[] {
@@ -161,16 +171,21 @@ function checkSharedPort(metrics: ResolvedMetricsOptions | false, health: Resolv
  * `PERISCOPE_ERR_INVALID_OPTION`; an invalid environment value is reported once through
  * `warn` and ignored (treated as unset), as the OpenTelemetry specification asks.
  */
-export function resolveOptions(options: unknown, env: Env = readEnv(), warn: (w: EnvWarning) => void = emitEnvWarning): ResolvedOptions {
+export function resolveOptions(
+  options: unknown,
+  env: Env = readEnv(),
+  warn: (w: EnvWarning) => void = emitEnvWarning,
+  taken?: (variables: ReadonlyMap<string, 'env' | 'file'>) => void,
+): ResolvedOptions {
   if (options === undefined) options = {};
   if (!isPlainObject(options)) throw invalid('options', options, 'an object');
   checkKeys(options, TOP_LEVEL_KEYS, '');
   const o = options;
   const read = new EnvReader(env, warn);
   const metrics = resolveMetrics(o.metrics, read);
-  const health = resolveHealth(o.health);
+  const health = resolveHealth(o.health, read);
   checkSharedPort(metrics, health);
-  return Object.freeze({
+  const resolved: ResolvedOptions = Object.freeze({
     ...resolveIdentity(o, read),
     commit: optString(o.commit, 'commit') ?? read.text('GIT_COMMIT') ?? read.text('SOURCE_COMMIT') ?? read.text('COMMIT_SHA') ?? 'unknown',
     metrics,
@@ -185,5 +200,8 @@ export function resolveOptions(options: unknown, env: Env = readEnv(), warn: (w:
     shutdown: resolveShutdown(o.shutdown, read),
     server: checkServer(o.server),
     db: resolveDb(o.db),
+    diagnostics: resolveDiagnostics(o.diagnostics, read),
   });
+  taken?.(read.taken());
+  return resolved;
 }

@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ENV_VARS } from '../src/core/env.js';
 import type { EnvVar } from '../src/core/env.js';
@@ -13,6 +15,10 @@ import type { ResolvedMetricsOtlpOptions } from '../src/metrics/otlp-options.js'
 // default, as the OpenTelemetry environment-variable specification asks.
 
 const identity = { serviceName: 'svc', version: '1.0.0' };
+
+/** A secret file as Kubernetes mounts one: the value and a trailing newline. */
+const SECRET_FILE = join(mkdtempSync(join(tmpdir(), 'periscope-env-')), 'secret');
+writeFileSync(SECRET_FILE, 'from-a-file\n');
 
 function resolve(env: NodeJS.ProcessEnv, options: Record<string, unknown> = identity): { resolved: ResolvedOptions; warnings: EnvWarning[] } {
   const warnings: EnvWarning[] = [];
@@ -153,6 +159,21 @@ const ROWS: Row[] = [
   { variable: 'GIT_COMMIT', pick: (r) => r.commit, valid: 'abc123', expected: 'abc123', invalid: null },
   { variable: 'SOURCE_COMMIT', pick: (r) => r.commit, valid: 'def456', expected: 'def456', invalid: null },
   { variable: 'COMMIT_SHA', pick: (r) => r.commit, valid: '0a1b2c', expected: '0a1b2c', invalid: null },
+  { variable: 'PERISCOPE_METRICS_TOKEN', pick: (r) => (r.metrics as { auth: unknown }).auth, valid: 'tok3n', expected: { bearerToken: 'tok3n' }, invalid: null },
+  { variable: 'PERISCOPE_METRICS_TOKEN_FILE', pick: (r) => (r.metrics as { auth: unknown }).auth, valid: SECRET_FILE, expected: { bearerToken: 'from-a-file' }, invalid: null },
+  { variable: 'PERISCOPE_METRICS_USERNAME', with: { PERISCOPE_METRICS_PASSWORD: 'pa55' }, pick: (r) => (r.metrics as { auth: unknown }).auth, valid: 'ops', expected: { username: 'ops', password: 'pa55' }, invalid: null },
+  { variable: 'PERISCOPE_METRICS_PASSWORD', with: { PERISCOPE_METRICS_USERNAME: 'ops' }, pick: (r) => (r.metrics as { auth: unknown }).auth, valid: 'pa55', expected: { username: 'ops', password: 'pa55' }, invalid: null },
+  { variable: 'PERISCOPE_METRICS_PASSWORD_FILE', with: { PERISCOPE_METRICS_USERNAME: 'ops' }, pick: (r) => (r.metrics as { auth: unknown }).auth, valid: SECRET_FILE, expected: { username: 'ops', password: 'from-a-file' }, invalid: null },
+  { variable: 'PERISCOPE_HEALTH_TOKEN', pick: (r) => (r.health as { auth: unknown }).auth, valid: 'tok3n', expected: { bearerToken: 'tok3n' }, invalid: null },
+  { variable: 'PERISCOPE_HEALTH_TOKEN_FILE', pick: (r) => (r.health as { auth: unknown }).auth, valid: SECRET_FILE, expected: { bearerToken: 'from-a-file' }, invalid: null },
+  { variable: 'PERISCOPE_HEALTH_USERNAME', with: { PERISCOPE_HEALTH_PASSWORD: 'pa55' }, pick: (r) => (r.health as { auth: unknown }).auth, valid: 'ops', expected: { username: 'ops', password: 'pa55' }, invalid: null },
+  { variable: 'PERISCOPE_HEALTH_PASSWORD', with: { PERISCOPE_HEALTH_USERNAME: 'ops' }, pick: (r) => (r.health as { auth: unknown }).auth, valid: 'pa55', expected: { username: 'ops', password: 'pa55' }, invalid: null },
+  { variable: 'PERISCOPE_HEALTH_PASSWORD_FILE', with: { PERISCOPE_HEALTH_USERNAME: 'ops' }, pick: (r) => (r.health as { auth: unknown }).auth, valid: SECRET_FILE, expected: { username: 'ops', password: 'from-a-file' }, invalid: null },
+  { variable: 'PERISCOPE_DIAGNOSTICS_TOKEN', options: { ...identity, diagnostics: { stallMs: false } }, pick: (r) => (r.diagnostics as { auth: unknown }).auth, valid: 'tok3n', expected: { bearerToken: 'tok3n' }, invalid: null },
+  { variable: 'PERISCOPE_DIAGNOSTICS_TOKEN_FILE', options: { ...identity, diagnostics: { stallMs: false } }, pick: (r) => (r.diagnostics as { auth: unknown }).auth, valid: SECRET_FILE, expected: { bearerToken: 'from-a-file' }, invalid: null },
+  { variable: 'PERISCOPE_DIAGNOSTICS_USERNAME', with: { PERISCOPE_DIAGNOSTICS_PASSWORD: 'pa55' }, options: { ...identity, diagnostics: { stallMs: false } }, pick: (r) => (r.diagnostics as { auth: unknown }).auth, valid: 'ops', expected: { username: 'ops', password: 'pa55' }, invalid: null },
+  { variable: 'PERISCOPE_DIAGNOSTICS_PASSWORD', with: { PERISCOPE_DIAGNOSTICS_USERNAME: 'ops' }, options: { ...identity, diagnostics: { stallMs: false } }, pick: (r) => (r.diagnostics as { auth: unknown }).auth, valid: 'pa55', expected: { username: 'ops', password: 'pa55' }, invalid: null },
+  { variable: 'PERISCOPE_DIAGNOSTICS_PASSWORD_FILE', with: { PERISCOPE_DIAGNOSTICS_USERNAME: 'ops' }, options: { ...identity, diagnostics: { stallMs: false } }, pick: (r) => (r.diagnostics as { auth: unknown }).auth, valid: SECRET_FILE, expected: { username: 'ops', password: 'from-a-file' }, invalid: null },
   { variable: 'KUBERNETES_SERVICE_HOST', pick: (r) => (r.shutdown as { drainDelayMs: number }).drainDelayMs, valid: '10.96.0.1', expected: 5000, invalid: null },
 ];
 

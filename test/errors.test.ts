@@ -19,6 +19,14 @@ const ROWS: { [C in PeriscopeErrorCode]: readonly [ErrorArgs<C>, string] } = {
   PERISCOPE_ERR_CIRCUIT_OPEN: [['pay', 'half_open'], 'Circuit breaker "pay" is half open with every trial call in flight; the call was rejected without running.'],
   PERISCOPE_ERR_CIRCUIT_TIMEOUT: [['pay', 250], 'Call through circuit breaker "pay" timed out after 250 ms; its signal was aborted.'],
   PERISCOPE_ERR_CIRCUIT_FALLBACK: [['pay', 'no cache'], 'Circuit breaker "pay" rejected the call and its fallback threw: no cache.'],
+  PERISCOPE_ERR_UNGUARDED_DIAGNOSTICS: [
+    ['diagnostics', 'on the app port without diagnostics.auth'],
+    'Refusing to serve diagnostics (CPU and heap profiles, heap snapshots) on the app port without diagnostics.auth: `diagnostics` exposes the process\'s memory. Set diagnostics.auth ({ bearerToken } or { username, password }), or serve them on diagnostics.port with diagnostics.host "127.0.0.1".',
+  ],
+  PERISCOPE_ERR_SECRET_FILE: [
+    ['PERISCOPE_METRICS_TOKEN_FILE', 'names a file that cannot be read (ENOENT: /run/secrets/metrics)'],
+    'Cannot take the credential of PERISCOPE_METRICS_TOKEN_FILE: it names a file that cannot be read (ENOENT: /run/secrets/metrics). The credential is required as set, so periscope does not start without it.',
+  ],
   PERISCOPE_ERR_DUPLICATE_BREAKER: [['pay'], 'A circuit breaker named "pay" already exists on this handle; create it once and keep the breaker obs.breaker() returned.'],
 };
 

@@ -9,7 +9,7 @@ export const require = createRequire(import.meta.url);
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** Every variant the harness knows, in table order. */
-export const VARIANTS = ['bare', 'metrics', 'metrics+logs', 'full-10', 'full-100', 'peer-metrics', 'peer-full-10', 'peer-full-100'];
+export const VARIANTS = ['bare', 'metrics', 'metrics+logs', 'full-10', 'full-100', 'peer-metrics', 'peer-full-10', 'peer-full-100', 'full-10+diag', 'full-10+watchdog'];
 
 /** `node server.mjs VARIANT [--sink URL] [--max-series N] [--extra-routes N]`. */
 export function parseArgs(argv = process.argv.slice(2)) {
@@ -19,7 +19,10 @@ export function parseArgs(argv = process.argv.slice(2)) {
     const i = argv.indexOf(name);
     return i >= 0 ? argv[i + 1] : undefined;
   };
-  const full = /full-(\d+)$/.exec(variant);
+  const full = /^full-(\d+)/.exec(variant) ?? /^peer-full-(\d+)$/.exec(variant);
+  // `+diag`: diagnostics on a loopback side port, watchdog off; `+watchdog`: the same with the
+  // stall watchdog on (its default), so the pair measures the watchdog alone.
+  const diagnostics = variant.endsWith('+diag') ? { port: 0, host: '127.0.0.1', stallMs: false } : variant.endsWith('+watchdog') ? { port: 0, host: '127.0.0.1' } : undefined;
   return {
     variant,
     peer: variant.startsWith('peer-'),
@@ -29,6 +32,7 @@ export function parseArgs(argv = process.argv.slice(2)) {
     sink: opt('--sink') ?? 'http://127.0.0.1:4318/v1/traces',
     maxSeries: opt('--max-series') === undefined ? undefined : Number(opt('--max-series')),
     extraRoutes: Number(opt('--extra-routes') ?? 0),
+    diagnostics,
   };
 }
 
@@ -66,6 +70,7 @@ export async function instrumentPeriscope(app, args) {
     metrics: args.maxSeries === undefined ? true : { maxSeries: args.maxSeries },
     logging: args.logs ? { destination: 'stdout' } : false,
     tracing: args.tracing ? { endpoint: args.sink, exporter: 'otlp', sampleRatio: args.sampleRatio } : false,
+    ...(args.diagnostics === undefined ? {} : { diagnostics: args.diagnostics }),
   };
   for (;;) {
     try {

@@ -1,7 +1,19 @@
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, join, sep } from 'node:path';
+import { createError } from '../errors.js';
 import { sanitizeText } from './sanitize.js';
 import { isHttpUrl, optString } from './validate.js';
+
+/** The credential variables of one endpoint family: a bearer token, or a basic-auth user and password. */
+function CREDENTIAL_VARS<P extends string>(p: P) {
+  return [
+    `PERISCOPE_${p}_TOKEN`,
+    `PERISCOPE_${p}_TOKEN_FILE`,
+    `PERISCOPE_${p}_USERNAME`,
+    `PERISCOPE_${p}_PASSWORD`,
+    `PERISCOPE_${p}_PASSWORD_FILE`,
+  ] as const;
+}
 
 /**
  * Every environment variable periscope reads. `readEnv()` copies exactly these, so this list
@@ -42,6 +54,10 @@ export const ENV_VARS = [
   'SOURCE_COMMIT',
   'COMMIT_SHA',
   'KUBERNETES_SERVICE_HOST',
+  // Endpoint credentials; each *_TOKEN and *_PASSWORD may instead name a file (`*_FILE`), read once.
+  ...CREDENTIAL_VARS('METRICS'),
+  ...CREDENTIAL_VARS('HEALTH'),
+  ...CREDENTIAL_VARS('DIAGNOSTICS'),
 ] as const;
 
 export type EnvVar = (typeof ENV_VARS)[number];
@@ -116,10 +132,50 @@ export class EnvReader {
   readonly #env: Env;
   readonly #warn: (w: EnvWarning) => void;
   readonly #warned = new Set<string>();
+  /** Each variable read and taken, and whether its value came from the variable or from the file it names. */
+  readonly #taken = new Map<string, 'env' | 'file'>();
 
   constructor(env: Env, warn: (w: EnvWarning) => void) {
-    this.#env = env;
+    this.#env = new Proxy(env, {
+      // Every getter reads through here: a value read is taken unless ignore() says otherwise.
+      get: (target, name: string) => {
+        const v = target[name as EnvVar];
+        if (v !== undefined && !this.#taken.has(name)) this.#taken.set(name, 'env');
+        return v;
+      },
+    });
     this.#warn = warn;
+  }
+
+  /** The variables whose values were taken (not ignored), with where each came from: for `/debug/config`. */
+  taken(): ReadonlyMap<string, 'env' | 'file'> {
+    return this.#taken;
+  }
+
+  /**
+   * A credential: `name` (e.g. `PERISCOPE_METRICS_TOKEN`), or the content of the file that
+   * `name_FILE` names (Docker and Kubernetes secrets), read now, trailing newlines trimmed.
+   * Both set, an unreadable file or an empty one throw `PERISCOPE_ERR_SECRET_FILE` naming the
+   * variable; the content is never shown.
+   */
+  secret(name: EnvVar): string | undefined {
+    const fileVar = `${name}_FILE` as EnvVar;
+    const direct = this.#env[name];
+    const path = this.#env[fileVar];
+    if (path === undefined) return direct;
+    this.#taken.delete(fileVar);
+    if (direct !== undefined) throw createError('PERISCOPE_ERR_SECRET_FILE', [fileVar, `${name} is set too; set one of them`], fileVar);
+    let content: string;
+    try {
+      content = readFileSync(path, 'utf8');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
+      throw createError('PERISCOPE_ERR_SECRET_FILE', [fileVar, `names a file that cannot be read (${code}: ${sanitizeText(path, 256)})`], fileVar);
+    }
+    const value = content.replace(/[\r\n]+$/, '');
+    if (value === '') throw createError('PERISCOPE_ERR_SECRET_FILE', [fileVar, `names an empty file (${sanitizeText(path, 256)})`], fileVar);
+    this.#taken.set(name, 'file');
+    return value;
   }
 
   /**
@@ -127,6 +183,7 @@ export class EnvReader {
    * sanitized and capped ({@link ENV_LIMITS}.echo); a custom `message` receives it so.
    */
   ignore(variable: string, value: string, allowed: string, message?: (shown: string) => string): void {
+    this.#taken.delete(variable);
     if (this.#warned.has(variable)) return;
     this.#warned.add(variable);
     const shown = echo(value);
@@ -342,3 +399,38 @@ export function resolveIdentity(o: { serviceName?: unknown; version?: unknown },
   const version = optString(o.version, 'version') ?? app()?.version ?? '0.0.0';
   return { serviceName, version };
 }
+
+/**
+ * Which option each variable feeds (an option path covers everything below it), for
+ * `/debug/config`'s sources. The first variable of a list that was taken is the source.
+ */
+export const OPTION_ENV: Readonly<Record<string, readonly EnvVar[]>> = Object.freeze({
+  serviceName: ['OTEL_SERVICE_NAME', 'OTEL_RESOURCE_ATTRIBUTES'],
+  commit: ['GIT_COMMIT', 'SOURCE_COMMIT', 'COMMIT_SHA'],
+  'logging.level': ['LOG_LEVEL'],
+  tracing: ['OTEL_SDK_DISABLED'],
+  'tracing.endpoint': ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_EXPORTER_OTLP_ENDPOINT'],
+  'tracing.exporter': ['OTEL_TRACES_EXPORTER'],
+  'tracing.protocol': ['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL'],
+  'tracing.compression': ['OTEL_EXPORTER_OTLP_TRACES_COMPRESSION', 'OTEL_EXPORTER_OTLP_COMPRESSION'],
+  'tracing.sampler': ['OTEL_TRACES_SAMPLER', 'OTEL_TRACES_SAMPLER_ARG'],
+  'tracing.headers': ['OTEL_EXPORTER_OTLP_TRACES_HEADERS', 'OTEL_EXPORTER_OTLP_HEADERS'],
+  'tracing.resourceAttributes': ['OTEL_RESOURCE_ATTRIBUTES'],
+  'tracing.propagators': ['OTEL_PROPAGATORS'],
+  'tracing.maxQueueSize': ['OTEL_BSP_MAX_QUEUE_SIZE'],
+  'tracing.maxExportBatchSize': ['OTEL_BSP_MAX_EXPORT_BATCH_SIZE'],
+  'tracing.scheduledDelayMillis': ['OTEL_BSP_SCHEDULE_DELAY'],
+  'tracing.exportTimeoutMillis': ['OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', 'OTEL_EXPORTER_OTLP_TIMEOUT', 'OTEL_BSP_EXPORT_TIMEOUT'],
+  'metrics.otlp': ['OTEL_METRICS_EXPORTER'],
+  'metrics.otlp.endpoint': ['OTEL_EXPORTER_OTLP_METRICS_ENDPOINT', 'OTEL_EXPORTER_OTLP_ENDPOINT'],
+  'metrics.otlp.protocol': ['OTEL_EXPORTER_OTLP_METRICS_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL'],
+  'metrics.otlp.compression': ['OTEL_EXPORTER_OTLP_METRICS_COMPRESSION', 'OTEL_EXPORTER_OTLP_COMPRESSION'],
+  'metrics.otlp.headers': ['OTEL_EXPORTER_OTLP_METRICS_HEADERS', 'OTEL_EXPORTER_OTLP_HEADERS'],
+  'metrics.otlp.intervalMs': ['OTEL_METRIC_EXPORT_INTERVAL'],
+  'metrics.otlp.timeoutMs': ['OTEL_EXPORTER_OTLP_METRICS_TIMEOUT', 'OTEL_EXPORTER_OTLP_TIMEOUT', 'OTEL_METRIC_EXPORT_TIMEOUT'],
+  'metrics.otlp.resourceAttributes': ['OTEL_RESOURCE_ATTRIBUTES'],
+  'shutdown.drainDelayMs': ['KUBERNETES_SERVICE_HOST'],
+  'metrics.auth': ['PERISCOPE_METRICS_TOKEN', 'PERISCOPE_METRICS_PASSWORD', 'PERISCOPE_METRICS_USERNAME'],
+  'health.auth': ['PERISCOPE_HEALTH_TOKEN', 'PERISCOPE_HEALTH_PASSWORD', 'PERISCOPE_HEALTH_USERNAME'],
+  'diagnostics.auth': ['PERISCOPE_DIAGNOSTICS_TOKEN', 'PERISCOPE_DIAGNOSTICS_PASSWORD', 'PERISCOPE_DIAGNOSTICS_USERNAME'],
+});

@@ -12,4 +12,6 @@ export type { LoggerLike, Report } from './reporter.js';
 export { ManagementServers } from './management.js';
 export { compose } from './concern.js';
 export type { Composition, Concern, ConcernContext, EndpointSpec, ShutdownPhase, ShutdownStep } from './concern.js';
+export { describeOptions } from './config-view.js';
+export type { OptionSource, OptionView } from './config-view.js';
 export { isCredentialKey, MASK, maskCredentials, MAX_ECHO_BYTES, sanitizeText } from './sanitize.js';

@@ -1,6 +1,7 @@
 import { createError, describeValue } from '../errors.js';
 import type { PeriscopeError } from '../errors.js';
 import type { EndpointAuth } from './index.js';
+import type { EnvReader, EnvVar } from './env.js';
 
 // The checks every concern's options.ts shares. Each throws PERISCOPE_ERR_INVALID_OPTION naming
 // the option, the value and what is allowed; each returns the fallback for `undefined`.
@@ -134,4 +135,24 @@ export function checkRecord<T>(value: unknown, option: string, ok: (v: unknown) 
 export function otlpSignalUrl(base: string, signal: 'traces' | 'metrics'): string {
   if (new RegExp(`/v1/${signal}/?$`).test(base)) return base;
   return base.endsWith('/') ? `${base}v1/${signal}` : `${base}/v1/${signal}`;
+}
+
+/**
+ * An endpoint's credentials: the option when given (checked by {@link checkAuth}), else from
+ * `PERISCOPE_<family>_TOKEN`, or `_USERNAME` with `_PASSWORD` (each secret also as `_FILE`).
+ * A credential from the environment that is not valid throws, never echoing it: ignoring it
+ * would leave the endpoint open.
+ */
+export function authOption(value: unknown, option: string, read: EnvReader, family: 'METRICS' | 'HEALTH' | 'DIAGNOSTICS'): EndpointAuth | undefined {
+  if (value !== undefined) return checkAuth(value, option);
+  const v = (suffix: string) => `PERISCOPE_${family}_${suffix}` as EnvVar;
+  const token = read.secret(v('TOKEN'));
+  const password = read.secret(v('PASSWORD'));
+  const username = read.string(v('USERNAME'));
+  if (token !== undefined && (password !== undefined || username !== undefined)) {
+    throw invalid(option, '[credentials hidden]', `one of ${v('TOKEN')} or ${v('USERNAME')} with ${v('PASSWORD')}, not both`);
+  }
+  if (token !== undefined) return checkAuth({ bearerToken: token }, `${option} (from ${v('TOKEN')})`);
+  if (password === undefined && username === undefined) return undefined;
+  return checkAuth({ username, password }, `${option} (from ${v('USERNAME')} and ${v('PASSWORD')})`);
 }

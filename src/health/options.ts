@@ -1,6 +1,6 @@
 import type { EndpointAuth } from '../core/index.js';
 import type { EnvReader } from '../core/env.js';
-import { checkAuth, checkBoolean, checkInt, checkKeys, checkPath, checkPort, concernObject, invalid, isPlainObject, optString } from '../core/validate.js';
+import { authOption, checkBoolean, checkInt, checkKeys, checkPath, checkPort, concernObject, invalid, isPlainObject, optString } from '../core/validate.js';
 
 /** Options of the health probes (`/livez`, `/readyz`, `/healthz`). */
 export interface HealthOptions {
@@ -127,7 +127,7 @@ function resolveEventLoop(value: unknown): ResolvedHealthOptions['eventLoop'] {
 }
 
 /** `health` over {@link HEALTH_DEFAULTS} (no environment variable applies); `false` stays false. */
-export function resolveHealth(value: unknown): ResolvedHealthOptions | false {
+export function resolveHealth(value: unknown, read: EnvReader): ResolvedHealthOptions | false {
   const h = concernObject(value, 'health', HEALTH_KEYS);
   if (h === false) return false;
   const d = HEALTH_DEFAULTS;
@@ -147,7 +147,7 @@ export function resolveHealth(value: unknown): ResolvedHealthOptions | false {
     cacheMs: checkInt(h.cacheMs, 'health.cacheMs', 0, 3_600_000, d.cacheMs, MS),
     refreshMs: checkInt(h.refreshMs, 'health.refreshMs', 0, 3_600_000, d.refreshMs, MS),
     eventLoop: resolveEventLoop(h.eventLoop),
-    auth: checkAuth(h.auth, 'health.auth'),
+    auth: authOption(h.auth, 'health.auth', read, 'HEALTH'),
   });
 }
 

@@ -1,7 +1,7 @@
 import type { Registry } from '@prometheus-io/client';
 import type { EndpointAuth } from '../core/index.js';
 import type { EnvReader } from '../core/env.js';
-import { checkAuth, checkBoolean, checkInt, checkPath, checkPort, concernObject, invalid, optString } from '../core/validate.js';
+import { authOption, checkBoolean, checkInt, checkPath, checkPort, concernObject, invalid, optString } from '../core/validate.js';
 import { DEFAULT_MAX_BUCKETS, DEFAULT_SCHEMA } from './native-histogram.js';
 import { resolveMetricsOtlp } from './otlp-options.js';
 import type { MetricsOtlpOptions, ResolvedMetricsOtlpOptions } from './otlp-options.js';
@@ -121,7 +121,7 @@ export function resolveMetrics(value: unknown, read: EnvReader): ResolvedMetrics
     durationBuckets: checkBuckets(m.durationBuckets, 'metrics.durationBuckets', DEFAULT_DURATION_BUCKETS),
     sizeBuckets: checkBuckets(m.sizeBuckets, 'metrics.sizeBuckets', DEFAULT_SIZE_BUCKETS),
     maxSeries: checkInt(m.maxSeries, 'metrics.maxSeries', 1, 1_000_000, DEFAULT_MAX_SERIES),
-    auth: checkAuth(m.auth, 'metrics.auth'),
+    auth: authOption(m.auth, 'metrics.auth', read, 'METRICS'),
     otlp: resolveMetricsOtlp(m.otlp, read),
     nativeHistograms: checkNative(m.nativeHistograms),
   });
