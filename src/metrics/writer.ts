@@ -71,6 +71,12 @@ export class ExpositionWriter {
 
   /** Copies `bytes` (UTF-8 written earlier, kept by the caller) into the body; `bytes` stays the caller's. */
   writeBytes(bytes: Buffer): void {
+    // TypedArray set(): one memcpy, where Buffer#copy() makes a view per call.
+    if (this.#pos + bytes.length <= this.#buf.length) {
+      this.#buf.set(bytes, this.#pos);
+      this.#pos += bytes.length;
+      return;
+    }
     let from = 0;
     while (from < bytes.length) {
       if (this.#pos === this.#buf.length) {
