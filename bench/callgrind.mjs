@@ -4,6 +4,8 @@
 // For each framework and variant, bench/callgrind-driver.mjs (server and keep-alive client in one
 // process) runs under callgrind with N = 1,200 and N = 4,200 requests; the difference over 3,000
 // is the cost of one request, client included, with start-up and JIT warm-up cancelled out.
+// Node runs with V8's --predictable (no concurrent compilation or GC threads): without it, two
+// runs of the same bare server differed by a third when the machine was busy.
 // Writes bench/results/callgrind.json and the README table.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -50,7 +52,7 @@ function instructions(framework, variant, n, sink) {
   try {
     const r = spawnSync(
       'valgrind',
-      ['--tool=callgrind', `--callgrind-out-file=${join(dir, 'out')}`, '--smc-check=all-non-file', process.execPath, join(here, 'callgrind-driver.mjs'), framework, variant, String(n), '--sink', sink],
+      ['--tool=callgrind', `--callgrind-out-file=${join(dir, 'out')}`, '--smc-check=all-non-file', process.execPath, '--predictable', join(here, 'callgrind-driver.mjs'), framework, variant, String(n), '--sink', sink],
       { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 64 * 1024 * 1024, timeout: 15 * 60_000 },
     );
     const total = /Collected : (\d+)/.exec(r.stderr ?? '')?.[1];
@@ -79,6 +81,6 @@ try {
 } finally {
   sink.stop();
 }
-const result = { ...meta, method: `callgrind, (Ir at N=${LARGE} - Ir at N=${SMALL}) / ${LARGE - SMALL}, server and keep-alive client in one process`, rows };
+const result = { ...meta, method: `callgrind, node --predictable, (Ir at N=${LARGE} - Ir at N=${SMALL}) / ${LARGE - SMALL}, server and keep-alive client in one process`, rows };
 publish('callgrind', join(here, 'results', 'callgrind.json'), result, render);
 process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
