@@ -9,6 +9,7 @@ export type { PeriscopeOptions, ResolvedOptions } from './options.js';
 export type { MetricsOptions, NativeHistogramOptions, ResolvedMetricsOptions } from './metrics/options.js';
 export type { MetricsOtlpOptions, MetricsOtlpProtocol, ResolvedMetricsOtlpOptions } from './metrics/otlp-options.js';
 export type { ResolvedSlowRequestsOptions } from './resilience/options.js';
+export type { OverloadOptions, OverloadPartition, OverloadReadinessOptions, ResolvedOverloadOptions } from './overload/options.js';
 export type {
   LoggingOptions,
   LogDestination,

@@ -17,6 +17,7 @@ import { healthConcern, shutdownConcern } from './health/index.js';
 import { breakersConcern, slowRequestsConcern } from './resilience/index.js';
 import { dbConcern } from './db/index.js';
 import { diagnosticsConcern } from './diagnostics/index.js';
+import { overloadConcern } from './overload/index.js';
 import { attachAdapter, frameworkOf } from './adapters/index.js';
 import type { ExpressAppLike, FastifyAppLike } from './adapters/index.js';
 
@@ -85,11 +86,15 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
   const diagnostics = o.diagnostics === false ? undefined : diagnosticsConcern(ctx, o.diagnostics, {
           config: () => ({ options: describeOptions(o, options, taken, OPTION_ENV) }),
         });
+  const overload =
+    o.overload === false ? undefined : overloadConcern(ctx, o.overload, { registerCheck: o.health === false ? undefined : health.registerCheck });
   // The shutdown runs every concern's steps, read from the composition when it runs.
   const open = new OpenRequests();
   const shutdown = shutdownConcern(ctx, o.shutdown, { lifecycle: health.lifecycle, steps: (phase) => concerns.steps(phase), requests: open });
   // Tracing first, so every later hook (metrics exemplars, logs) finds the trace ID on the scope.
-  const concerns = compose([tracing, metrics, push, logging, slow, health, breakers, db, diagnostics, shutdown], reporter.report);
+  // Overload's onStart may turn the request away: the others still see it (a 503 counted,
+  // logged at debug, traced), and its onEnd releases the slot before the slower hooks run.
+  const concerns = compose([tracing, overload, metrics, push, logging, slow, health, breakers, db, diagnostics, shutdown], reporter.report);
 
   const ignore = o.ignore.length === 0 ? undefined : compileRoutes(o.ignore);
   attachAdapter(framework, app, o, {

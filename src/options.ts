@@ -19,6 +19,8 @@ import type { DbOptions, ResolvedDbOptions } from './db/options.js';
 import type { ResolvedSlowRequestsOptions } from './resilience/options.js';
 import { resolveDiagnostics } from './diagnostics/options.js';
 import type { DiagnosticsOptions, ResolvedDiagnosticsOptions } from './diagnostics/options.js';
+import { resolveOverload } from './overload/options.js';
+import type { OverloadOptions, ResolvedOverloadOptions } from './overload/options.js';
 
 // The root options: the top-level keys only. Each concern's options.ts owns its types, defaults,
 // environment variables and validation; this file hands it its key.
@@ -91,6 +93,11 @@ export interface PeriscopeOptions {
    * needs `auth` or a management `port` on a loopback `host`. Default `false`.
    */
   diagnostics?: false | DiagnosticsOptions;
+  /**
+   * An adaptive concurrency limit that answers requests over it with 503 and `Retry-After`
+   * before the app sees them; `true` for the defaults (Gradient2). Default `false` (off).
+   */
+  overload?: boolean | OverloadOptions;
 }
 
 export interface ResolvedOptions {
@@ -111,6 +118,7 @@ export interface ResolvedOptions {
   readonly tracing: ResolvedTracingOptions | false;
   readonly db: ResolvedDbOptions | false;
   readonly diagnostics: ResolvedDiagnosticsOptions | false;
+  readonly overload: ResolvedOverloadOptions | false;
 }
 
 const TOP_LEVEL_KEYS = [
@@ -130,6 +138,7 @@ const TOP_LEVEL_KEYS = [
   'server',
   'db',
   'diagnostics',
+  'overload',
 ];
 
 function checkRoutes(value: unknown): readonly string[] {
@@ -201,6 +210,7 @@ export function resolveOptions(
     server: checkServer(o.server),
     db: resolveDb(o.db),
     diagnostics: resolveDiagnostics(o.diagnostics, read),
+    overload: resolveOverload(o.overload),
   });
   taken?.(read.taken());
   return resolved;

@@ -285,7 +285,10 @@ export function attachExpress(app: Express, ctx: AdapterContext): AdapterHandle 
     if (requestLogger !== undefined) (req as CapturingRequest)[kRequestLogger] = requestLogger;
     // Express (its router, every middleware and handler) runs inside the request's trace context.
     // `req` becomes Express's request (its `ip` honours `trust proxy`) once Express handles it.
-    core.run(core.start(req, res, undefined, req), expressHandle, req, res, callback);
+    const scope = core.start(req, res, undefined, req);
+    // Turned away at start (overload): the core has answered; Express never sees it.
+    if (scope?.rejection !== undefined) return;
+    core.run(scope, expressHandle, req, res, callback);
   }
   /** Sees an error on its way to the user's error handlers (or Express's final handler). */
   function periscopeRecordError(error: unknown, _req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {

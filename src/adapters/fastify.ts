@@ -51,6 +51,11 @@ export function attachFastify(app: FastifyInstance, ctx: AdapterContext): Adapte
         if (requestIds && scope?.requestId !== undefined) request.id = scope.requestId;
       }
       if (scope === undefined) return done();
+      if (scope.rejection !== undefined) {
+        // Turned away at start (overload): the core has answered; Fastify skips the rest.
+        reply.hijack();
+        return done();
+      }
       // The rest of the request (hooks, handler) runs inside the request's trace context;
       // Fastify runs its body parsers in an AsyncResource, so a body does not lose it.
       core.run(scope, done);

@@ -43,7 +43,10 @@ export function attachNodeHttp(server: Server, ctx: AdapterContext, routing: Nod
 
   function periscopeRequest(this: Server, req: IncomingMessage, res: ServerResponse): void {
     if (endpoints.size !== 0 && endpoints.serve(req, res)) return;
-    core.run(core.start(req, res), callListeners, this, listeners, req, res);
+    const scope = core.start(req, res);
+    // Turned away at start (overload): the core has answered; the app never sees it.
+    if (scope?.rejection !== undefined) return;
+    core.run(scope, callListeners, this, listeners, req, res);
   }
   server.on('request', periscopeRequest);
   server.on('newListener', (event: string | symbol, listener: RequestListener) => {

@@ -37,6 +37,17 @@ export class OpenRequests {
 /** Route label for a request that matched no route, so random paths add no series. */
 export const UNMATCHED_ROUTE = 'unmatched';
 
+/**
+ * The answer to a request turned away at start (the overload concern's 503): written by the
+ * core once every hook's `onStart` ran, before the app sees the request. Made once, at setup,
+ * and shared by every request it answers.
+ */
+export interface Rejection {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | number>>;
+  readonly body: string;
+}
+
 /** One request as every concern sees it. Created at start, completed at end. */
 export interface RequestScope {
   readonly req: IncomingMessage;
@@ -75,6 +86,11 @@ export interface RequestScope {
   span: Span | undefined;
   /** The error the framework answered this request with (Fastify onError, Express error path), if any. */
   error: unknown;
+  /**
+   * Set by a hook's `onStart` to turn the request away: the core answers with it once every
+   * `onStart` ran, and the adapter never hands the request to the app. Undefined otherwise.
+   */
+  rejection: Rejection | undefined;
   /**
    * The framework's request object, given by the adapter at start, whose `ip` is the
    * framework's own proxy-aware client address: Fastify's `request` (honours `trustProxy`),
@@ -120,6 +136,9 @@ class Scope implements RequestScope {
   sampled = false;
   span: Span | undefined = undefined;
   error: unknown = undefined;
+  rejection: Rejection | undefined = undefined;
+  /** The overload limiter's partition of an admitted request (-1: none), or -2: not admitted (declared here so every scope has one shape). */
+  overloadPartition = -2;
   /** `null` until resolved at end. */
   #clientAddress: string | undefined | null = null;
   /** Links of the slow-request detector's list (declared here so every scope has one shape). */
@@ -199,6 +218,7 @@ export class Core {
         this.report(error, 'request-start');
       }
     }
+    if (scope.rejection !== undefined) reject(scope, scope.rejection, this.report);
     return scope;
   }
 
@@ -271,6 +291,18 @@ export class Core {
         this.report(error, 'request-end');
       }
     }
+  }
+}
+
+/** Answers a rejected request at once; the connection stays open for the client's next request. */
+function reject(scope: Scope, rejection: Rejection, report: (error: unknown, where: string) => void): void {
+  const res = scope.res;
+  try {
+    if (res.headersSent) return;
+    res.writeHead(rejection.status, rejection.headers);
+    res.end(scope.req.method === 'HEAD' ? undefined : rejection.body);
+  } catch (error) {
+    report(error, 'request-reject');
   }
 }
 

@@ -107,7 +107,9 @@ export class RequestLog implements RequestHook {
   onEnd(scope: RequestScope): void {
     if (!this.#enabled) return;
     const status = scope.status;
-    const level = status >= 500 ? this.#serverError : status >= 400 ? this.#clientError : this.#success;
+    // A request turned away at start (shed under overload) logs at debug: during an overload
+    // there are thousands a second, and the overload concern counts them.
+    const level = scope.rejection !== undefined ? 'debug' : status >= 500 ? this.#serverError : status >= 400 ? this.#clientError : this.#success;
     if (level === 'silent') return;
     const logger = this.#logger;
     if (!logger.isLevelEnabled(level)) return;

@@ -46,6 +46,8 @@ export class Limiter {
   admitted = 0;
   /** Requests shed since creation. */
   shed = 0;
+  /** Sampling windows closed (each one an update of the limit) since creation. */
+  windows = 0;
   readonly partitions: readonly Partition[];
   readonly #algorithm: LimitAlgorithm;
   #limit: number;
@@ -116,6 +118,7 @@ export class Limiter {
     this.#sum = 0;
     this.#count = 0;
     this.#maxInflight = this.inflight;
+    this.windows++;
     const limit = this.#algorithm.update({ rttMs, maxInflight });
     if (limit === this.#limit) return;
     this.#limit = limit;
