@@ -150,3 +150,23 @@ describe('overload samples', () => {
   });
 });
 
+
+describe('overload logging', () => {
+  test('a shed request is logged at debug (its request line and one summary line), never at error', async () => {
+    const { Capture } = await import('../logging/helpers.js');
+    const capture = new Capture();
+    app = await startApp('node-http', { overload: { limit: 1 }, logging: { destination: capture, level: 'debug' } });
+    const held = await fill(app, 1);
+    const shed = await fetch(`${app.base}/hello/x`);
+    expect(shed.status).toBe(503);
+    await shed.text();
+    app.gate.release();
+    await Promise.all(held);
+    await new Promise((resolve) => setImmediate(resolve));
+    const lines = capture.lines;
+    const shedLine = lines.find((l) => l.status_code === 503 || (l.res as { statusCode?: number } | undefined)?.statusCode === 503);
+    expect(shedLine?.level).toBe('debug');
+    expect(lines.filter((l) => l.level === 'error')).toEqual([]);
+    expect(lines.find((l) => l.msg === 'requests shed: over the concurrency limit')).toMatchObject({ level: 'debug', shed: 1, limit: 1, inflight: 1 });
+  });
+});
