@@ -68,6 +68,13 @@ timeseries('CPU and resident memory', [
   [`process_resident_memory_bytes{${sel}} / 1e9`, 'rss GB {{instance}}'],
 ]);
 
+nextRow('Overload');
+timeseries('Concurrency limit and requests in flight (overload limiter)', [
+  [`min by (instance) (http_server_concurrency_limit{${sel}, partition="all"})`, 'limit {{instance}}'],
+  [`max by (instance) (http_server_inflight{${sel}, partition="all"})`, 'in flight {{instance}}'],
+]);
+timeseries('Requests shed by route', [[`sum by (route) (${rate('http_server_requests_shed_total')})`, '{{route}}']], { unit: 'reqps' });
+
 nextRow('Dependencies');
 timeseries('Circuit breaker state', [[`max by (name, state) (circuit_breaker_state{${sel}}) == 1`, '{{name}}: {{state}}']]);
 timeseries('Circuit breaker calls by outcome', [[`sum by (name, outcome) (${rate('circuit_breaker_calls_total')})`, '{{name}} {{outcome}}']], { unit: 'ops' });
