@@ -10,11 +10,13 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** Every variant the harness knows, in table order. */
 export const VARIANTS = ['bare', 'metrics', 'metrics+logs', 'full-10', 'full-100', 'peer-metrics', 'peer-full-10', 'peer-full-100', 'full-10+diag', 'full-10+watchdog'];
+/** Variants only asked for by name: `metrics+overload` is `metrics` with the overload limiter on (Gradient2), for its cost without overload (bench/callgrind.mjs). */
+export const EXTRA_VARIANTS = ['metrics+overload'];
 
 /** `node server.mjs VARIANT [--sink URL] [--max-series N] [--extra-routes N]`. */
 export function parseArgs(argv = process.argv.slice(2)) {
   const variant = argv[0];
-  if (!VARIANTS.includes(variant)) throw new Error(`unknown variant ${variant}; known: ${VARIANTS.join(', ')}`);
+  if (!VARIANTS.includes(variant) && !EXTRA_VARIANTS.includes(variant)) throw new Error(`unknown variant ${variant}; known: ${[...VARIANTS, ...EXTRA_VARIANTS].join(', ')}`);
   const opt = (name) => {
     const i = argv.indexOf(name);
     return i >= 0 ? argv[i + 1] : undefined;
@@ -33,6 +35,7 @@ export function parseArgs(argv = process.argv.slice(2)) {
     maxSeries: opt('--max-series') === undefined ? undefined : Number(opt('--max-series')),
     extraRoutes: Number(opt('--extra-routes') ?? 0),
     diagnostics,
+    overload: variant === 'metrics+overload',
   };
 }
 
@@ -71,6 +74,7 @@ export async function instrumentPeriscope(app, args) {
     logging: args.logs ? { destination: 'stdout' } : false,
     tracing: args.tracing ? { endpoint: args.sink, exporter: 'otlp', sampleRatio: args.sampleRatio } : false,
     ...(args.diagnostics === undefined ? {} : { diagnostics: args.diagnostics }),
+    ...(args.overload ? { overload: { limit: 'gradient' } } : {}),
   };
   for (;;) {
     try {
