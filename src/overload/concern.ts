@@ -143,6 +143,9 @@ export function overloadConcern(ctx: ConcernContext, options: ResolvedOverloadOp
   };
 
   const readiness = options.readiness;
+  if (readiness !== false && sinks.registerCheck === undefined) {
+    ctx.notice('PERISCOPE_OVERLOAD_READINESS_OFF', 'periscope: overload.readiness has no effect with health: false (there is no readiness to report to).');
+  }
   if (readiness !== false && sinks.registerCheck !== undefined) {
     let admitted = limiter.admitted;
     let shed = limiter.shed;

@@ -170,3 +170,18 @@ describe('overload logging', () => {
     expect(lines.find((l) => l.msg === 'requests shed: over the concurrency limit')).toMatchObject({ level: 'debug', shed: 1, limit: 1, inflight: 1 });
   });
 });
+
+describe('overload readiness without health', () => {
+  test('says once, at start, that overload.readiness has no effect with health: false', () => {
+    const lines: string[] = [];
+    instrument(createServer(), {
+      routes: ['/x'],
+      health: false,
+      shutdown: false,
+      overload: { readiness: true },
+      logging: { destination: { write: (line: string) => lines.push(line) }, sync: true },
+    });
+    const ours = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.periscope_error === 'PERISCOPE_OVERLOAD_READINESS_OFF');
+    expect(ours.map((l) => [l.level, l.msg])).toEqual([['warn', 'periscope: overload.readiness has no effect with health: false (there is no readiness to report to).']]);
+  });
+});
