@@ -17,9 +17,19 @@ export const SCRAPE_POOL_BYTES = 32 * 1024 * 1024;
 /**
  * Chunks kept from one scrape for the next, up to a cap. A chunk comes back only once the
  * response that sent it has finished, so two scrapes never share one.
+ *
+ * The pool takes back only chunks it handed out itself, each once. It used to take any Buffer
+ * that started a 64 KB ArrayBuffer, on the belief that such a Buffer owned its memory; since
+ * Node 24 raised `Buffer.poolSize` to 64 KB, a small Buffer at the start of Node's shared
+ * allocation slab (a gzipped scrape body, say) looks the same. Recycled, the whole slab became
+ * a chunk, and the next scrape wrote its body over Buffers that Node had handed out after it,
+ * the per-series line cache and zlib's output among them: Prometheus then read bytes that were
+ * not the exposition ("expected value after metric, got INVALID").
  */
 export class ChunkPool {
   readonly #free: Buffer[] = [];
+  /** Memory of the chunks handed out and not yet taken back. */
+  readonly #lent = new WeakSet<ArrayBufferLike>();
   readonly #maxChunks: number;
 
   constructor(maxBytes: number) {
@@ -27,15 +37,22 @@ export class ChunkPool {
   }
 
   take(): Buffer {
-    return this.#free.pop() ?? Buffer.allocUnsafe(CHUNK_BYTES);
+    // allocUnsafeSlow: a chunk always has an ArrayBuffer of its own, whatever Buffer.poolSize is.
+    const chunk = this.#free.pop() ?? Buffer.allocUnsafeSlow(CHUNK_BYTES);
+    this.#lent.add(chunk.buffer);
+    return chunk;
   }
 
-  /** Takes back the chunks of a body that is no longer used. */
+  /**
+   * Takes back the chunks of a body that is no longer used. Anything else in `chunks` (an
+   * oversized chunk, a gzipped body, a chunk already taken back) is left alone.
+   */
   recycle(chunks: readonly Buffer[]): void {
     for (const chunk of chunks) {
-      if (this.#free.length >= this.#maxChunks) return;
-      // Whole standard chunks only (each its own ArrayBuffer); a larger one is left to the GC.
-      if (chunk.byteOffset === 0 && chunk.buffer.byteLength === CHUNK_BYTES) this.#free.push(Buffer.from(chunk.buffer, 0, CHUNK_BYTES));
+      const memory = chunk.buffer;
+      if (!this.#lent.has(memory)) continue;
+      this.#lent.delete(memory);
+      if (this.#free.length < this.#maxChunks) this.#free.push(Buffer.from(memory, 0, CHUNK_BYTES));
     }
   }
 }

@@ -87,6 +87,31 @@ describe('ChunkPool', () => {
     }
     expect(bodies).toEqual([text.join(''), text.join(''), text.join('')]);
   });
+  it('never takes in a Buffer that shares its memory, such as a small one at the start of Node\'s 64 KB allocation slab', () => {
+    // What a gzipped scrape body looks like on Node 24 (Buffer.poolSize 64 KB): offset 0 of a
+    // 64 KB ArrayBuffer whose rest Node hands out to other Buffers.
+    const slab = new ArrayBuffer(CHUNK);
+    const zipped = Buffer.from(slab, 0, 3000);
+    const neighbour = Buffer.from(slab, 3000, 100).fill('n');
+    const pool = new ChunkPool(4 * CHUNK);
+    pool.recycle([zipped]);
+    const out = new ExpositionWriter(pool);
+    out.write('m 1\n'.repeat(2000));
+    const chunks = out.finish();
+    expect(chunks.map((c) => c.buffer === slab)).toEqual([false]);
+    expect(neighbour.toString()).toBe('n'.repeat(100));
+  });
+
+  it('hands a chunk recycled twice to one writer only', () => {
+    const pool = new ChunkPool(4 * CHUNK);
+    const chunk = pool.take();
+    pool.recycle([chunk]);
+    pool.recycle([chunk]);
+    const a = pool.take();
+    const b = pool.take();
+    expect(a.buffer).toBe(chunk.buffer);
+    expect(b.buffer).not.toBe(chunk.buffer);
+  });
 });
 
 describe('exposition in Buffers', () => {
