@@ -10,8 +10,12 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** Every variant the harness knows, in table order. */
 export const VARIANTS = ['bare', 'metrics', 'metrics+logs', 'full-10', 'full-100', 'peer-metrics', 'peer-full-10', 'peer-full-100', 'full-10+diag', 'full-10+watchdog'];
-/** Variants only asked for by name: `metrics+overload` is `metrics` with the overload limiter on (Gradient2), for its cost without overload (bench/callgrind.mjs). */
-export const EXTRA_VARIANTS = ['metrics+overload'];
+/**
+ * Variants only asked for by name (bench/callgrind.mjs): `metrics+overload` is `metrics` with the
+ * overload limiter on (Gradient2), for its cost without overload; `metrics-alone` is `metrics`
+ * with health, shutdown, slow requests and db off, to split the request metrics' own share.
+ */
+export const EXTRA_VARIANTS = ['metrics+overload', 'metrics-alone'];
 
 /** `node server.mjs VARIANT [--sink URL] [--max-series N] [--extra-routes N]`. */
 export function parseArgs(argv = process.argv.slice(2)) {
@@ -36,6 +40,7 @@ export function parseArgs(argv = process.argv.slice(2)) {
     extraRoutes: Number(opt('--extra-routes') ?? 0),
     diagnostics,
     overload: variant === 'metrics+overload',
+    alone: variant === 'metrics-alone',
   };
 }
 
@@ -75,6 +80,7 @@ export async function instrumentPeriscope(app, args) {
     tracing: args.tracing ? { endpoint: args.sink, exporter: 'otlp', sampleRatio: args.sampleRatio } : false,
     ...(args.diagnostics === undefined ? {} : { diagnostics: args.diagnostics }),
     ...(args.overload ? { overload: { limit: 'gradient' } } : {}),
+    ...(args.alone ? { health: false, shutdown: false, slowRequests: false, db: false } : {}),
   };
   for (;;) {
     try {
