@@ -1,24 +1,10 @@
 import type { Registry } from '@prometheus-io/client';
 import { kHistogramSeries } from '../symbols.js';
-import { defaultLabelsOf } from './exposition.js';
-import type { ExpositionBytes } from './exposition.js';
+import { defaultLabelsOf, groupSamples } from './exposition.js';
+import type { ExpositionBytes, MetricItem as Item, MetricValue as Sample } from './exposition.js';
 import type { HistogramSeries } from './http-metrics.js';
 import { beginFamily, beginMetric, histogramValue, ProtoType, ProtoWriter, simpleValue, summaryValue } from './protobuf.js';
 import type { ProtoExemplar } from './protobuf.js';
-
-interface Sample {
-  value: number;
-  labels?: Record<string, unknown>;
-  metricName?: string;
-  exemplar?: { labelSet?: Record<string, unknown>; value?: number | null; timestamp?: number } | null;
-}
-
-interface Item {
-  name: string;
-  help: string;
-  type: string;
-  values?: Sample[];
-}
 
 interface RegistryMetric {
   name: string;
@@ -126,43 +112,8 @@ function writeItem(w: ProtoWriter, item: Item, defaults: Record<string, unknown>
   w.end();
 }
 
-/**
- * Both Prometheus clients write each label set's samples together (buckets or quantiles in order,
- * then `_sum` and `_count`), so no key needs to be built per sample: a bucket or quantile that
- * follows a `_sum` or `_count` starts the next label set, and so does a `_sum` that follows a
- * `_count` (a summary with no quantiles).
- */
-function groups(name: string, values: readonly Sample[], part: string): Group[] {
-  const out: Group[] = [];
-  let g: Group | undefined;
-  let last: 'none' | 'part' | 'sum' | 'count' = 'none';
-  for (const v of values) {
-    const sample = v.metricName ?? name;
-    const kind = sample === `${name}_sum` ? 'sum' : sample === `${name}_count` ? 'count' : 'part';
-    const starts = kind === 'part' ? last !== 'part' : kind === 'sum' ? last !== 'part' : last !== 'part' && last !== 'sum';
-    if (starts || g === undefined) {
-      const labels = { ...v.labels };
-      delete labels[part];
-      g = { labels, parts: [], sum: 0, count: 0 };
-      out.push(g);
-    }
-    if (kind === 'part') g.parts.push(v);
-    else if (kind === 'sum') g.sum = v.value;
-    else g.count = v.value;
-    last = kind;
-  }
-  return out;
-}
-
-interface Group {
-  labels: Record<string, unknown>;
-  parts: Sample[];
-  sum: number;
-  count: number;
-}
-
 function writeHistogramSamples(w: ProtoWriter, name: string, values: readonly Sample[], defaults: Record<string, unknown>): void {
-  for (const g of groups(name, values, 'le')) {
+  for (const g of groupSamples(name, values, 'le')) {
     beginMetric(w, withDefaults(g.labels, defaults));
     histogramValue(w, {
       count: g.count,
@@ -176,7 +127,7 @@ function writeHistogramSamples(w: ProtoWriter, name: string, values: readonly Sa
 }
 
 function writeSummarySamples(w: ProtoWriter, name: string, values: readonly Sample[], defaults: Record<string, unknown>): void {
-  for (const g of groups(name, values, 'quantile')) {
+  for (const g of groupSamples(name, values, 'quantile')) {
     beginMetric(w, withDefaults(g.labels, defaults));
     summaryValue(
       w,

@@ -13,14 +13,16 @@ export interface DirectMetric {
   [kWriteExposition](out: ExpositionWriter, openMetrics: boolean, defaultLabels: string): void;
 }
 
-interface MetricValue {
+/** One sample as the Prometheus clients' `get()` returns it. */
+export interface MetricValue {
   value: number;
   labels?: Record<string, unknown>;
   metricName?: string;
   exemplar?: { labelSet?: Record<string, unknown>; value?: number | null; timestamp?: number } | null;
 }
 
-interface MetricItem {
+/** One family as the Prometheus clients' `get()` returns it. */
+export interface MetricItem {
   name: string;
   help: string;
   type: string;
@@ -132,6 +134,44 @@ function writeItem(out: ExpositionWriter, item: MetricItem, openMetrics: boolean
     }
     out.write(`${line}\n`);
   }
+}
+
+/** The samples of one label set of a histogram or summary: its buckets or quantiles, sum and count. */
+export interface SampleGroup {
+  /** The label set, without `part`'s label (`le` or `quantile`). */
+  labels: Record<string, unknown>;
+  parts: MetricValue[];
+  sum: number;
+  count: number;
+}
+
+/**
+ * Regroups a histogram's or summary's samples by label set. Both Prometheus clients write each
+ * label set's samples together (buckets or quantiles in order, then `_sum` and `_count`), so no
+ * key is built per sample (240,000 samples at 10,000 label sets): a bucket or quantile that follows
+ * a `_sum` or `_count` starts the next label set, and so does a `_sum` that follows a `_count` (a
+ * summary with no quantiles).
+ */
+export function groupSamples(name: string, values: readonly MetricValue[], part: 'le' | 'quantile'): SampleGroup[] {
+  const out: SampleGroup[] = [];
+  let g: SampleGroup | undefined;
+  let last: 'none' | 'part' | 'sum' | 'count' = 'none';
+  for (const v of values) {
+    const sample = v.metricName ?? name;
+    const kind = sample === `${name}_sum` ? 'sum' : sample === `${name}_count` ? 'count' : 'part';
+    const starts = kind === 'count' ? last !== 'part' && last !== 'sum' : last !== 'part';
+    if (starts || g === undefined) {
+      const labels = { ...v.labels };
+      delete labels[part];
+      g = { labels, parts: [], sum: 0, count: 0 };
+      out.push(g);
+    }
+    if (kind === 'part') g.parts.push(v);
+    else if (kind === 'sum') g.sum = v.value;
+    else g.count = v.value;
+    last = kind;
+  }
+  return out;
 }
 
 /** The exposition formats `/metrics` serves. */

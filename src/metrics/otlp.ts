@@ -11,7 +11,8 @@ import { AggregationTemporality, DataPointType, MeterProvider, PeriodicExporting
 import type { CollectionResult, DataPoint, ExponentialHistogram, Histogram, MetricData, MetricProducer, PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { Concern, ConcernContext } from '../core/index.js';
 import { kHistogramSeries } from '../symbols.js';
-import { defaultLabelsOf } from './exposition.js';
+import { defaultLabelsOf, groupSamples } from './exposition.js';
+import type { MetricItem, MetricValue as Sample } from './exposition.js';
 import type { HistogramSeries } from './http-metrics.js';
 import type { ResolvedMetricsOtlpOptions } from './otlp-options.js';
 
@@ -31,16 +32,7 @@ const ATTRIBUTE: Readonly<Record<string, string>> = {
   status_code: 'http.response.status_code',
 };
 
-interface Sample {
-  value: number;
-  labels?: Record<string, unknown>;
-  metricName?: string;
-}
-interface Item {
-  name: string;
-  help: string;
-  type: string;
-  values?: Sample[];
+interface Item extends MetricItem {
   /** A histogram periscope records itself, read without sample objects. */
   points?: HistogramPoint[];
   /** The same, as exponential points, when it keeps native buckets (`metrics.nativeHistograms`). */
@@ -209,32 +201,16 @@ export function exponentialPoints(series: readonly HistogramSeries[]): NonNullab
  * into one OTLP histogram point per label set, with per-bucket (non-cumulative) counts.
  */
 export function histogramPoints(name: string, values: readonly Sample[]): HistogramPoint[] {
-  // Both Prometheus clients write each label set's samples together: its buckets in order, then
-  // `_sum` and `_count`. So a bucket that follows a `_sum` or `_count` starts the next label set,
-  // and no key needs to be built per sample (240,000 samples at 10,000 label sets).
-  const out: { labels: Record<string, unknown>; bounds: number[]; cumulative: number[]; sum: number; count: number }[] = [];
-  let h: (typeof out)[number] | undefined;
-  let closed = true;
-  for (const v of values) {
-    const sample = v.metricName ?? name;
-    if (sample.endsWith('_bucket')) {
-      const { le, ...labels } = v.labels ?? {};
-      if (closed) {
-        h = { labels, bounds: [], cumulative: [], sum: 0, count: 0 };
-        out.push(h);
-        closed = false;
-      }
-      if (le !== '+Inf') h!.bounds.push(Number(le));
-      h!.cumulative.push(v.value);
-    } else if (h !== undefined) {
-      closed = true;
-      if (sample.endsWith('_sum')) h.sum = v.value;
-      else if (sample.endsWith('_count')) h.count = v.value;
+  return groupSamples(name, values, 'le').map((g) => {
+    const boundaries: number[] = [];
+    const counts: number[] = [];
+    let previous = 0;
+    for (const p of g.parts) {
+      if (p.labels?.le !== '+Inf') boundaries.push(Number(p.labels?.le));
+      counts.push(p.value - previous);
+      previous = p.value;
     }
-  }
-  return out.map((g) => {
-    const counts = g.cumulative.map((c, i) => c - (i === 0 ? 0 : g.cumulative[i - 1]!));
-    return { labels: g.labels, value: { buckets: { boundaries: g.bounds, counts }, sum: g.sum, count: g.count } };
+    return { labels: g.labels, value: { buckets: { boundaries, counts }, sum: g.sum, count: g.count } };
   });
 }
 

@@ -315,3 +315,21 @@ describe('metrics.nativeHistograms options', () => {
     expect(() => instrument(Fastify(), { metrics: { nativeHistograms } as never, logging: false, tracing: false, shutdown: false, health: false })).toThrow(option);
   });
 });
+
+describe('groupSamples', () => {
+  it('splits label sets where the clients start them, summaries with no quantiles included', async () => {
+    const { groupSamples } = await import('../../src/metrics/exposition.js');
+    const s = (metricName: string | undefined, labels: Record<string, unknown>, value: number) => ({ metricName, labels, value });
+    expect(
+      groupSamples(
+        'q',
+        [s('q_sum', { a: '1' }, 5), s('q_count', { a: '1' }, 2), s('q_sum', { a: '2' }, 7), s('q_count', { a: '2' }, 3), s(undefined, { a: '3', quantile: 0.5 }, 9), s('q_sum', { a: '3' }, 9), s('q_count', { a: '3' }, 1)],
+        'quantile',
+      ).map((g) => [g.labels, g.parts.length, g.sum, g.count]),
+    ).toEqual([
+      [{ a: '1' }, 0, 5, 2],
+      [{ a: '2' }, 0, 7, 3],
+      [{ a: '3' }, 1, 9, 1],
+    ]);
+  });
+});
