@@ -67,23 +67,22 @@ function exemplarOf(e: Sample['exemplar']): ProtoExemplar | undefined {
   if (!e || !e.labelSet || typeof e.value !== 'number') return undefined;
   const labels: Record<string, string> = {};
   for (const k in e.labelSet) labels[k] = String(e.labelSet[k]);
-  // The client keeps exemplar timestamps in milliseconds; periscope's own in seconds.
-  const timestamp = typeof e.timestamp === 'number' ? (e.timestamp > 1e11 ? e.timestamp / 1000 : e.timestamp) : Date.now() / 1000;
-  return { labels, value: e.value, timestamp };
+  // Both clients keep exemplar timestamps in seconds, as OpenMetrics writes them.
+  return { labels, value: e.value, timestamp: typeof e.timestamp === 'number' ? e.timestamp : undefined };
 }
 
 function writeSeries(w: ProtoWriter, name: string, help: string, series: readonly HistogramSeries[], defaults: Record<string, unknown>): void {
   beginFamily(w, name, help, ProtoType.Histogram);
+  // Every series of a family shares its bounds: +Inf appended once, not per series.
+  const bounds = series.length === 0 ? [] : [...series[0]!.bounds, Infinity];
   for (const s of series) {
     beginMetric(w, withDefaults(s.labels, defaults));
     const n = s.counts.length;
-    const bounds = new Array<number>(n);
     const cumulative = new Array<number>(n);
     let acc = 0;
     for (let i = 0; i < n; i++) {
       acc += s.counts[i]!;
       cumulative[i] = acc;
-      bounds[i] = i < s.bounds.length ? s.bounds[i]! : Infinity;
     }
     let exemplars: (ProtoExemplar | undefined)[] | undefined;
     const ex = s.exemplars;

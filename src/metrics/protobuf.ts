@@ -123,8 +123,8 @@ export class ProtoWriter {
 export interface ProtoExemplar {
   labels: Record<string, string>;
   value: number;
-  /** Seconds since the epoch. */
-  timestamp: number;
+  /** Seconds since the epoch; without it the exemplar carries no time, as in OpenMetrics text. */
+  timestamp?: number;
 }
 
 /** Starts a MetricFamily; end it with `w.end()` after its metrics. */
@@ -157,11 +157,15 @@ function exemplar(w: ProtoWriter, field: number, e: ProtoExemplar): void {
     w.end();
   }
   w.double(2, e.value);
-  w.begin(3);
-  const seconds = Math.floor(e.timestamp);
-  w.int(1, seconds);
-  w.uint(2, Math.round((e.timestamp - seconds) * 1e9));
-  w.end();
+  const t = e.timestamp;
+  if (t !== undefined) {
+    w.begin(3);
+    const seconds = Math.floor(t);
+    w.int(1, seconds);
+    // A Timestamp's nanos stay below 1e9 (rounding 0.9999999999 s would make it 1e9).
+    w.uint(2, Math.min(999_999_999, Math.round((t - seconds) * 1e9)));
+    w.end();
+  }
   w.end();
 }
 

@@ -333,3 +333,32 @@ describe('groupSamples', () => {
     ]);
   });
 });
+
+describe('exemplars in protobuf', () => {
+  it('keep their time as given (nanos below one second), and carry none when the sample has none', async () => {
+    const { Registry } = await import('@prometheus-io/client');
+    const { writeProtobufBytes } = await import('../../src/metrics/exposition-protobuf.js');
+    const registry = new Registry();
+    registry.registerMetric({
+      name: 'custom_events_total',
+      help: 'Hand-made.',
+      type: 'counter',
+      aggregator: 'sum',
+      get: async () => ({
+        name: 'custom_events_total',
+        help: 'Hand-made.',
+        type: 'counter',
+        aggregator: 'sum',
+        values: [
+          { value: 4, labels: { source: 'x' }, exemplar: { labelSet: { trace_id: 'a'.repeat(32) }, value: 1, timestamp: 12.9999999999 } },
+          { value: 2, labels: { source: 'y' }, exemplar: { labelSet: { trace_id: 'b'.repeat(32) }, value: 0.25 } },
+        ],
+      }),
+      reset: () => {},
+    } as never);
+    const metric = decode((await writeProtobufBytes(registry)).chunks[0]!).get('custom_events_total')!.metric;
+    expect(metric[0]!.counter!.exemplar!.timestamp).toEqual({ seconds: 12, nanos: 999_999_999 });
+    expect(metric[1]!.counter!.exemplar!.value).toBe(0.25);
+    expect(metric[1]!.counter!.exemplar!.timestamp).toBeUndefined();
+  });
+});
