@@ -246,8 +246,3 @@ export function acceptsGzip(acceptEncoding: string | undefined): boolean {
   }
   return star;
 }
-
-/** True when an `Accept` header asks for OpenMetrics (rather than protobuf or text). */
-export function wantsOpenMetrics(accept: string | undefined): boolean {
-  return negotiateFormat(accept) === 'openmetrics';
-}
