@@ -1,34 +1,29 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { RunningChild } from '../child-process.js';
-import { CLIENT_KIND, Receiver, SERVER_KIND } from '../tracing/helpers.js';
+import { CLIENT_KIND, SERVER_KIND } from '../tracing/helpers.js';
+import { traceReceiver } from './helpers.js';
 
 // The built package in a child process, as a user runs it: `node app.mjs`, no preload flag.
 const fixture = new URL('./fixtures/esm-app.mjs', import.meta.url).pathname;
 
-let receiver: Receiver;
-let endpoint: string;
-beforeAll(async () => {
-  receiver = new Receiver();
-  endpoint = `${await receiver.start()}/v1/traces`;
-});
-afterAll(() => receiver.close());
+const otlp = traceReceiver();
 
 let child: RunningChild | undefined;
 afterEach(async () => {
   await child?.stop('SIGTERM');
   child = undefined;
-  receiver.spans.length = 0;
+  otlp.receiver.spans.length = 0;
 });
 
 describe.each(['redis', 'ioredis'])('an ESM Fastify app with %s and no preload', (driver) => {
   it('sends 1 SERVER span and 5 CLIENT children for 3 queries and 2 Redis commands', async () => {
-    child = new RunningChild(process.execPath, [fixture], { env: { ...process.env, OTLP_URL: endpoint, DRIVER: driver, NODE_OPTIONS: '' } });
+    child = new RunningChild(process.execPath, [fixture], { env: { ...process.env, OTLP_URL: otlp.endpoint, DRIVER: driver, NODE_OPTIONS: '' } });
     const out = await child.until('listening ');
     const url = /listening (\S+)/.exec(out)![1]!;
     const res = await fetch(`${url}/orders/7`);
     expect(await res.json()).toEqual({ cached: 'cached' });
 
-    const spans = await receiver.waitFor(6);
+    const spans = await otlp.receiver.waitFor(6);
     expect(spans).toHaveLength(6);
     const server = spans.find((s) => s.kind === SERVER_KIND)!;
     expect(server.name).toBe('GET /orders/:id');

@@ -1,4 +1,6 @@
 import { createServer } from 'node:net';
+import { afterAll, beforeAll } from 'vitest';
+import { Receiver } from '../tracing/helpers.js';
 import type { AddressInfo } from 'node:net';
 
 export const PG = { host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test' } as const;
@@ -27,4 +29,15 @@ export function lineSink(): { lines: Record<string, unknown>[]; raw: string[]; d
       },
     },
   };
+}
+
+/** A real OTLP trace receiver for the file: started before its tests, closed after them. */
+export function traceReceiver(): { readonly receiver: Receiver; readonly endpoint: string } {
+  const state = { receiver: undefined as unknown as Receiver, endpoint: '' };
+  beforeAll(async () => {
+    state.receiver = new Receiver();
+    state.endpoint = `${await state.receiver.start()}/v1/traces`;
+  });
+  afterAll(() => state.receiver.close());
+  return state;
 }

@@ -1,23 +1,17 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { createClient } from 'redis';
 import { instrument } from '../../src/index.js';
 import type { Periscope } from '../../src/index.js';
-import { CLIENT_KIND, fastExport, Receiver, STATUS_ERROR } from '../tracing/helpers.js';
-import { freePort, lineSink, PG } from './helpers.js';
+import { CLIENT_KIND, fastExport, STATUS_ERROR } from '../tracing/helpers.js';
+import { freePort, lineSink, PG, traceReceiver } from './helpers.js';
 
-let receiver: Receiver;
-let endpoint: string;
-beforeAll(async () => {
-  receiver = new Receiver();
-  endpoint = `${await receiver.start()}/v1/traces`;
-});
-afterAll(() => receiver.close());
+const otlp = traceReceiver();
 
 let app: FastifyInstance | undefined;
 let obs: Periscope | undefined;
@@ -28,14 +22,14 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
   app = undefined;
   obs = undefined;
-  receiver.spans.length = 0;
+  otlp.receiver.spans.length = 0;
 });
 
 describe('slow queries', () => {
   it('SELECT pg_sleep(0.3) over slowQueryMs 200 logs exactly one slow line with the trace ID and pool state, and counts it', async () => {
     const logs = lineSink();
     app = Fastify();
-    obs = instrument(app, { shutdown: false, tracing: fastExport(endpoint), logging: { destination: logs.destination, requests: false }, db: { slowQueryMs: 200 } });
+    obs = instrument(app, { shutdown: false, tracing: fastExport(otlp.endpoint), logging: { destination: logs.destination, requests: false }, db: { slowQueryMs: 200 } });
     const pool = obs.instrumentPostgres(new pg.Pool({ ...PG, max: 3 }), { name: 'main' });
     cleanups.push(() => pool.end());
     app.get('/slow', async () => {
@@ -45,7 +39,7 @@ describe('slow queries', () => {
     });
     const url = await app.listen({ port: 0, host: '127.0.0.1' });
     expect((await fetch(`${url}/slow`)).status).toBe(200);
-    const spans = await receiver.waitFor(3);
+    const spans = await otlp.receiver.waitFor(3);
     const traceId = spans[0]!.traceId;
 
     const slow = logs.lines.filter((l) => l.msg === 'slow database operation');
@@ -106,7 +100,7 @@ describe('a private Redis killed mid-test', () => {
     await startRedis();
     cleanups.push(() => (server === undefined ? undefined : killRedis()));
     app = Fastify();
-    obs = instrument(app, { shutdown: false, tracing: fastExport(endpoint), logging: false });
+    obs = instrument(app, { shutdown: false, tracing: fastExport(otlp.endpoint), logging: false });
     const client = createClient({ socket: { host: '127.0.0.1', port, reconnectStrategy: () => 20 }, disableOfflineQueue: true });
     client.on('error', () => {});
     await client.connect();
@@ -134,7 +128,7 @@ describe('a private Redis killed mid-test', () => {
     await ready;
     expect(await (await fetch(`${url}/r`)).json()).toEqual({ ok: null });
 
-    const spans = await receiver.waitFor(6);
+    const spans = await otlp.receiver.waitFor(6);
     const gets = spans.filter((s) => s.kind === CLIENT_KIND && s.name === 'GET');
     expect(gets.map((s) => s.status.code)).toEqual([0, STATUS_ERROR, 0]);
     expect(gets[1]!.attributes['error.type']).toBe(down.failed);

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
@@ -6,17 +6,11 @@ import { createClient } from 'redis';
 import { Redis } from 'ioredis';
 import { instrument } from '../../src/index.js';
 import type { Periscope } from '../../src/index.js';
-import { CLIENT_KIND, fastExport, Receiver, SERVER_KIND, STATUS_ERROR } from '../tracing/helpers.js';
+import { CLIENT_KIND, fastExport, SERVER_KIND, STATUS_ERROR } from '../tracing/helpers.js';
 import type { ReceivedSpan } from '../tracing/helpers.js';
-import { lineSink, PG, REDIS_URL } from './helpers.js';
+import { lineSink, PG, REDIS_URL, traceReceiver } from './helpers.js';
 
-let receiver: Receiver;
-let endpoint: string;
-beforeAll(async () => {
-  receiver = new Receiver();
-  endpoint = `${await receiver.start()}/v1/traces`;
-});
-afterAll(() => receiver.close());
+const otlp = traceReceiver();
 
 let app: FastifyInstance | undefined;
 let obs: Periscope | undefined;
@@ -27,11 +21,11 @@ afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
   app = undefined;
   obs = undefined;
-  receiver.spans.length = 0;
+  otlp.receiver.spans.length = 0;
 });
 
 function byTrace(traceId: string): ReceivedSpan[] {
-  return receiver.spans.filter((s) => s.traceId === traceId);
+  return otlp.receiver.spans.filter((s) => s.traceId === traceId);
 }
 
 async function histogramCount(url: string, labels: string): Promise<number> {
@@ -44,7 +38,7 @@ describe.each(['redis', 'ioredis'] as const)('one request with 3 queries and 2 %
   it('gives 1 SERVER span and 5 CLIENT children with the database conventions, and exact histogram counts', async () => {
     const logs = lineSink();
     app = Fastify();
-    obs = instrument(app, { serviceName: 'db-test', shutdown: false, tracing: fastExport(endpoint), logging: { destination: logs.destination } });
+    obs = instrument(app, { serviceName: 'db-test', shutdown: false, tracing: fastExport(otlp.endpoint), logging: { destination: logs.destination } });
     const pool = obs.instrumentPostgres(new pg.Pool({ ...PG, max: 2 }), { name: 'main' });
     cleanups.push(() => pool.end());
     let set: (k: string, v: string) => Promise<unknown>;
@@ -76,7 +70,7 @@ describe.each(['redis', 'ioredis'] as const)('one request with 3 queries and 2 %
     const res = await fetch(`${url}/work`);
     expect(res.status).toBe(200);
 
-    const all = await receiver.waitFor(6);
+    const all = await otlp.receiver.waitFor(6);
     const server = all.find((s) => s.kind === SERVER_KIND)!;
     const spans = byTrace(server.traceId);
     const clients = spans.filter((s) => s.kind === CLIENT_KIND);
@@ -111,7 +105,7 @@ describe.each(['redis', 'ioredis'] as const)('one request with 3 queries and 2 %
     expect(metrics).toMatch(/^db_client_connections\{pool_name="main",state="idle"\} 1$/m);
 
     // The secret is nowhere: spans, log lines, metrics.
-    expect(JSON.stringify(receiver.spans)).not.toContain('hunter2');
+    expect(JSON.stringify(otlp.receiver.spans)).not.toContain('hunter2');
     expect(logs.raw.join('')).not.toContain('hunter2');
     expect(metrics).not.toContain('hunter2');
   });
@@ -138,7 +132,7 @@ describe('exemplars', () => {
 describe('errors', () => {
   it('a syntax error gives an ERROR span with error.type and a counted error', async () => {
     app = Fastify();
-    obs = instrument(app, { shutdown: false, tracing: fastExport(endpoint), logging: false });
+    obs = instrument(app, { shutdown: false, tracing: fastExport(otlp.endpoint), logging: false });
     const pool = obs.instrumentPostgres(new pg.Pool(PG), { name: 'main' });
     cleanups.push(() => pool.end());
     app.get('/bad', async () => {
@@ -147,7 +141,7 @@ describe('errors', () => {
     });
     const url = await app.listen({ port: 0, host: '127.0.0.1' });
     expect((await fetch(`${url}/bad`)).status).toBe(200);
-    const spans = await receiver.waitFor(2);
+    const spans = await otlp.receiver.waitFor(2);
     const span = spans.find((s) => s.kind === CLIENT_KIND)!;
     expect(span.name).toBe('SELEC');
     expect(span.status.code).toBe(STATUS_ERROR);
@@ -158,7 +152,7 @@ describe('errors', () => {
 
   it('a data error keeps the offending value out of the span', async () => {
     app = Fastify();
-    obs = instrument(app, { shutdown: false, tracing: fastExport(endpoint), logging: false });
+    obs = instrument(app, { shutdown: false, tracing: fastExport(otlp.endpoint), logging: false });
     const pool = obs.instrumentPostgres(new pg.Pool(PG), { name: 'main' });
     cleanups.push(() => pool.end());
     app.get('/bad', async () => {
@@ -167,7 +161,7 @@ describe('errors', () => {
     });
     const url = await app.listen({ port: 0, host: '127.0.0.1' });
     await (await fetch(`${url}/bad`)).text();
-    const spans = await receiver.waitFor(2);
+    const spans = await otlp.receiver.waitFor(2);
     const span = spans.find((s) => s.kind === CLIENT_KIND)!;
     expect(span.attributes['error.type']).toBe('22P02');
     expect(JSON.stringify(spans)).not.toContain('hunter2');
@@ -177,7 +171,7 @@ describe('errors', () => {
 describe('db options', () => {
   it('db: { redis: false } leaves Redis alone; PostgreSQL still traced', async () => {
     app = Fastify();
-    obs = instrument(app, { shutdown: false, tracing: fastExport(endpoint), logging: false, db: { redis: false } });
+    obs = instrument(app, { shutdown: false, tracing: fastExport(otlp.endpoint), logging: false, db: { redis: false } });
     const client = createClient({ url: REDIS_URL });
     await client.connect();
     cleanups.push(() => client.close());
@@ -190,7 +184,7 @@ describe('db options', () => {
     });
     const url = await app.listen({ port: 0, host: '127.0.0.1' });
     await (await fetch(`${url}/r`)).text();
-    const spans = await receiver.waitFor(2);
+    const spans = await otlp.receiver.waitFor(2);
     expect(spans.map((s) => s.name).sort()).toEqual(['GET /r', 'SELECT']);
     expect(await histogramCount(url, 'db_system_name="redis",db_operation_name="GET",error_type=""')).toBe(0);
   });
