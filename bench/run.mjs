@@ -4,22 +4,27 @@
 // variants, each reported as a ratio to the bare run of the same repetition.
 //
 //   node bench/run.mjs [--quick | --smoke] [--frameworks fastify,express] [--variants a,b]
-//                      [--reps N] [--duration S] [--scenarios http,client,cardinality,scrape]
+//                      [--reps N] [--duration S] [--settle S] [--scenarios http,client,cardinality,scrape]
 //
 // `npm run bench` builds periscope first; servers import it from dist/.
+// The 1-minute load average is recorded at the start and the end of the HTTP scenario; when
+// either is above 1.0 no target is judged met or missed (bench/lib/quiet.mjs). `--settle S`
+// waits up to S seconds, before the start and after the end reading's measurement, for the load
+// average to fall to 1.0 (the benchmark's own processes keep it near 2 while they run).
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VARIANTS } from './servers/common.mjs';
 import { HAS_WRK, PINNING, ROOT, cpuMicros, load, rssMb, startServer, stop } from './lib/procs.mjs';
 import { machineLine, machineMeta, replaceSection, table } from './lib/readme.mjs';
-import { median, pairedRatio } from './lib/stats.mjs';
+import { judge, loadAverage, settledLoad } from './lib/quiet.mjs';
+import { median, pairedRatioRange } from './lib/stats.mjs';
 
 const FRAMEWORKS = ['fastify', 'express'];
 const MODES = {
-  full: { reps: 5, duration: 10, warmup: 5, connections: 64 },
-  quick: { reps: 3, duration: 1, warmup: 1, connections: 64 },
-  smoke: { reps: 1, duration: 1, warmup: 0, connections: 16 },
+  full: { reps: 5, duration: 10, warmup: 5, connections: 64, settle: 90 },
+  quick: { reps: 3, duration: 1, warmup: 1, connections: 64, settle: 0 },
+  smoke: { reps: 1, duration: 1, warmup: 0, connections: 16, settle: 0 },
 };
 
 /** Targets from the benchmark issue: [variant, against, minimum ratio of requests/s]. */
@@ -53,6 +58,7 @@ function parseArgs(argv) {
     duration: Number(opt('--duration') ?? m.duration),
     warmup: Number(opt('--warmup') ?? m.warmup),
     connections: Number(opt('--connections') ?? m.connections),
+    settle: Number(opt('--settle') ?? m.settle),
     frameworks: list('--frameworks', FRAMEWORKS),
     variants: list('--variants', VARIANTS),
     scenarios: list('--scenarios', mode === 'full' ? ['http', 'client', 'cardinality', 'scrape'] : ['http']),
@@ -61,7 +67,7 @@ function parseArgs(argv) {
 
 const log = (line) => process.stderr.write(`${line}\n`);
 
-async function httpScenario(opts, meta) {
+async function httpScenario(opts) {
   const sink = await startServer('otlp-sink', [], { cpu: PINNING?.load });
   const sinkUrl = `http://127.0.0.1:${sink.port}/v1/traces`;
   const servers = [];
@@ -117,6 +123,7 @@ async function httpScenario(opts, meta) {
   for (const s of servers) {
     const bare = servers.find((b) => b.framework === s.framework && b.variant === 'bare');
     const rps = s.runs.map((r) => r.rps);
+    const ratio = pairedRatioRange(rps, bare.runs.map((r) => r.rps));
     results.push({
       framework: s.framework,
       variant: s.variant,
@@ -125,10 +132,11 @@ async function httpScenario(opts, meta) {
       p99_ms: +median(s.runs.map((r) => r.p99_ms)).toFixed(3),
       rss_mb: +s.rss_mb.toFixed(1),
       cpu_us_per_request: +median(s.runs.map((r) => r.cpu_us_per_request)).toFixed(1),
-      ratio_to_bare: +pairedRatio(rps, bare.runs.map((r) => r.rps)).toFixed(3),
+      ratio_to_bare: round3(ratio?.median),
+      ratio_to_bare_min: round3(ratio?.min),
+      ratio_to_bare_max: round3(ratio?.max),
       errors: s.runs.reduce((n, r) => n + r.errors, 0),
       reps: s.runs.length,
-      ...meta,
     });
   }
   const targets = [];
@@ -136,36 +144,58 @@ async function httpScenario(opts, meta) {
     for (const [variant, against, min] of TARGETS) {
       const a = servers.find((s) => s.framework === framework && s.variant === variant);
       const b = servers.find((s) => s.framework === framework && s.variant === against);
-      if (!a || !b) {
+      const ratio = a && b ? pairedRatioRange(a.runs.map((r) => r.rps), b.runs.map((r) => r.rps)) : null;
+      if (ratio === null) {
         targets.push({ framework, variant, against, min, ratio: null, met: null });
         continue;
       }
-      const ratio = pairedRatio(a.runs.map((r) => r.rps), b.runs.map((r) => r.rps));
       const p99a = median(a.runs.map((r) => r.p99_ms));
       const p99b = median(b.runs.map((r) => r.p99_ms));
-      targets.push({ framework, variant, against, min, ratio: +ratio.toFixed(3), met: ratio >= min, p99_ms: +p99a.toFixed(3), against_p99_ms: +p99b.toFixed(3) });
+      // `met` is decided by the caller once the load average at the end is known.
+      targets.push({ framework, variant, against, min, ratio: round3(ratio.median), ratio_min: round3(ratio.min), ratio_max: round3(ratio.max), met: null, p99_ms: +p99a.toFixed(3), against_p99_ms: +p99b.toFixed(3) });
     }
   }
   return { results, skipped, targets, sink: sinkStats, raw: servers.map((s) => ({ framework: s.framework, variant: s.variant, runs: s.runs })) };
 }
 
+const round3 = (x) => (x === undefined || x === null ? null : +x.toFixed(3));
+
+/** `0.86 (0.80–0.90)`: the median paired ratio and its range over the repetitions. */
+function ratioCell(median, min, max) {
+  if (median === null || median === undefined) return 'n/a';
+  return min === max ? median.toFixed(2) : `${median.toFixed(2)} (${min.toFixed(2)}–${max.toFixed(2)})`;
+}
+
+/** The sentence every output carries about the load average and what it allows. */
+function loadLine(meta) {
+  const settle = meta.settle_s > 0 ? ` (each read after waiting up to ${meta.settle_s} s for it to fall to 1.0; right after the last measurement it read ${meta.loadavg_end_immediate})` : '';
+  if (meta.verdict.judged) return `1-minute load average ${meta.loadavg_start} at the start and ${meta.loadavg_end} at the end${settle}, both at most 1.0: the targets are judged.`;
+  return `Targets not judged: ${meta.verdict.reason}${settle}.`;
+}
+
+function metCell(t) {
+  if (t.ratio === null) return 'not measured';
+  if (t.met === null) return 'not judged (load)';
+  return t.met ? 'yes' : '**no**';
+}
+
 function renderHttp(http, meta, opts) {
-  const rows = http.results.map((r) => [r.framework, r.variant, r.rps, r.ratio_to_bare.toFixed(2), r.p50_ms.toFixed(2), r.p99_ms.toFixed(2), r.rss_mb.toFixed(0), r.cpu_us_per_request.toFixed(1)]);
+  const rows = http.results.map((r) => [r.framework, r.variant, r.rps, ratioCell(r.ratio_to_bare, r.ratio_to_bare_min, r.ratio_to_bare_max), r.p50_ms.toFixed(2), r.p99_ms.toFixed(2), r.rss_mb.toFixed(0), r.cpu_us_per_request.toFixed(1)]);
   const skipped = http.skipped.map((s) => `- ${s.framework} \`${s.variant}\`: not available: ${s.reason}`).join('\n');
   const targets = table(
-    ['framework', 'variant', 'against', 'target', 'paired ratio', 'met', 'p99 ms (variant / against)'],
+    ['framework', 'variant', 'against', 'target', 'paired ratio, median (min–max)', 'met', 'p99 ms (variant / against)'],
     http.targets.map((t) => [
       t.framework,
       t.variant,
       t.against,
       `≥ ${t.min}`,
-      t.ratio === null ? 'n/a' : t.ratio.toFixed(2),
-      t.met === null ? 'not measured' : t.met ? 'yes' : '**no**',
+      ratioCell(t.ratio, t.ratio_min, t.ratio_max),
+      metCell(t),
       t.ratio === null ? '' : `${t.p99_ms.toFixed(2)} / ${t.against_p99_ms.toFixed(2)}`,
     ]),
   );
-  const how = `${opts.mode} mode: ${opts.reps} interleaved repetitions of ${opts.duration} s after a ${opts.warmup} s warm-up per server, ${opts.connections} connections, load from ${meta.load_generator}${PINNING ? ` pinned to CPU ${PINNING.load}, servers pinned to CPU ${PINNING.server}` : ' (not pinned: fewer than 2 CPUs or no taskset)'}. Requests/s, p50, p99 and the server's CPU time per request (user + system, from /proc) are medians over repetitions; the ratio is the median of per-repetition ratios to bare.`;
-  return `${machineLine(meta)} ${how}\n\n${table(['framework', 'variant', 'req/s', 'ratio to bare', 'p50 ms', 'p99 ms', 'RSS MB', 'server CPU µs / request'], rows)}\n\n${skipped ? `${skipped}\n\n` : ''}Targets:\n\n${targets}`;
+  const how = `${opts.mode} mode: ${opts.reps} interleaved repetitions of ${opts.duration} s after a ${opts.warmup} s warm-up per server, ${opts.connections} connections, load from ${meta.load_generator}${PINNING ? ` pinned to CPU ${PINNING.load}, servers pinned to CPU ${PINNING.server}` : ' (not pinned: fewer than 2 CPUs or no taskset)'}. Requests/s, p50, p99 and the server's CPU time per request (user + system, from /proc) are medians over repetitions; the ratio is the median of per-repetition ratios to bare, with their minimum and maximum in parentheses.`;
+  return `${machineLine({ ...meta, loadavg: undefined })} ${how} ${loadLine(meta)}\n\n${table(['framework', 'variant', 'req/s', 'ratio to bare, median (min–max)', 'p50 ms', 'p99 ms', 'RSS MB', 'server CPU µs / request'], rows)}\n\n${skipped ? `${skipped}\n\n` : ''}Targets:\n\n${targets}`;
 }
 
 async function main() {
@@ -182,7 +212,22 @@ async function main() {
   let failed = false;
 
   if (opts.scenarios.includes('http')) {
-    const http = await httpScenario(opts, meta);
+    const startLoad = await settledLoad(opts.settle, log);
+    log(`1-minute load average at the start: ${startLoad.load}${startLoad.waited_s > 0 ? ` (${startLoad.immediate} before waiting ${startLoad.waited_s} s)` : ''}`);
+    const http = await httpScenario(opts);
+    const endLoad = await settledLoad(opts.settle, log);
+    log(`1-minute load average at the end: ${endLoad.load}${endLoad.waited_s > 0 ? ` (${endLoad.immediate} right after the last measurement, then ${endLoad.waited_s} s of waiting)` : ''}`);
+    Object.assign(meta, {
+      loadavg: startLoad.load,
+      loadavg_start: startLoad.load,
+      loadavg_end: endLoad.load,
+      loadavg_start_immediate: startLoad.immediate,
+      loadavg_end_immediate: endLoad.immediate,
+      settle_s: opts.settle,
+      verdict: judge(startLoad.load, endLoad.load),
+    });
+    for (const t of http.targets) if (t.ratio !== null && meta.verdict.judged) t.met = t.ratio >= t.min;
+    http.results = http.results.map((r) => ({ ...r, ...meta }));
     for (const r of http.results) {
       // A variant fails when it served nothing or more than 1% of its requests failed; a few
       // wrk timeouts of an overloaded peer stack are a result, reported in `errors`.
@@ -193,7 +238,9 @@ async function main() {
         log(`FAIL ${r.framework} ${r.variant}: ${r.rps} req/s, ${r.errors} errors in ${total} requests`);
       }
     }
-    process.stdout.write(`${table(['framework', 'variant', 'req/s', 'ratio', 'p50 ms', 'p99 ms', 'RSS MB', 'CPU µs/req'], http.results.map((r) => [r.framework, r.variant, r.rps, r.ratio_to_bare, r.p50_ms, r.p99_ms, r.rss_mb, r.cpu_us_per_request]))}\n`);
+    process.stdout.write(`${table(['framework', 'variant', 'req/s', 'ratio, median (min–max)', 'p50 ms', 'p99 ms', 'RSS MB', 'CPU µs/req'], http.results.map((r) => [r.framework, r.variant, r.rps, ratioCell(r.ratio_to_bare, r.ratio_to_bare_min, r.ratio_to_bare_max), r.p50_ms, r.p99_ms, r.rss_mb, r.cpu_us_per_request]))}\n\n`);
+    process.stdout.write(`${table(['framework', 'variant', 'against', 'target', 'ratio, median (min–max)', 'met'], http.targets.map((t) => [t.framework, t.variant, t.against, `≥ ${t.min}`, ratioCell(t.ratio, t.ratio_min, t.ratio_max), metCell(t)]))}\n\n`);
+    process.stdout.write(`${loadLine(meta)}\n`);
     // A smoke run proves the harness works; its numbers are not results.
     if (opts.mode !== 'smoke') {
       writeFileSync(join(resultsDir, 'latest.json'), `${JSON.stringify(http.results, null, 2)}\n`);
@@ -216,7 +263,7 @@ async function main() {
       });
     });
   }
-  log(`done in ${Math.round((Date.now() - started) / 1000)} s`);
+  log(`done in ${Math.round((Date.now() - started) / 1000)} s; 1-minute load average now ${loadAverage()}`);
   if (failed) process.exitCode = 1;
 }
 

@@ -14,11 +14,7 @@ export function median(values) {
  * Repetitions where either side is missing or zero are left out.
  */
 export function pairedRatio(a, b) {
-  const ratios = [];
-  for (let i = 0; i < Math.min(a.length, b.length); i++) {
-    if (a[i] > 0 && b[i] > 0) ratios.push(a[i] / b[i]);
-  }
-  return ratios.length === 0 ? null : median(ratios);
+  return pairedRatioRange(a, b)?.median ?? null;
 }
 
 const UNIT_MS = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -46,4 +42,30 @@ export function parseWrk(text) {
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(text);
   if (non2xx) errors += Number(non2xx[1]);
   return { rps: Number(rps[1]), p50_ms: toMs(p50[1]), p99_ms: toMs(p99[1]), requests: Number(total[1]), errors };
+}
+
+/**
+ * The paired ratios' median with their spread: `{ median, min, max, n }` over the repetitions
+ * where both sides are non-zero (see {@link pairedRatio}), or null when there is none.
+ */
+export function pairedRatioRange(a, b) {
+  const ratios = [];
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    if (a[i] > 0 && b[i] > 0) ratios.push(a[i] / b[i]);
+  }
+  if (ratios.length === 0) return null;
+  return { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios), n: ratios.length };
+}
+
+/**
+ * Reads wrk output run with `-s bench/lib/percentiles.lua --latency`: parseWrk()'s fields plus
+ * p90, p99.9, p99.99, max and mean latency in ms, from the script's `TAILS` line.
+ */
+export function parseTails(text) {
+  const base = parseWrk(text);
+  const line = /^TAILS (.*)$/m.exec(text);
+  if (!line) throw new Error(`no TAILS line in wrk output (run with -s bench/lib/percentiles.lua):\n${text}`);
+  const us = Object.fromEntries(line[1].split(' ').map((kv) => kv.split('=')).map(([k, v]) => [k, Number(v)]));
+  const ms = (k) => us[k] / 1000;
+  return { ...base, p90_ms: ms('p90'), p999_ms: ms('p99.9'), p9999_ms: ms('p99.99'), max_ms: ms('max'), mean_ms: ms('mean') };
 }

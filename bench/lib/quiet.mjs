@@ -1,0 +1,49 @@
+// Whether the machine was quiet enough for a run's numbers to be judged against targets: the
+// 1-minute load average (os.loadavg()) at the start and at the end of the measurement.
+// On this shared 2-core VM other jobs take wall-clock time from the servers and move
+// requests/s and tail latencies by far more than the differences the targets are about.
+import { loadavg } from 'node:os';
+
+/** Above this 1-minute load average at the start or the end, no target is judged met or missed. */
+export const QUIET_LOAD = 1.0;
+
+/** The 1-minute load average now, to two decimals. */
+export function loadAverage() {
+  return +loadavg()[0].toFixed(2);
+}
+
+/**
+ * The load average after waiting up to `settleSeconds` (polling every 5 s, the kernel's own
+ * update interval) for it to fall to QUIET_LOAD or below. A benchmark keeps both CPUs busy
+ * itself (server and load generator), so right after it the 1-minute average reads about 2
+ * however quiet the machine is; it decays with a 1-minute time constant once they stop. The
+ * reading only ever over-states other processes' load, never hides it. Resolves
+ * `{ load, immediate, waited_s }`: `immediate` is the reading before any wait.
+ */
+export async function settledLoad(settleSeconds, log = () => {}) {
+  const immediate = loadAverage();
+  const started = Date.now();
+  let load = immediate;
+  if (load > QUIET_LOAD && settleSeconds > 0) log(`load average ${load}: waiting up to ${settleSeconds} s for it to fall to ${QUIET_LOAD}`);
+  while (load > QUIET_LOAD && Date.now() - started < settleSeconds * 1000) {
+    await new Promise((resolve) => setTimeout(resolve, Math.min(5000, settleSeconds * 1000 - (Date.now() - started))));
+    load = loadAverage();
+  }
+  return { load, immediate, waited_s: Math.round((Date.now() - started) / 1000) };
+}
+
+/**
+ * The rule every scenario with targets follows: targets are judged only when the 1-minute
+ * load average was at most QUIET_LOAD at both the start and the end. Returns `{ judged, reason }`;
+ * `reason` says why not (null when judged).
+ */
+export function judge(start, end, limit = QUIET_LOAD) {
+  const high = [];
+  if (!(start <= limit)) high.push(`${start} at the start`);
+  if (!(end <= limit)) high.push(`${end} at the end`);
+  if (high.length === 0) return { judged: true, reason: null };
+  return {
+    judged: false,
+    reason: `1-minute load average ${high.join(' and ')} (above ${limit.toFixed(1)}): other processes shared the CPUs, so the figures are reported but no target is judged met or missed`,
+  };
+}
