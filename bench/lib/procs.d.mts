@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import type { LoadResult } from './stats.mjs';
+import type { LoadResult, parseTails } from './stats.mjs';
 
 export interface StartedServer {
   child: ChildProcess;
@@ -27,3 +27,12 @@ export function loadCount(
   connections: number,
   options?: { seconds?: number; count?: number; randomPaths?: boolean; numberedPaths?: boolean; timeoutMs?: number },
 ): Promise<LoadResult & { status4xx: number; seconds: number }>;
+export function ask(server: { child: ChildProcess }, message: string, key: string, timeoutMs?: number): Promise<unknown>;
+export interface LoopStats {
+  seconds: number;
+  loop_delay: { resolution_ms: number; samples: number; min_ms: number; mean_ms: number; p50_ms: number; p99_ms: number; p999_ms: number; max_ms: number };
+  gc: { count: number; total_ms: number; max_ms: number; by_kind: Record<string, { count: number; total_ms: number; max_ms: number }> };
+}
+export function resetLoopStats(server: { child: ChildProcess }): Promise<true>;
+export function loopStats(server: { child: ChildProcess }): Promise<LoopStats>;
+export function loadTails(url: string, seconds: number, connections: number): Promise<ReturnType<typeof parseTails>>;

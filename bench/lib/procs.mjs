@@ -4,7 +4,7 @@ import { openSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseWrk } from './stats.mjs';
+import { parseTails, parseWrk } from './stats.mjs';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SERVERS = join(ROOT, 'bench', 'servers');
@@ -122,6 +122,37 @@ export function memory(server, timeoutMs = 10_000) {
   });
 }
 
+/**
+ * Sends `message` to a started server over IPC and resolves the `key` field of its first
+ * reply that has one; rejects after `timeoutMs`.
+ */
+export function ask(server, message, key, timeoutMs = 10_000) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      server.child.off('message', onMessage);
+      reject(new Error(`no ${key} answer to ${message}`));
+    }, timeoutMs);
+    const onMessage = (m) => {
+      if (m?.[key] === undefined) return;
+      clearTimeout(timer);
+      server.child.off('message', onMessage);
+      resolve(m[key]);
+    };
+    server.child.on('message', onMessage);
+    server.child.send(message);
+  });
+}
+
+/** Starts a measurement window in a server started with `--loop-stats` (bench/servers/loop-stats.mjs). */
+export function resetLoopStats(server) {
+  return ask(server, 'loop-reset', 'loopReset');
+}
+
+/** Ends it: the event-loop delay histogram and GC pauses since the reset, in ms. */
+export function loopStats(server) {
+  return ask(server, 'loop-stats', 'loopStats');
+}
+
 /** Runs `command args`, killing it after `timeoutMs`; resolves its stdout. */
 export function run(command, args, timeoutMs) {
   return new Promise((resolve, reject) => {
@@ -152,6 +183,19 @@ export async function load(url, seconds, connections) {
   if (!HAS_WRK) return loadCount(url, connections, { seconds });
   const out = await run(pin[0] ?? 'wrk', [...pin.slice(1), ...(pin.length ? ['wrk'] : []), '-t1', `-c${connections}`, `-d${seconds}s`, '--latency', url], (seconds + 15) * 1000);
   return parseWrk(out);
+}
+
+/**
+ * wrk from the load CPU with `--latency` and bench/lib/percentiles.lua, for the tails: the
+ * parseWrk() fields plus p90, p99.9, p99.99, max and mean (ms). Needs wrk. Bounded: killed
+ * 20 s after it should have ended.
+ */
+export async function loadTails(url, seconds, connections) {
+  if (!HAS_WRK) throw new Error('wrk is not installed: the tail scenarios need it (apt-get install wrk)');
+  const pin = PINNING ? ['taskset', '-c', PINNING.load] : [];
+  const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '-s', join(ROOT, 'bench', 'lib', 'percentiles.lua'), '--latency', url];
+  const out = await run(pin[0] ?? 'wrk', [...pin.slice(1), ...(pin.length ? ['wrk'] : []), ...args], (seconds + 20) * 1000);
+  return parseTails(out);
 }
 
 /**

@@ -24,7 +24,7 @@ export async function settledLoad(settleSeconds, log = () => {}) {
   const immediate = loadAverage();
   const started = Date.now();
   let load = immediate;
-  if (load > QUIET_LOAD && settleSeconds > 0) log(`load average ${load}: waiting up to ${settleSeconds} s for it to fall to ${QUIET_LOAD}`);
+  if (load > QUIET_LOAD && settleSeconds > 0) log(`load average ${load}: waiting up to ${settleSeconds} s for it to fall to ${QUIET_LOAD.toFixed(1)}`);
   while (load > QUIET_LOAD && Date.now() - started < settleSeconds * 1000) {
     await new Promise((resolve) => setTimeout(resolve, Math.min(5000, settleSeconds * 1000 - (Date.now() - started))));
     load = loadAverage();

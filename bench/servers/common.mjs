@@ -17,7 +17,7 @@ export const VARIANTS = ['bare', 'metrics', 'metrics+logs', 'full-10', 'full-100
  */
 export const EXTRA_VARIANTS = ['metrics+overload', 'metrics-alone'];
 
-/** `node server.mjs VARIANT [--sink URL] [--max-series N] [--extra-routes N]`. */
+/** `node server.mjs VARIANT [--sink URL] [--max-series N] [--extra-routes N] [--loop-stats]`. */
 export function parseArgs(argv = process.argv.slice(2)) {
   const variant = argv[0];
   if (!VARIANTS.includes(variant) && !EXTRA_VARIANTS.includes(variant)) throw new Error(`unknown variant ${variant}; known: ${[...VARIANTS, ...EXTRA_VARIANTS].join(', ')}`);
@@ -123,6 +123,10 @@ export function setupPeerTracing(args, instrumentations) {
   registerInstrumentations({ tracerProvider: provider, instrumentations: [new HttpInstrumentation(), ...instrumentations] });
   return provider;
 }
+
+// `--loop-stats` (bench/tails.mjs, bench/scrape-load.mjs): the event-loop delay histogram and
+// GC pauses, reported over IPC; not in a server loaded in-process (bench/callgrind.mjs).
+if (process.argv.includes('--loop-stats') && !globalThis.benchInProcess) (await import('./loop-stats.mjs')).startLoopStats();
 
 // Exit cleanly on the runner's SIGTERM so `--cpu-prof` profiles and async logs are written.
 process.once('SIGTERM', () => process.exit(0));
