@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { countSeries } from './cardinality.mjs';
 import { execFileSync } from 'node:child_process';
 import { get } from 'node:http';
-import { PINNING, ROOT, loadCount, memory, run, startServer, stop } from './lib/procs.mjs';
+import { PINNING, ROOT, memory, run, startServer, stop } from './lib/procs.mjs';
+import { startFilledPeriscope } from './lib/scrape-setup.mjs';
 import { machineLine, machineMeta, publish, rerender, table } from './lib/readme.mjs';
 import { median } from './lib/stats.mjs';
 
@@ -66,13 +67,9 @@ async function timeScrapes(port, times) {
 async function measure(kind, labelSets, times) {
   const server =
     kind === 'periscope'
-      ? await startServer('fastify', ['metrics', '--max-series', String(labelSets + 100), '--extra-routes', String(labelSets)], { nodeArgs: ['--expose-gc'], timeoutMs: 120_000 })
+      ? await startFilledPeriscope(labelSets, { nodeArgs: ['--expose-gc'] })
       : await startServer('prom-registry', ['--series', String(labelSets)], { nodeArgs: ['--expose-gc'], timeoutMs: 120_000 });
   try {
-    if (kind === 'periscope') {
-      const fill = await loadCount(`http://127.0.0.1:${server.port}/s`, 32, { count: labelSets, numberedPaths: true, timeoutMs: 600_000 });
-      if (fill.errors > 0) throw new Error(`filling periscope: ${fill.errors} errors`);
-    }
     const t = await timeScrapes(server.port, times);
     const mem = await memory(server);
     const r = { kind, label_sets: labelSets, ...t, rss_mb: mem.rss_mb, heap_mb: mem.heap_mb };
