@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { VARIANTS } from './servers/common.mjs';
 import { HAS_WRK, PINNING, ROOT, cpuMicros, load, rssMb, startServer, stop } from './lib/procs.mjs';
 import { machineLine, machineMeta, replaceSection, table } from './lib/readme.mjs';
-import { judge, loadAverage, settledLoad } from './lib/quiet.mjs';
+import { cpuLine, cpuWindow, judge, loadAverage, settledLoad } from './lib/quiet.mjs';
 import { median, pairedRatioRange } from './lib/stats.mjs';
 
 const FRAMEWORKS = ['fastify', 'express'];
@@ -169,8 +169,9 @@ function ratioCell(median, min, max) {
 /** The sentence every output carries about the load average and what it allows. */
 function loadLine(meta) {
   const settle = meta.settle_s > 0 ? ` (each read after waiting up to ${meta.settle_s} s for it to fall to 1.0; right after the last measurement it read ${meta.loadavg_end_immediate})` : '';
-  if (meta.verdict.judged) return `1-minute load average ${meta.loadavg_start} at the start and ${meta.loadavg_end} at the end${settle}, both at most 1.0: the targets are judged.`;
-  return `Targets not judged: ${meta.verdict.reason}${settle}.`;
+  const cpu = meta.cpu_window ? ` ${cpuLine(meta.cpu_window, meta.cpus)}` : '';
+  if (meta.verdict.judged) return `1-minute load average ${meta.loadavg_start} at the start and ${meta.loadavg_end} at the end${settle}, both at most 1.0: the targets are judged.${cpu}`;
+  return `Targets not judged: ${meta.verdict.reason}${settle}.${cpu}`;
 }
 
 function metCell(t) {
@@ -214,7 +215,10 @@ async function main() {
   if (opts.scenarios.includes('http')) {
     const startLoad = await settledLoad(opts.settle, log);
     log(`1-minute load average at the start: ${startLoad.load}${startLoad.waited_s > 0 ? ` (${startLoad.immediate} before waiting ${startLoad.waited_s} s)` : ''}`);
+    const window = cpuWindow();
     const http = await httpScenario(opts);
+    const cpu = window.end();
+    if (cpu) log(cpuLine(cpu, meta.cpus));
     const endLoad = await settledLoad(opts.settle, log);
     log(`1-minute load average at the end: ${endLoad.load}${endLoad.waited_s > 0 ? ` (${endLoad.immediate} right after the last measurement, then ${endLoad.waited_s} s of waiting)` : ''}`);
     Object.assign(meta, {
@@ -225,6 +229,7 @@ async function main() {
       loadavg_end_immediate: endLoad.immediate,
       settle_s: opts.settle,
       verdict: judge(startLoad.load, endLoad.load),
+      cpu_window: cpu,
     });
     for (const t of http.targets) if (t.ratio !== null && meta.verdict.judged) t.met = t.ratio >= t.min;
     http.results = http.results.map((r) => ({ ...r, ...meta }));

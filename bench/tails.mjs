@@ -16,7 +16,7 @@
 import { join } from 'node:path';
 import { VARIANTS } from './servers/common.mjs';
 import { PINNING, ROOT, cpuMicros, loadTails, loopStats, resetLoopStats, startServer, stop } from './lib/procs.mjs';
-import { judge, settledLoad } from './lib/quiet.mjs';
+import { cpuLine, cpuWindow, judge, settledLoad } from './lib/quiet.mjs';
 import { machineLine, machineMeta, publish, rerender, table } from './lib/readme.mjs';
 import { median, pairedRatioRange } from './lib/stats.mjs';
 
@@ -72,6 +72,7 @@ async function measure(opts) {
     // The start reading before any server runs or wrk loads one.
     const startLoad = await settledLoad(opts.settle, log);
     log(`1-minute load average at the start: ${startLoad.load}${startLoad.waited_s > 0 ? ` (${startLoad.immediate} before waiting ${startLoad.waited_s} s)` : ''}`);
+    const window = cpuWindow();
     for (const framework of opts.frameworks) {
       for (const variant of opts.variants) {
         const s = await startServer(framework, [variant, '--sink', sinkUrl, '--loop-stats']);
@@ -104,18 +105,22 @@ async function measure(opts) {
         }
       }
     }
-    // The end reading after the servers and wrk have stopped (their own load decays meanwhile).
+    // The end reading after the servers, the sink and wrk have stopped (their own load decays
+    // meanwhile; their CPU time counts as this process's children's once they have exited).
     await Promise.all(servers.map((s) => stop(s)));
+    await stop(sink);
+    const cpu = window.end();
+    if (cpu) log(cpuLine(cpu, machineMeta().cpus));
     const endLoad = await settledLoad(opts.settle, log);
     log(`1-minute load average at the end: ${endLoad.load}${endLoad.waited_s > 0 ? ` (${endLoad.immediate} right after the last run, then ${endLoad.waited_s} s of waiting)` : ''}`);
-    return { servers, skipped, startLoad, endLoad };
+    return { servers, skipped, startLoad, endLoad, cpu };
   } finally {
     await Promise.all(servers.map((s) => stop(s)));
     await stop(sink);
   }
 }
 
-function summarize(opts, { servers, skipped, startLoad, endLoad }) {
+function summarize(opts, { servers, skipped, startLoad, endLoad, cpu }) {
   const med = (s, f) => r3(median(s.runs.map(f)));
   const rows = servers.map((s) => ({
     framework: s.framework,
@@ -177,6 +182,7 @@ function summarize(opts, { servers, skipped, startLoad, endLoad }) {
     loadavg_end_immediate: endLoad.immediate,
     settle_s: opts.settle,
     verdict,
+    cpu_window: cpu,
     options: { duration: opts.duration, warmup: opts.warmup, reps: opts.reps, connections: opts.connections },
     pinning: PINNING,
     rows,
@@ -192,7 +198,7 @@ function render(result) {
   const o = result.options;
   const how = `${o.reps} repetition${o.reps === 1 ? '' : 's'} of ${o.duration} s per server after a ${o.warmup} s warm-up, ${o.connections} connections, wrk --latency${result.pinning ? ` pinned to CPU ${result.pinning.load}, servers on CPU ${result.pinning.server}` : ''}; figures are medians over repetitions. Loop delay is the server's monitorEventLoopDelay histogram (10 ms resolution: an idle loop reads about 10 ms, a stall of N ms reads about N); GC is the server's 'gc' performance entries over the run.`;
   const load = `1-minute load average ${result.loadavg_start} at the start and ${result.loadavg_end} at the end${result.settle_s > 0 ? ` (read after waiting up to ${result.settle_s} s for it to fall to 1.0; ${result.loadavg_end_immediate} right after the last run)` : ''}.`;
-  const verdict = result.verdict.judged ? 'Targets judged.' : `Targets not judged: ${result.verdict.reason}.`;
+  const verdict = `${result.verdict.judged ? 'Targets judged.' : `Targets not judged: ${result.verdict.reason}.`}${result.cpu_window ? ` ${cpuLine(result.cpu_window, result.cpus)}` : ''}`;
   const rows = result.rows.map((r) => [r.framework, r.variant, r.rps, r.p50_ms.toFixed(2), r.p99_ms.toFixed(2), r.p999_ms.toFixed(2), r.max_ms.toFixed(1), r.loop_p99_ms.toFixed(1), r.loop_max_ms.toFixed(1), r.gc_count, r.gc_total_ms.toFixed(0), r.gc_max_ms.toFixed(1), r.cpu_us_per_request.toFixed(1)]);
   const comparisons = result.comparisons.map((c) => [c.framework, c.variant, c.against, c.stat, `≤ ${c.max}x`, ratioCell(c), metCell(c)]);
   const skipped = result.skipped.map((s) => `- ${s.framework} \`${s.variant}\`: not available: ${s.reason}`).join('\n');

@@ -2,6 +2,7 @@
 // 1-minute load average (os.loadavg()) at the start and at the end of the measurement.
 // On this shared 2-core VM other jobs take wall-clock time from the servers and move
 // requests/s and tail latencies by far more than the differences the targets are about.
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 
 /** Above this 1-minute load average at the start or the end, no target is judged met or missed. */
@@ -46,4 +47,57 @@ export function judge(start, end, limit = QUIET_LOAD) {
     judged: false,
     reason: `1-minute load average ${high.join(' and ')} (above ${limit.toFixed(1)}): other processes shared the CPUs, so the figures are reported but no target is judged met or missed`,
   };
+}
+
+/** `/proc/stat`'s first line: all CPUs' busy and stolen time, in clock ticks (1/100 s). */
+export function parseProcStat(text) {
+  const f = /^cpu\s+(.*)$/m.exec(text)[1].trim().split(/\s+/).map(Number);
+  // user nice system idle iowait irq softirq steal (guest time is already in user).
+  const [user, nice, system, , , irq, softirq, steal = 0] = f;
+  return { busy: user + nice + system + irq + softirq, steal };
+}
+
+/** `/proc/<pid>/stat`: the process's own and its waited-for children's CPU time, in ticks. */
+export function parseSelfStat(text) {
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+}
+
+/**
+ * What the load average cannot say, because it counts the benchmark's own processes: how much
+ * CPU *other* processes used while it ran. Starts a window; `end()` resolves
+ * `{ seconds, others_cpus, own_cpus, steal_cpus }` in CPUs (2 = both CPUs all the time):
+ * the machine's busy time from /proc/stat minus this process's and its children's (servers,
+ * wrk, clients: counted once they have exited and been waited for, so call `end()` after they
+ * stopped), and the time the hypervisor gave this VM's CPUs to others (steal). Null off Linux.
+ */
+export function cpuWindow() {
+  const read = () => {
+    try {
+      return { machine: parseProcStat(readFileSync('/proc/stat', 'utf8')), own: parseSelfStat(readFileSync('/proc/self/stat', 'utf8')), at: performance.now() };
+    } catch {
+      return null;
+    }
+  };
+  const start = read();
+  return {
+    end() {
+      const now = read();
+      if (start === null || now === null) return null;
+      const seconds = (now.at - start.at) / 1000;
+      const cpus = (ticks) => +(ticks / 100 / seconds).toFixed(2);
+      const own = now.own - start.own;
+      return {
+        seconds: +seconds.toFixed(1),
+        others_cpus: cpus(Math.max(0, now.machine.busy - start.machine.busy - own)),
+        own_cpus: cpus(own),
+        steal_cpus: cpus(now.machine.steal - start.machine.steal),
+      };
+    },
+  };
+}
+
+/** The sentence the scenarios print and write about a {@link cpuWindow} result. */
+export function cpuLine(w, cpus) {
+  return `During the measurement (${w.seconds} s) other processes used ${w.others_cpus} of the ${cpus} CPUs on average, the benchmark's own processes ${w.own_cpus}, and the hypervisor took ${w.steal_cpus} (steal).`;
 }

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { median, pairedRatio, pairedRatioRange, parseTails, parseWrk, toMs } from '../../bench/lib/stats.mjs';
 import { cpuMicros, loopStats, resetLoopStats, startServer, statCpuMicros, stop } from '../../bench/lib/procs.mjs';
 import type { StartedServer } from '../../bench/lib/procs.mjs';
-import { QUIET_LOAD, judge } from '../../bench/lib/quiet.mjs';
+import { QUIET_LOAD, cpuLine, judge, parseProcStat, parseSelfStat } from '../../bench/lib/quiet.mjs';
 
 // Captured from wrk 4.1.0 (Debian) against a route that answered 404.
 const WRK_OUTPUT = `Running 1s test @ http://127.0.0.1:38319/nope
@@ -84,6 +84,17 @@ describe('bench run trust', () => {
       '1-minute load average 2.85 at the start and 2.95 at the end (above 1.0): other processes shared the CPUs, so the figures are reported but no target is judged met or missed',
     );
     expect(judge(0.2, Number.NaN).judged).toBe(false);
+  });
+
+  it("counts other processes' CPU from /proc/stat's busy time less the benchmark's own and its children's", () => {
+    // user nice system idle iowait irq softirq steal guest guest_nice, in ticks.
+    expect(parseProcStat('cpu  201342 51 23186 230883 5386 0 4201 4798 0 0\ncpu0 100 0 0 0 0 0 0 0 0 0\n')).toEqual({ busy: 201342 + 51 + 23186 + 4201, steal: 4798 });
+    // utime 120, stime 30, cutime 4000, cstime 500 (fields 14-17); a command name with spaces and ')'.
+    const self = '22335 (node (x) y) S 22332 22332 5445 0 -1 4194304 127 0 0 0 120 30 4000 500 20 0 1 0 236187 3133440 418\n';
+    expect(parseSelfStat(self)).toBe(4650);
+    expect(cpuLine({ seconds: 30.2, others_cpus: 0.95, own_cpus: 1.8, steal_cpus: 0.01 }, 2)).toBe(
+      "During the measurement (30.2 s) other processes used 0.95 of the 2 CPUs on average, the benchmark's own processes 1.8, and the hypervisor took 0.01 (steal).",
+    );
   });
 
   it('reads p99.9 and the maximum from the TAILS line bench/lib/percentiles.lua adds to wrk output', () => {
