@@ -1,0 +1,246 @@
+import { fromWire } from '../core/snapshot.js';
+import type { FamilySnapshot, RegistrySnapshot } from '../core/snapshot.js';
+
+/**
+ * How the series of one family from several processes become one exposition.
+ * - `worker`: each worker's series with `worker="<slot>"` (the primary's own without it).
+ *   Counters and histograms add the retired totals of the slot's exited workers and keep the
+ *   last values of a worker that did not answer in time, so they never decrease; gauges and
+ *   summaries come only from workers that answered this scrape.
+ * - `sum`: one series per label set, the sum over the processes that answered (in-flight
+ *   requests, connections, memory).
+ * - `max`: one series per label set, the maximum (info gauges, the fd limit).
+ * - `primary`: the primary's own value (process start time).
+ */
+export type MergeKind = 'worker' | 'sum' | 'max' | 'primary';
+
+const SUM = new Set([
+  'http_requests_in_flight',
+  'http_server_active_connections',
+  'process_resident_memory_bytes',
+  'process_virtual_memory_bytes',
+  'process_heap_bytes',
+  'process_open_fds',
+]);
+const MAX = new Set(['app_build_info', 'nodejs_version_info', 'process_max_fds']);
+const PRIMARY = new Set(['process_start_time_seconds']);
+
+/** The merge kind of a family (gauges only can be summed, maxed or taken from the primary). */
+export function mergeKind(name: string, type: FamilySnapshot['type']): MergeKind {
+  if (type !== 'gauge') return 'worker';
+  if (SUM.has(name)) return 'sum';
+  if (MAX.has(name)) return 'max';
+  if (PRIMARY.has(name)) return 'primary';
+  return 'worker';
+}
+
+/** One worker's contribution to a scrape. */
+export interface WorkerValues {
+  readonly slot: number;
+  /** Its latest snapshot (this scrape's if `fresh`), or undefined if it never answered. */
+  readonly snapshot: RegistrySnapshot | undefined;
+  /** True when it answered this scrape in time. */
+  readonly fresh: boolean;
+}
+
+type Row = readonly (string | number)[];
+
+interface RetiredFamily {
+  readonly type: FamilySnapshot['type'];
+  readonly help: string;
+  readonly le: readonly string[] | undefined;
+  /** labelText -> values (counter: [value]; histogram: buckets, sum, count). */
+  readonly rows: Map<string, number[]>;
+}
+
+interface Entry {
+  readonly name: string;
+  readonly type: FamilySnapshot['type'];
+  readonly help: string;
+  readonly le: readonly string[] | undefined;
+  readonly quantiles: readonly string[] | undefined;
+  primary: FamilySnapshot | undefined;
+  /** Per slot: the family from that worker's snapshot. */
+  readonly workers: Map<number, { family: FamilySnapshot; fresh: boolean }>;
+}
+
+function isCumulative(type: FamilySnapshot['type']): boolean {
+  return type === 'counter' || type === 'histogram';
+}
+
+function sameList(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function text(v: string | number): string {
+  return typeof v === 'number' ? String(v) : v;
+}
+
+function escapeHelp(help: string): string {
+  return help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+/**
+ * Merges the primary's registry and its workers' snapshots into one Prometheus text exposition
+ * (0.0.4), and keeps the totals of exited workers per slot so that no counter ever decreases.
+ * Pure: no clock, no I/O.
+ */
+export class ClusterMerger {
+  readonly #retired = new Map<number, Map<string, RetiredFamily>>();
+  readonly #warned = new Set<string>();
+  readonly #warn: (code: string, message: string) => void;
+
+  constructor(warn: (code: string, message: string) => void) {
+    this.#warn = warn;
+  }
+
+  /** Slots that hold totals of exited workers. */
+  retiredSlots(): number[] {
+    return [...this.#retired.keys()];
+  }
+
+  /**
+   * A worker of `slot` exited: its counters and histograms, as last collected, join the slot's
+   * retired totals, which every later scrape adds to the slot's live worker.
+   */
+  retire(slot: number, snapshot: RegistrySnapshot | undefined): void {
+    if (snapshot === undefined) return;
+    let bySlot = this.#retired.get(slot);
+    if (bySlot === undefined) {
+      bySlot = new Map();
+      this.#retired.set(slot, bySlot);
+    }
+    for (const f of snapshot) {
+      if (!isCumulative(f.type)) continue;
+      let r = bySlot.get(f.name);
+      if (r === undefined || r.type !== f.type || !sameList(r.le, f.le)) {
+        // A family that changed type or buckets across a deploy starts its retired totals again.
+        r = { type: f.type, help: f.help, le: f.le, rows: new Map() };
+        bySlot.set(f.name, r);
+      }
+      for (const row of f.rows) {
+        const key = row[0] as string;
+        const prev = r.rows.get(key);
+        if (prev === undefined) r.rows.set(key, row.slice(1).map(fromWire));
+        else for (let i = 1; i < row.length; i++) prev[i - 1]! += fromWire(row[i]);
+      }
+    }
+  }
+
+  #once(key: string, message: string): void {
+    if (this.#warned.has(key)) return;
+    this.#warned.add(key);
+    this.#warn('PERISCOPE_CLUSTER_MERGE', message);
+  }
+
+  /** The merged exposition: the primary's families first, then the workers' in slot order. */
+  write(primary: RegistrySnapshot, workers: readonly WorkerValues[]): string {
+    const entries = new Map<string, Entry>();
+    const entryOf = (f: { name: string; type: FamilySnapshot['type']; help: string; le?: readonly string[] | undefined; quantiles?: readonly string[] | undefined }): Entry => {
+      let e = entries.get(f.name);
+      if (e === undefined) {
+        e = { name: f.name, type: f.type, help: f.help, le: f.le, quantiles: f.quantiles, primary: undefined, workers: new Map() };
+        entries.set(f.name, e);
+      }
+      return e;
+    };
+    for (const f of primary) entryOf(f).primary = f;
+    const sorted = [...workers].sort((a, b) => a.slot - b.slot);
+    for (const w of sorted) {
+      for (const f of w.snapshot ?? []) {
+        const e = entryOf(f);
+        if (e.type !== f.type || !sameList(e.le, f.le) || !sameList(e.quantiles, f.quantiles)) {
+          this.#once(`shape:${f.name}`, `metric ${f.name} differs between processes (type, buckets or quantiles); worker ${w.slot}'s is left out of the merged /metrics`);
+          continue;
+        }
+        if (f.type === 'summary') {
+          this.#once(`summary:${f.name}`, `summary ${f.name} cannot be merged across workers (quantiles do not add up); it is served per worker with a worker label`);
+        }
+        e.workers.set(w.slot, { family: f, fresh: w.fresh });
+      }
+    }
+    for (const [, bySlot] of this.#retired) for (const [name, r] of bySlot) if (!entries.has(name)) entryOf({ name, type: r.type, help: r.help, le: r.le });
+
+    const slots = [...new Set([...sorted.map((w) => w.slot), ...this.#retired.keys()])].sort((a, b) => a - b);
+    let out = '';
+    for (const e of entries.values()) {
+      let body = '';
+      const kind = mergeKind(e.name, e.type);
+      if (kind === 'sum' || kind === 'max') body = this.#combined(e, kind);
+      else if (kind === 'primary' && e.primary !== undefined) body = this.#rows(e, e.primary.rows, undefined);
+      else {
+        if (e.primary !== undefined) body += this.#rows(e, e.primary.rows, undefined);
+        for (const slot of slots) body += this.#slot(e, slot);
+      }
+      out += `# HELP ${e.name} ${escapeHelp(e.help)}\n# TYPE ${e.name} ${e.type}\n${body}`;
+    }
+    return out;
+  }
+
+  /** One slot's series of a `worker` family. */
+  #slot(e: Entry, slot: number): string {
+    const live = e.workers.get(slot);
+    if (!isCumulative(e.type)) return live?.fresh === true ? this.#rows(e, live.family.rows, slot) : '';
+    const retired = this.#retired.get(slot)?.get(e.name);
+    const usable = retired !== undefined && retired.type === e.type && sameList(retired.le, e.le) ? retired : undefined;
+    if (usable === undefined) return live === undefined ? '' : this.#rows(e, live.family.rows, slot);
+    const rows: Row[] = [];
+    const seen = new Set<string>();
+    for (const row of live?.family.rows ?? []) {
+      const key = row[0] as string;
+      const add = usable.rows.get(key);
+      if (add === undefined) rows.push(row);
+      else {
+        seen.add(key);
+        const sum: (string | number)[] = [key];
+        for (let i = 1; i < row.length; i++) sum.push(fromWire(row[i]) + (add[i - 1] ?? 0));
+        rows.push(sum);
+      }
+    }
+    for (const [key, values] of usable.rows) if (!seen.has(key)) rows.push([key, ...values]);
+    return this.#rows(e, rows, slot);
+  }
+
+  /** A `sum` or `max` gauge: one series per label set over the primary and the workers that answered. */
+  #combined(e: Entry, kind: 'sum' | 'max'): string {
+    const acc = new Map<string, number>();
+    const take = (rows: readonly Row[]) => {
+      for (const row of rows) {
+        const key = row[0] as string;
+        const v = fromWire(row[1]);
+        const prev = acc.get(key);
+        acc.set(key, prev === undefined ? v : kind === 'sum' ? prev + v : Math.max(prev, v));
+      }
+    };
+    if (e.primary !== undefined) take(e.primary.rows);
+    for (const w of e.workers.values()) if (w.fresh) take(w.family.rows);
+    let out = '';
+    for (const [key, v] of acc) out += `${e.name}${key === '' ? '' : `{${key}}`} ${v}\n`;
+    return out;
+  }
+
+  #rows(e: Entry, rows: readonly Row[], slot: number | undefined): string {
+    const name = e.name;
+    const worker = slot === undefined ? '' : `worker="${slot}"`;
+    let out = '';
+    for (const row of rows) {
+      const own = row[0] as string;
+      const labels = worker === '' ? own : own === '' ? worker : `${worker},${own}`;
+      if (e.type === 'histogram' || e.type === 'summary') {
+        const parts = (e.type === 'histogram' ? e.le : e.quantiles) ?? [];
+        const label = e.type === 'histogram' ? 'le' : 'quantile';
+        const sample = e.type === 'histogram' ? `${name}_bucket` : name;
+        const prefix = labels === '' ? `${sample}{` : `${sample}{${labels},`;
+        for (let i = 0; i < parts.length; i++) out += `${prefix}${label}="${parts[i]}"} ${text(row[i + 1]!)}\n`;
+        const braces = labels === '' ? '' : `{${labels}}`;
+        out += `${name}_sum${braces} ${text(row[parts.length + 1]!)}\n${name}_count${braces} ${text(row[parts.length + 2]!)}\n`;
+      } else {
+        out += `${name}${labels === '' ? '' : `{${labels}}`} ${text(row[1]!)}\n`;
+      }
+    }
+    return out;
+  }
+}
