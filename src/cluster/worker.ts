@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
+import { isMainThread } from 'node:worker_threads';
 import type { Concern, ConcernContext, EndpointHandler } from '../core/index.js';
 import type { RegistrySnapshot } from '../core/snapshot.js';
 import type { ResolvedClusterOptions } from './options.js';
@@ -26,9 +27,9 @@ export interface ClusterWorkerConcern extends Concern {
   readonly slot: () => number | undefined;
 }
 
-/** True in a Node cluster worker (PM2 cluster mode included) that has an IPC channel. */
+/** True in the main thread of a Node cluster worker (PM2 cluster mode included) that has an IPC channel. */
 export function isClusterWorker(): boolean {
-  return cluster.isWorker && typeof process.send === 'function';
+  return cluster.isWorker && isMainThread && typeof process.send === 'function';
 }
 
 /** How often the worker tells its primary that its lifecycle state changed (read, then sent only on change). */
