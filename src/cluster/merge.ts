@@ -136,8 +136,20 @@ export class ClusterMerger {
     this.#warn('PERISCOPE_CLUSTER_MERGE', message);
   }
 
-  /** The merged exposition: the primary's families first, then the workers' in slot order. */
+  /** The merged exposition as one string (see {@link pieces}). */
   write(primary: RegistrySnapshot, workers: readonly WorkerValues[]): string {
+    let out = '';
+    for (const piece of this.pieces(primary, workers)) out += piece;
+    return out;
+  }
+
+  /**
+   * The merged exposition, the primary's families first, then the workers' in slot order, in
+   * pieces of about {@link PIECE_CHARS} or one slot's series of a family, whichever is smaller,
+   * so a response can send each as it comes (8 workers of 2,000 label sets make a 39 MB body:
+   * built whole it was copied twice more, to flatten and to encode).
+   */
+  *pieces(primary: RegistrySnapshot, workers: readonly WorkerValues[]): Generator<string> {
     const entries = new Map<string, Entry>();
     const entryOf = (f: { name: string; type: FamilySnapshot['type']; help: string; le?: readonly string[] | undefined; quantiles?: readonly string[] | undefined }): Entry => {
       let e = entries.get(f.name);
@@ -165,28 +177,37 @@ export class ClusterMerger {
     for (const [, bySlot] of this.#retired) for (const [name, r] of bySlot) if (!entries.has(name)) entryOf({ name, type: r.type, help: r.help, le: r.le });
 
     const slots = [...new Set([...sorted.map((w) => w.slot), ...this.#retired.keys()])].sort((a, b) => a - b);
-    let out = '';
+    const out = new Pieces();
     for (const e of entries.values()) {
-      let body = '';
+      out.add(`# HELP ${e.name} ${escapeHelp(e.help)}\n# TYPE ${e.name} ${e.type}\n`);
       const kind = mergeKind(e.name, e.type);
-      if (kind === 'sum' || kind === 'max') body = this.#combined(e, kind);
-      else if (kind === 'primary' && e.primary !== undefined) body = this.#rows(e, e.primary.rows, undefined);
+      if (kind === 'sum' || kind === 'max') this.#combined(e, kind, out);
+      else if (kind === 'primary' && e.primary !== undefined) this.#rows(e, e.primary.rows, undefined, out);
       else {
-        if (e.primary !== undefined) body += this.#rows(e, e.primary.rows, undefined);
-        for (const slot of slots) body += this.#slot(e, slot);
+        if (e.primary !== undefined) this.#rows(e, e.primary.rows, undefined, out);
+        yield* out.ready();
+        for (const slot of slots) {
+          this.#slot(e, slot, out);
+          yield* out.ready();
+        }
       }
-      out += `# HELP ${e.name} ${escapeHelp(e.help)}\n# TYPE ${e.name} ${e.type}\n${body}`;
     }
-    return out;
+    yield* out.rest();
   }
 
   /** One slot's series of a `worker` family. */
-  #slot(e: Entry, slot: number): string {
+  #slot(e: Entry, slot: number, out: Pieces): void {
     const live = e.workers.get(slot);
-    if (!isCumulative(e.type)) return live?.fresh === true ? this.#rows(e, live.family.rows, slot) : '';
+    if (!isCumulative(e.type)) {
+      if (live?.fresh === true) this.#rows(e, live.family.rows, slot, out);
+      return;
+    }
     const retired = this.#retired.get(slot)?.get(e.name);
     const usable = retired !== undefined && retired.type === e.type && sameList(retired.le, e.le) ? retired : undefined;
-    if (usable === undefined) return live === undefined ? '' : this.#rows(e, live.family.rows, slot);
+    if (usable === undefined) {
+      if (live !== undefined) this.#rows(e, live.family.rows, slot, out);
+      return;
+    }
     const rows: Row[] = [];
     const seen = new Set<string>();
     for (const row of live?.family.rows ?? []) {
@@ -201,11 +222,11 @@ export class ClusterMerger {
       }
     }
     for (const [key, values] of usable.rows) if (!seen.has(key)) rows.push([key, ...values]);
-    return this.#rows(e, rows, slot);
+    this.#rows(e, rows, slot, out);
   }
 
   /** A `sum` or `max` gauge: one series per label set over the primary and the workers that answered. */
-  #combined(e: Entry, kind: 'sum' | 'max'): string {
+  #combined(e: Entry, kind: 'sum' | 'max', out: Pieces): void {
     const acc = new Map<string, number>();
     const take = (rows: readonly Row[]) => {
       for (const row of rows) {
@@ -217,30 +238,65 @@ export class ClusterMerger {
     };
     if (e.primary !== undefined) take(e.primary.rows);
     for (const w of e.workers.values()) if (w.fresh) take(w.family.rows);
-    let out = '';
-    for (const [key, v] of acc) out += `${e.name}${key === '' ? '' : `{${key}}`} ${v}\n`;
-    return out;
+    for (const [key, v] of acc) out.add(`${e.name}${key === '' ? '' : `{${key}}`} ${v}\n`);
   }
 
-  #rows(e: Entry, rows: readonly Row[], slot: number | undefined): string {
+  #rows(e: Entry, rows: readonly Row[], slot: number | undefined, out: Pieces): void {
     const name = e.name;
     const worker = slot === undefined ? '' : `worker="${slot}"`;
-    let out = '';
+    if (e.type === 'histogram' || e.type === 'summary') {
+      const histogram = e.type === 'histogram';
+      const sample = histogram ? `${name}_bucket` : name;
+      // `le="0.1"} ` once per family, not once per line.
+      const tails = (histogram ? e.le : e.quantiles)?.map((p) => `${histogram ? 'le' : 'quantile'}="${p}"} `) ?? [];
+      const n = tails.length;
+      for (const row of rows) {
+        const own = row[0] as string;
+        const labels = worker === '' ? own : own === '' ? worker : `${worker},${own}`;
+        const head = labels === '' ? `${sample}{` : `${sample}{${labels},`;
+        const braces = labels === '' ? '' : `{${labels}}`;
+        let lines = '';
+        for (let i = 0; i < n; i++) lines += `${head}${tails[i]}${text(row[i + 1]!)}\n`;
+        out.add(`${lines}${name}_sum${braces} ${text(row[n + 1]!)}\n${name}_count${braces} ${text(row[n + 2]!)}\n`);
+      }
+      return;
+    }
     for (const row of rows) {
       const own = row[0] as string;
       const labels = worker === '' ? own : own === '' ? worker : `${worker},${own}`;
-      if (e.type === 'histogram' || e.type === 'summary') {
-        const parts = (e.type === 'histogram' ? e.le : e.quantiles) ?? [];
-        const label = e.type === 'histogram' ? 'le' : 'quantile';
-        const sample = e.type === 'histogram' ? `${name}_bucket` : name;
-        const prefix = labels === '' ? `${sample}{` : `${sample}{${labels},`;
-        for (let i = 0; i < parts.length; i++) out += `${prefix}${label}="${parts[i]}"} ${text(row[i + 1]!)}\n`;
-        const braces = labels === '' ? '' : `{${labels}}`;
-        out += `${name}_sum${braces} ${text(row[parts.length + 1]!)}\n${name}_count${braces} ${text(row[parts.length + 2]!)}\n`;
-      } else {
-        out += `${name}${labels === '' ? '' : `{${labels}}`} ${text(row[1]!)}\n`;
-      }
+      out.add(`${name}${labels === '' ? '' : `{${labels}}`} ${text(row[1]!)}\n`);
     }
+  }
+}
+
+/** About 64 KB of text: the size of the pieces {@link ClusterMerger.pieces} yields. */
+export const PIECE_CHARS = 64 * 1024;
+
+/** Accumulates text and hands it out in pieces of about {@link PIECE_CHARS}. */
+class Pieces {
+  #current = '';
+  #full: string[] = [];
+
+  add(text: string): void {
+    this.#current += text;
+    if (this.#current.length >= PIECE_CHARS) {
+      this.#full.push(this.#current);
+      this.#current = '';
+    }
+  }
+
+  /** The full pieces so far. */
+  ready(): string[] {
+    const out = this.#full;
+    this.#full = [];
+    return out;
+  }
+
+  /** Everything left. */
+  rest(): string[] {
+    const out = this.ready();
+    if (this.#current !== '') out.push(this.#current);
+    this.#current = '';
     return out;
   }
 }

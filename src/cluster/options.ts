@@ -1,6 +1,6 @@
 import type { Registry } from '@prometheus-io/client';
 import type { EnvReader } from '../core/env.js';
-import { checkBoolean, checkInt, checkPath, checkPort, concernObject, invalid, isPlainObject, oneOf, optString } from '../core/validate.js';
+import { checkBoolean, checkInt, checkKeys, checkPath, checkPort, concernObject, invalid, isPlainObject, oneOf, optString } from '../core/validate.js';
 
 /** `cluster` in a worker's `instrument()` options: how it finds its primary. Every field is optional. */
 export interface ClusterOptions {
@@ -119,7 +119,8 @@ function sub(value: unknown, option: string, keys: readonly string[]): Record<st
 export function resolvePrimary(options: unknown, version: string): ResolvedPrimaryOptions {
   if (options === undefined) options = {};
   if (!isPlainObject(options)) throw invalid('options', options, 'an object');
-  const o = sub(options, 'instrumentPrimary options', ['metrics', 'cluster', 'health', 'shutdown', 'version']);
+  checkKeys(options, ['metrics', 'cluster', 'health', 'shutdown', 'version'], '');
+  const o = options;
   const m = sub(o.metrics, 'metrics', ['port', 'host', 'path', 'registry', 'defaultMetrics']);
   const c = sub(o.cluster, 'cluster', ['collectTimeoutMs', 'onWorkerTimeout', 'minReadyWorkers']);
   const h = concernObject(o.health, 'health', ['livePath', 'readyPath', 'healthPath']);

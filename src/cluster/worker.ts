@@ -82,8 +82,9 @@ export function clusterWorkerConcern(ctx: ConcernContext, options: ResolvedClust
     if (!isMessage(message)) return;
     const m = message as PrimaryMessage;
     if (m.type === 'welcome') {
-      if (mode === 'fallback') return;
       clearTimeout(timer);
+      // A primary slower than primaryTimeoutMs (a loaded machine) still wins: the fallback stops.
+      if (mode === 'fallback') stopFallback();
       mode = 'primary';
       slot = m.slot;
       if (poll === undefined) {
@@ -137,8 +138,19 @@ export function clusterWorkerConcern(ctx: ConcernContext, options: ResolvedClust
     fallback = server;
   };
 
+  const stopFallback = (): void => {
+    const server = fallback;
+    fallback = undefined;
+    if (server === undefined) return;
+    server.close();
+    server.closeAllConnections();
+    ctx.logger.info({ slot }, 'periscope: a periscope primary answered after all; this worker stopped serving its own metrics');
+  };
+
   process.on('message', onMessage);
-  const timer = setTimeout(startFallback, options.primaryTimeoutMs);
+  // The timer may come due while the welcome waits unread (a worker busy starting up runs its
+  // timers before it reads its IPC channel): one more turn of the event loop reads it first.
+  const timer = setTimeout(() => setImmediate(startFallback), options.primaryTimeoutMs);
   timer.unref();
   lastState = state();
   send({ tag: TAG, type: 'hello', state: lastState });
