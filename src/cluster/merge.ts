@@ -1,4 +1,4 @@
-import { fromWire } from '../core/snapshot.js';
+import { fromWire, widthOf } from '../core/snapshot.js';
 import type { FamilySnapshot, RegistrySnapshot } from '../core/snapshot.js';
 
 /**
@@ -43,7 +43,11 @@ export interface WorkerValues {
   readonly fresh: boolean;
 }
 
-type Row = readonly (string | number)[];
+/** Label sets and their values, `width` values each (see FamilySnapshot). */
+interface Table {
+  readonly labels: readonly string[];
+  readonly values: readonly (number | string)[];
+}
 
 interface RetiredFamily {
   readonly type: FamilySnapshot['type'];
@@ -76,7 +80,8 @@ function sameList(a: readonly string[] | undefined, b: readonly string[] | undef
 }
 
 function text(v: string | number): string {
-  return typeof v === 'number' ? String(v) : v;
+  if (typeof v === 'string') return v;
+  return Number.isFinite(v) ? String(v) : Number.isNaN(v) ? 'NaN' : v > 0 ? '+Inf' : '-Inf';
 }
 
 function escapeHelp(help: string): string {
@@ -121,11 +126,15 @@ export class ClusterMerger {
         r = { type: f.type, help: f.help, le: f.le, rows: new Map() };
         bySlot.set(f.name, r);
       }
-      for (const row of f.rows) {
-        const key = row[0] as string;
+      const width = widthOf(f);
+      for (let i = 0; i < f.labels.length; i++) {
+        const key = f.labels[i]!;
         const prev = r.rows.get(key);
-        if (prev === undefined) r.rows.set(key, row.slice(1).map(fromWire));
-        else for (let i = 1; i < row.length; i++) prev[i - 1]! += fromWire(row[i]);
+        if (prev === undefined) {
+          const own: number[] = new Array<number>(width);
+          for (let j = 0; j < width; j++) own[j] = fromWire(f.values[i * width + j]);
+          r.rows.set(key, own);
+        } else for (let j = 0; j < width; j++) prev[j]! += fromWire(f.values[i * width + j]);
       }
     }
   }
@@ -182,9 +191,9 @@ export class ClusterMerger {
       out.add(`# HELP ${e.name} ${escapeHelp(e.help)}\n# TYPE ${e.name} ${e.type}\n`);
       const kind = mergeKind(e.name, e.type);
       if (kind === 'sum' || kind === 'max') this.#combined(e, kind, out);
-      else if (kind === 'primary' && e.primary !== undefined) this.#rows(e, e.primary.rows, undefined, out);
+      else if (kind === 'primary' && e.primary !== undefined) this.#rows(e, e.primary, undefined, out);
       else {
-        if (e.primary !== undefined) this.#rows(e, e.primary.rows, undefined, out);
+        if (e.primary !== undefined) this.#rows(e, e.primary, undefined, out);
         yield* out.ready();
         for (const slot of slots) {
           this.#slot(e, slot, out);
@@ -199,72 +208,78 @@ export class ClusterMerger {
   #slot(e: Entry, slot: number, out: Pieces): void {
     const live = e.workers.get(slot);
     if (!isCumulative(e.type)) {
-      if (live?.fresh === true) this.#rows(e, live.family.rows, slot, out);
+      if (live?.fresh === true) this.#rows(e, live.family, slot, out);
       return;
     }
     const retired = this.#retired.get(slot)?.get(e.name);
     const usable = retired !== undefined && retired.type === e.type && sameList(retired.le, e.le) ? retired : undefined;
     if (usable === undefined) {
-      if (live !== undefined) this.#rows(e, live.family.rows, slot, out);
+      if (live !== undefined) this.#rows(e, live.family, slot, out);
       return;
     }
-    const rows: Row[] = [];
+    const width = widthOf(e);
+    const labels: string[] = [];
+    const values: number[] = [];
     const seen = new Set<string>();
-    for (const row of live?.family.rows ?? []) {
-      const key = row[0] as string;
+    const own = live?.family;
+    for (let i = 0; i < (own?.labels.length ?? 0); i++) {
+      const key = own!.labels[i]!;
       const add = usable.rows.get(key);
-      if (add === undefined) rows.push(row);
-      else {
-        seen.add(key);
-        const sum: (string | number)[] = [key];
-        for (let i = 1; i < row.length; i++) sum.push(fromWire(row[i]) + (add[i - 1] ?? 0));
-        rows.push(sum);
-      }
+      if (add !== undefined) seen.add(key);
+      labels.push(key);
+      for (let j = 0; j < width; j++) values.push(fromWire(own!.values[i * width + j]) + (add?.[j] ?? 0));
     }
-    for (const [key, values] of usable.rows) if (!seen.has(key)) rows.push([key, ...values]);
-    this.#rows(e, rows, slot, out);
+    for (const [key, v] of usable.rows) {
+      if (seen.has(key)) continue;
+      labels.push(key);
+      for (let j = 0; j < width; j++) values.push(v[j] ?? 0);
+    }
+    this.#rows(e, { labels, values }, slot, out);
   }
 
   /** A `sum` or `max` gauge: one series per label set over the primary and the workers that answered. */
   #combined(e: Entry, kind: 'sum' | 'max', out: Pieces): void {
     const acc = new Map<string, number>();
-    const take = (rows: readonly Row[]) => {
-      for (const row of rows) {
-        const key = row[0] as string;
-        const v = fromWire(row[1]);
+    const take = (t: Table) => {
+      for (let i = 0; i < t.labels.length; i++) {
+        const key = t.labels[i]!;
+        const v = fromWire(t.values[i]);
         const prev = acc.get(key);
         acc.set(key, prev === undefined ? v : kind === 'sum' ? prev + v : Math.max(prev, v));
       }
     };
-    if (e.primary !== undefined) take(e.primary.rows);
-    for (const w of e.workers.values()) if (w.fresh) take(w.family.rows);
-    for (const [key, v] of acc) out.add(`${e.name}${key === '' ? '' : `{${key}}`} ${v}\n`);
+    if (e.primary !== undefined) take(e.primary);
+    for (const w of e.workers.values()) if (w.fresh) take(w.family);
+    for (const [key, v] of acc) out.add(`${e.name}${key === '' ? '' : `{${key}}`} ${text(v)}\n`);
   }
 
-  #rows(e: Entry, rows: readonly Row[], slot: number | undefined, out: Pieces): void {
+  #rows(e: Entry, t: Table, slot: number | undefined, out: Pieces): void {
     const name = e.name;
     const worker = slot === undefined ? '' : `worker="${slot}"`;
+    const { labels: all, values } = t;
     if (e.type === 'histogram' || e.type === 'summary') {
       const histogram = e.type === 'histogram';
       const sample = histogram ? `${name}_bucket` : name;
       // `le="0.1"} ` once per family, not once per line.
       const tails = (histogram ? e.le : e.quantiles)?.map((p) => `${histogram ? 'le' : 'quantile'}="${p}"} `) ?? [];
       const n = tails.length;
-      for (const row of rows) {
-        const own = row[0] as string;
+      const width = n + 2;
+      for (let r = 0; r < all.length; r++) {
+        const own = all[r]!;
         const labels = worker === '' ? own : own === '' ? worker : `${worker},${own}`;
         const head = labels === '' ? `${sample}{` : `${sample}{${labels},`;
         const braces = labels === '' ? '' : `{${labels}}`;
+        const at = r * width;
         let lines = '';
-        for (let i = 0; i < n; i++) lines += `${head}${tails[i]}${text(row[i + 1]!)}\n`;
-        out.add(`${lines}${name}_sum${braces} ${text(row[n + 1]!)}\n${name}_count${braces} ${text(row[n + 2]!)}\n`);
+        for (let i = 0; i < n; i++) lines += `${head}${tails[i]}${text(values[at + i]!)}\n`;
+        out.add(`${lines}${name}_sum${braces} ${text(values[at + n]!)}\n${name}_count${braces} ${text(values[at + n + 1]!)}\n`);
       }
       return;
     }
-    for (const row of rows) {
-      const own = row[0] as string;
+    for (let r = 0; r < all.length; r++) {
+      const own = all[r]!;
       const labels = worker === '' ? own : own === '' ? worker : `${worker},${own}`;
-      out.add(`${name}${labels === '' ? '' : `{${labels}}`} ${text(row[1]!)}\n`);
+      out.add(`${name}${labels === '' ? '' : `{${labels}}`} ${text(values[r]!)}\n`);
     }
   }
 }

@@ -13,10 +13,10 @@ export interface MetricsConcern extends Concern {
   readonly serve: EndpointHandler;
 }
 
-/** The metrics concern: request metrics per route, the runtime and build metrics, and `/metrics`. */
 /**
- * `serveEndpoint: false` (a cluster worker): `/metrics` is not served by this concern. Served on
- * the app port, each scrape would reach whichever worker the OS picked.
+ * The metrics concern: request metrics per route, the runtime and build metrics, and `/metrics`.
+ * With `serveEndpoint: false` (a cluster worker) it serves no `/metrics`: on the app port, each
+ * scrape would reach whichever worker the OS picked.
  */
 export function metricsConcern(ctx: ConcernContext & { readonly registry: Registry }, options: ResolvedMetricsOptions, serveEndpoint = true): MetricsConcern {
   const metrics = createMetrics({ options, registry: ctx.registry, build: { service: ctx.service.name, version: ctx.service.version, commit: ctx.service.commit }, report: ctx.report });

@@ -47,31 +47,40 @@ export async function snapshotRegistry(registry: Registry, onError: (metric: str
           const list = series.call(metric);
           const bounds = list[0]?.bounds;
           const le = bounds === undefined ? ['+Inf'] : [...Array.from(bounds, formatValue), '+Inf'];
-          const rows = list.map((s) => {
-            const row: (string | number)[] = [formatLabelPairs(withDefaults(s.labels, defaults, hasDefaults))];
+          const labels: string[] = [];
+          const out: (number | string)[] = [];
+          for (const s of list) {
+            labels.push(formatLabelPairs(withDefaults(s.labels, defaults, hasDefaults)));
             let acc = 0;
-            for (let i = 0; i < s.counts.length; i++) row.push((acc += s.counts[i]!));
-            row.push(wireNumber(s.sum), s.count);
-            return row;
-          });
-          return { name: metric.name, help: metric.help ?? '', type: 'histogram', le, rows };
+            for (let i = 0; i < s.counts.length; i++) out.push((acc += s.counts[i]!));
+            out.push(wireNumber(s.sum), s.count);
+          }
+          return { name: metric.name, help: metric.help ?? '', type: 'histogram', le, labels, values: out };
         }
         const item = await metric.get();
         const type = TYPES.has(item.type) ? (item.type as FamilySnapshot['type']) : 'untyped';
         const values = item.values ?? [];
+        const labels: string[] = [];
+        const out: (number | string)[] = [];
         if (type === 'histogram' || type === 'summary') {
           const part = type === 'histogram' ? 'le' : 'quantile';
           const groups = groupSamples(item.name, values, part);
           const parts = groups[0]?.parts.map((v) => partLabel(v, part)) ?? (type === 'histogram' ? ['+Inf'] : []);
-          const rows = groups
-            .filter((g) => g.parts.length === parts.length)
-            .map((g) => [formatLabelPairs(withDefaults(g.labels, defaults, hasDefaults)), ...g.parts.map((p) => wireNumber(p.value)), wireNumber(g.sum), wireNumber(g.count)]);
+          for (const g of groups) {
+            if (g.parts.length !== parts.length) continue;
+            labels.push(formatLabelPairs(withDefaults(g.labels, defaults, hasDefaults)));
+            for (const p of g.parts) out.push(wireNumber(p.value));
+            out.push(wireNumber(g.sum), wireNumber(g.count));
+          }
           return type === 'histogram'
-            ? { name: item.name, help: item.help, type, le: parts, rows }
-            : { name: item.name, help: item.help, type, quantiles: parts, rows };
+            ? { name: item.name, help: item.help, type, le: parts, labels, values: out }
+            : { name: item.name, help: item.help, type, quantiles: parts, labels, values: out };
         }
-        const rows = values.map((v) => [formatLabelPairs(withDefaults(v.labels, defaults, hasDefaults)), wireNumber(v.value)]);
-        return { name: item.name, help: item.help, type, rows };
+        for (const v of values) {
+          labels.push(formatLabelPairs(withDefaults(v.labels, defaults, hasDefaults)));
+          out.push(wireNumber(v.value));
+        }
+        return { name: item.name, help: item.help, type, labels, values: out };
       } catch (error) {
         onError(metric.name, error);
         return undefined;

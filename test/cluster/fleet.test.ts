@@ -46,7 +46,7 @@ class FakeCluster extends EventEmitter {
   }
 }
 
-const counter = (n: number) => [{ name: 'jobs_total', help: 'Jobs.', type: 'counter' as const, rows: [['', n]] }];
+const counter = (n: number) => [{ name: 'jobs_total', help: 'Jobs.', type: 'counter' as const, labels: [''], values: [n] }];
 
 function setup() {
   const cluster = new FakeCluster();
@@ -104,7 +104,7 @@ describe('Fleet', () => {
       [0, 1],
       [1, 0],
     ]);
-    expect(r.workers.map((w) => [w.slot, w.fresh, w.snapshot?.[0]?.rows[0]?.[1]])).toEqual([
+    expect(r.workers.map((w) => [w.slot, w.fresh, w.snapshot?.[0]?.values[0]])).toEqual([
       [0, true, 5],
       [1, false, 2],
     ]);

@@ -3,9 +3,15 @@ import { ClusterMerger, mergeKind } from '../../src/cluster/index.js';
 import type { FamilySnapshot } from '../../src/core/snapshot.js';
 import { parseExposition, promtoolCheck, promtoolPath, samples, value } from '../helpers.js';
 
-const requests = (rows: [string, number][]): FamilySnapshot => ({ name: 'http_requests_total', help: 'Requests.', type: 'counter', rows });
-const duration = (rows: (string | number)[][]): FamilySnapshot => ({ name: 'd_seconds', help: 'Duration.', type: 'histogram', le: ['0.1', '1', '+Inf'], rows });
-const gauge = (name: string, rows: [string, number | string][]): FamilySnapshot => ({ name, help: `${name}.`, type: 'gauge', rows });
+/** A family from one row per label set: `[labelText, ...values]`. */
+const family = (f: Omit<FamilySnapshot, 'labels' | 'values'>, rows: (string | number)[][]): FamilySnapshot => ({
+  ...f,
+  labels: rows.map((r) => r[0] as string),
+  values: rows.flatMap((r) => r.slice(1)),
+});
+const requests = (rows: [string, number][]) => family({ name: 'http_requests_total', help: 'Requests.', type: 'counter' }, rows);
+const duration = (rows: (string | number)[][]) => family({ name: 'd_seconds', help: 'Duration.', type: 'histogram', le: ['0.1', '1', '+Inf'] }, rows);
+const gauge = (name: string, rows: [string, number | string][]) => family({ name, help: `${name}.`, type: 'gauge' }, rows);
 const GET = 'method="GET",route="/a"';
 
 function merged(text: string) {
@@ -50,7 +56,7 @@ describe('ClusterMerger', () => {
 
   it('a late worker: counters flat at its last values, gauges and summaries left out', async () => {
     const m = new ClusterMerger(() => {});
-    const summary: FamilySnapshot = { name: 's', help: 'S.', type: 'summary', quantiles: ['0.5'], rows: [['', 1, 2, 3]] };
+    const summary = family({ name: 's', help: 'S.', type: 'summary', quantiles: ['0.5'] }, [['', 1, 2, 3]]);
     const snapshot = [requests([[GET, 7]]), gauge('nodejs_heap_size_used_bytes', [['', 5]]), summary];
     const metrics = await merged(m.write([], [{ slot: 3, fresh: false, snapshot }]));
     expect(value(metrics, 'http_requests_total', { worker: '3' })).toBe(7);
@@ -85,8 +91,8 @@ describe('ClusterMerger', () => {
   it('warns once for a summary and for a family whose shape differs between workers, and keeps NaN', async () => {
     const warnings: string[] = [];
     const m = new ClusterMerger((code, message) => warnings.push(`${code} ${message}`));
-    const summary: FamilySnapshot = { name: 's', help: 'S.', type: 'summary', quantiles: ['0.5'], rows: [['', 'NaN', 0, 0]] };
-    const other: FamilySnapshot = { ...duration([['', 1, 1, 1, 1, 1]]), le: ['5', '+Inf'], rows: [['', 1, 1, 1, 1]] };
+    const summary = family({ name: 's', help: 'S.', type: 'summary', quantiles: ['0.5'] }, [['', 'NaN', 0, 0]]);
+    const other = family({ name: 'd_seconds', help: 'Duration.', type: 'histogram', le: ['5', '+Inf'] }, [['', 1, 1, 1, 1]]);
     for (let i = 0; i < 2; i++) {
       const metrics = await merged(
         m.write([], [
