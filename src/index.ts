@@ -1,4 +1,6 @@
 export { instrument } from './instrument.js';
+export { instrumentPrimary } from './primary.js';
+export type { PeriscopePrimary } from './primary.js';
 // The Prometheus client's metric classes, the very ones periscope uses, so a metric made with them
 // registers in `obs.registry` without a direct dependency on @prometheus-io/client.
 export { Counter, Gauge, Histogram, Summary, Registry } from '@prometheus-io/client';
@@ -43,3 +45,5 @@ export type { HealthOptions, ShutdownOptions, ResolvedHealthOptions, ResolvedShu
 export type { TracingOptions, TracingExporter, ResolvedTracingOptions } from './tracing/options.js';
 export type { DbOptions, ResolvedDbOptions, InstrumentPostgresOptions } from './db/index.js';
 export type { DiagnosticsOptions, ResolvedDiagnosticsOptions } from './diagnostics/options.js';
+export type { ClusterOptions, PrimaryOptions, PrimaryClusterOptions, PrimaryMetricsOptions, ResolvedClusterOptions, ResolvedPrimaryOptions } from './cluster/options.js';
+export type { WorkerInfo, PrimaryHealthzBody } from './cluster/index.js';

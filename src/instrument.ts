@@ -18,6 +18,8 @@ import { breakersConcern, slowRequestsConcern } from './resilience/index.js';
 import { dbConcern } from './db/index.js';
 import { diagnosticsConcern } from './diagnostics/index.js';
 import { overloadConcern } from './overload/index.js';
+import { clusterWorkerConcern, isClusterWorker } from './cluster/index.js';
+import { snapshotRegistry } from './metrics/index.js';
 import { attachAdapter, frameworkOf } from './adapters/index.js';
 import type { ExpressAppLike, FastifyAppLike } from './adapters/index.js';
 
@@ -70,7 +72,9 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
   const logger = logging?.logger ?? silentLogger();
   const ctx: ConcernContext = { ...base, logger };
   const tracing = o.tracing === false ? undefined : tracingConcern(ctx, o.tracing);
-  const metrics = registry === undefined || o.metrics === false ? undefined : metricsConcern({ ...ctx, registry }, o.metrics);
+  // In a cluster worker the primary serves the merged /metrics (or the worker its fallback port).
+  const inCluster = o.cluster !== false && isClusterWorker();
+  const metrics = registry === undefined || o.metrics === false ? undefined : metricsConcern({ ...ctx, registry }, o.metrics, !inCluster);
   // The pushed metrics carry the spans' resource (tracing's attributes win over the environment's).
   const push =
     registry === undefined || o.metrics === false || o.metrics.otlp === false
@@ -88,13 +92,22 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
         });
   const overload =
     o.overload === false ? undefined : overloadConcern(ctx, o.overload, { registerCheck: o.health === false ? undefined : health.registerCheck });
+  const clusterWorker =
+    o.cluster === false || !inCluster
+      ? undefined
+      : clusterWorkerConcern(ctx, o.cluster, {
+          snapshot: registry === undefined ? undefined : () => snapshotRegistry(registry, (metric, error) => reporter.report(error, `collect:${metric}`)),
+          serve: metrics?.serve,
+          path: o.metrics === false ? '/metrics' : o.metrics.path,
+          state: () => health.lifecycle.state,
+        });
   // The shutdown runs every concern's steps, read from the composition when it runs.
   const open = new OpenRequests();
   const shutdown = shutdownConcern(ctx, o.shutdown, { lifecycle: health.lifecycle, steps: (phase) => concerns.steps(phase), requests: open });
   // Tracing first, so every later hook (metrics exemplars, logs) finds the trace ID on the scope.
   // Overload's onStart may turn the request away: the others still see it (a 503 counted,
   // logged at debug, traced), and its onEnd releases the slot before the slower hooks run.
-  const concerns = compose([tracing, overload, metrics, push, logging, slow, health, breakers, db, diagnostics, shutdown], reporter.report);
+  const concerns = compose([tracing, overload, metrics, push, logging, slow, health, breakers, db, diagnostics, clusterWorker, shutdown], reporter.report);
 
   const ignore = o.ignore.length === 0 ? undefined : compileRoutes(o.ignore);
   attachAdapter(framework, app, o, {

@@ -20,6 +20,8 @@ import type { ResolvedSlowRequestsOptions } from './resilience/options.js';
 import { resolveDiagnostics } from './diagnostics/options.js';
 import type { DiagnosticsOptions, ResolvedDiagnosticsOptions } from './diagnostics/options.js';
 import { resolveOverload } from './overload/options.js';
+import { resolveCluster } from './cluster/options.js';
+import type { ClusterOptions, ResolvedClusterOptions } from './cluster/options.js';
 import type { OverloadOptions, ResolvedOverloadOptions } from './overload/options.js';
 
 // The root options: the top-level keys only. Each concern's options.ts owns its types, defaults,
@@ -98,6 +100,13 @@ export interface PeriscopeOptions {
    * before the app sees them; `true` for the defaults (Gradient2). Default `false` (off).
    */
   overload?: boolean | OverloadOptions;
+  /**
+   * In a Node cluster worker (PM2 cluster mode included): the worker answers its periscope
+   * primary's scrapes over IPC instead of serving `/metrics` itself, or, with no periscope
+   * primary, serves them on `cluster.fallbackPort + slot`. Does nothing outside a cluster
+   * worker; `false` makes a worker behave as a lone process. Default `true`.
+   */
+  cluster?: boolean | ClusterOptions;
 }
 
 export interface ResolvedOptions {
@@ -119,6 +128,7 @@ export interface ResolvedOptions {
   readonly db: ResolvedDbOptions | false;
   readonly diagnostics: ResolvedDiagnosticsOptions | false;
   readonly overload: ResolvedOverloadOptions | false;
+  readonly cluster: ResolvedClusterOptions | false;
 }
 
 const TOP_LEVEL_KEYS = [
@@ -139,6 +149,7 @@ const TOP_LEVEL_KEYS = [
   'db',
   'diagnostics',
   'overload',
+  'cluster',
 ];
 
 function checkRoutes(value: unknown): readonly string[] {
@@ -211,6 +222,7 @@ export function resolveOptions(
     db: resolveDb(o.db),
     diagnostics: resolveDiagnostics(o.diagnostics, read),
     overload: resolveOverload(o.overload),
+    cluster: resolveCluster(o.cluster, read, metrics),
   });
   taken?.(read.taken());
   return resolved;

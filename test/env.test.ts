@@ -175,6 +175,7 @@ const ROWS: Row[] = [
   { variable: 'PERISCOPE_DIAGNOSTICS_PASSWORD', with: { PERISCOPE_DIAGNOSTICS_USERNAME: 'ops' }, options: { ...identity, diagnostics: { stallMs: false } }, pick: (r) => (r.diagnostics as { auth: unknown }).auth, valid: 'pa55', expected: { username: 'ops', password: 'pa55' }, invalid: null },
   { variable: 'PERISCOPE_DIAGNOSTICS_PASSWORD_FILE', with: { PERISCOPE_DIAGNOSTICS_USERNAME: 'ops' }, options: { ...identity, diagnostics: { stallMs: false } }, pick: (r) => (r.diagnostics as { auth: unknown }).auth, valid: SECRET_FILE, expected: { username: 'ops', password: 'from-a-file' }, invalid: null },
   { variable: 'KUBERNETES_SERVICE_HOST', pick: (r) => (r.shutdown as { drainDelayMs: number }).drainDelayMs, valid: '10.96.0.1', expected: 5000, invalid: null },
+  { variable: 'NODE_APP_INSTANCE', pick: (r) => (r.cluster as { instance: number | undefined }).instance, valid: '3', expected: 3, invalid: 'first', fallback: undefined },
 ];
 
 describe('environment variables', () => {

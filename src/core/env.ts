@@ -54,6 +54,8 @@ export const ENV_VARS = [
   'SOURCE_COMMIT',
   'COMMIT_SHA',
   'KUBERNETES_SERVICE_HOST',
+  // PM2 cluster mode's instance number: a cluster worker's slot (`worker` label, fallback port).
+  'NODE_APP_INSTANCE',
   // Endpoint credentials; each *_TOKEN and *_PASSWORD may instead name a file (`*_FILE`), read once.
   ...CREDENTIAL_VARS('METRICS'),
   ...CREDENTIAL_VARS('HEALTH'),

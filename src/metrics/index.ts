@@ -19,7 +19,8 @@ export { metricsOtlpConcern } from './otlp.js';
 export type { MetricsConcern } from './concern.js';
 export { writeExposition, OPENMETRICS_CONTENT_TYPE, PROMETHEUS_CONTENT_TYPE } from './exposition.js';
 export type { ExpositionResult } from './exposition.js';
-export { RENAMED_RUNTIME_GAUGES } from './runtime.js';
+export { RENAMED_RUNTIME_GAUGES, registerRuntimeMetrics } from './runtime.js';
+export { snapshotRegistry } from './snapshot.js';
 export { Registry } from '@prometheus-io/client';
 
 export interface MetricsSubsystem {

@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Gauge } from '@prometheus-io/client';
 import type { Registry } from '@prometheus-io/client';
 import { performance } from 'node:perf_hooks';
+import { isMainThread } from 'node:worker_threads';
 
 /**
  * The client's default metrics include three gauges whose names end in `_total`, which
@@ -25,11 +26,17 @@ type ProcessWithInternals = NodeJS.Process & {
  */
 const CLIENT_ELU_METRICS = ['nodejs_eventloop_utilization_histogram', 'nodejs_eventloop_utilization_summary'];
 
-/** Registers the client's process and runtime metrics (once per registry), with conforming names. */
-export function registerRuntimeMetrics(registry: Registry): void {
-  if (registry.getSingleMetric('process_cpu_user_seconds_total') !== undefined) return;
+/**
+ * Registers the client's process and runtime metrics (once per registry), with conforming names.
+ * In a worker thread the process-wide ones (`process_*`: CPU, RSS, fds, start time, the
+ * process's heap) are left to the main thread, so a process's threads never report them again
+ * (RSS once, not once per thread); the per-isolate `nodejs_*` ones (heap, GC, event loop) stay.
+ */
+export function registerRuntimeMetrics(registry: Registry, mainThread = isMainThread): void {
+  if (registry.getSingleMetric('nodejs_eventloop_lag_seconds') !== undefined) return;
   collectDefaultMetrics({ register: registry });
   for (const name of [...Object.keys(RENAMED_RUNTIME_GAUGES), ...CLIENT_ELU_METRICS]) registry.removeSingleMetric(name);
+  if (!mainThread) for (const m of registry.getMetricsAsArray()) if (m.name.startsWith('process_')) registry.removeSingleMetric(m.name);
   let lastElu = performance.eventLoopUtilization();
   new Gauge({
     name: 'nodejs_eventloop_utilization',

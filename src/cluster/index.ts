@@ -1,0 +1,11 @@
+export { clusterWorkerConcern, isClusterWorker } from './worker.js';
+export type { ClusterWorkerConcern, ClusterWorkerSinks } from './worker.js';
+export { clusterPrimaryConcern } from './concern.js';
+export type { ClusterPrimaryConcern, ClusterPrimarySinks, PrimaryHealthzBody } from './concern.js';
+export { ClusterMerger, mergeKind } from './merge.js';
+export type { MergeKind, WorkerValues } from './merge.js';
+export { Fleet } from './fleet.js';
+export type { CollectResult, WorkerInfo } from './fleet.js';
+export { CLUSTER_DEFAULTS, resolveCluster, resolvePrimary } from './options.js';
+export type { ClusterOptions, PrimaryClusterOptions, PrimaryMetricsOptions, PrimaryOptions, ResolvedClusterOptions, ResolvedPrimaryOptions } from './options.js';
+export type { LifecycleStateName } from './protocol.js';

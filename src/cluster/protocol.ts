@@ -1,0 +1,25 @@
+import type { RegistrySnapshot } from '../core/snapshot.js';
+
+/**
+ * The IPC messages between a periscope primary and its workers (over the cluster channel,
+ * JSON-serialized). Every one carries this tag, so the app's own messages are never mistaken
+ * for them, and a worker of an older periscope that speaks another version is ignored.
+ */
+export const TAG = 'periscope.cluster/1';
+
+export type LifecycleStateName = 'starting' | 'ready' | 'draining' | 'stopped';
+
+export type PrimaryMessage =
+  /** Answer to a hello: this worker's slot. */
+  | { readonly tag: typeof TAG; readonly type: 'welcome'; readonly slot: number }
+  /** Send your values; answer with `values` and the same id. */
+  | { readonly tag: typeof TAG; readonly type: 'collect'; readonly id: number };
+
+export type WorkerMessage =
+  | { readonly tag: typeof TAG; readonly type: 'hello'; readonly state: LifecycleStateName }
+  | { readonly tag: typeof TAG; readonly type: 'values'; readonly id: number; readonly state: LifecycleStateName; readonly families: RegistrySnapshot }
+  | { readonly tag: typeof TAG; readonly type: 'state'; readonly state: LifecycleStateName };
+
+export function isMessage(value: unknown): value is { tag: typeof TAG; type: string } {
+  return typeof value === 'object' && value !== null && (value as { tag?: unknown }).tag === TAG && typeof (value as { type?: unknown }).type === 'string';
+}
