@@ -18,6 +18,7 @@ import { breakersConcern, slowRequestsConcern } from './resilience/index.js';
 import { dbConcern } from './db/index.js';
 import { diagnosticsConcern } from './diagnostics/index.js';
 import { overloadConcern } from './overload/index.js';
+import { consoleConcern } from './console/index.js';
 import { attachAdapter, frameworkOf } from './adapters/index.js';
 import type { ExpressAppLike, FastifyAppLike } from './adapters/index.js';
 
@@ -60,8 +61,12 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
     notice: (code: string, message: string) => reporter.notice(code, message),
     warn: (code: string, message: string, fields?: object) => reporter.warn(code, message, fields),
   };
+  // The developer console, when on, before the concerns it taps (spans, log lines, breakers):
+  // with it off nothing is tapped, subscribed or buffered.
+  const devConsole = o.console === false ? undefined : consoleConcern(base, o.console);
+  const taps = devConsole?.taps;
   // Logging first: every other concern writes through its logger.
-  const logging = o.logging === false ? undefined : loggingConcern(base, o.logging, app);
+  const logging = o.logging === false ? undefined : loggingConcern(base, o.logging, app, { tap: taps?.logLine });
   reporter.useLogger(logging?.logger);
   for (const w of envWarnings) {
     if (logging === undefined) emitEnvWarning(w);
@@ -69,7 +74,7 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
   }
   const logger = logging?.logger ?? silentLogger();
   const ctx: ConcernContext = { ...base, logger };
-  const tracing = o.tracing === false ? undefined : tracingConcern(ctx, o.tracing);
+  const tracing = o.tracing === false ? undefined : tracingConcern(ctx, o.tracing, { tap: taps?.spans });
   const metrics = registry === undefined || o.metrics === false ? undefined : metricsConcern({ ...ctx, registry }, o.metrics);
   // The pushed metrics carry the spans' resource (tracing's attributes win over the environment's).
   const push =
@@ -81,6 +86,7 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
   const breakers = breakersConcern(ctx, {
     durationBuckets: o.metrics === false ? [] : o.metrics.durationBuckets,
     registerCheck: o.health === false ? undefined : health.registerCheck,
+    watch: taps?.breaker,
   });
   const db = dbConcern(ctx, o.db, { spans: tracing?.spans, watchPool: health.watchPool });
   const diagnostics = o.diagnostics === false ? undefined : diagnosticsConcern(ctx, o.diagnostics, {
@@ -94,7 +100,7 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
   // Tracing first, so every later hook (metrics exemplars, logs) finds the trace ID on the scope.
   // Overload's onStart may turn the request away: the others still see it (a 503 counted,
   // logged at debug, traced), and its onEnd releases the slot before the slower hooks run.
-  const concerns = compose([tracing, overload, metrics, push, logging, slow, health, breakers, db, diagnostics, shutdown], reporter.report);
+  const concerns = compose([tracing, overload, metrics, push, logging, slow, health, breakers, db, diagnostics, devConsole, shutdown], reporter.report);
 
   const ignore = o.ignore.length === 0 ? undefined : compileRoutes(o.ignore);
   attachAdapter(framework, app, o, {
@@ -107,6 +113,7 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
   });
   if (o.server !== undefined) concerns.trackServer(o.server);
   concerns.management.listen();
+  devConsole?.start({ logger, red: metrics?.red, health: o.health === false ? undefined : () => health.api.check() });
 
   return Object.freeze({
     registry: registry ?? new Registry(),
@@ -125,5 +132,6 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
       shutdown.onShutdown(fn);
     },
     shutdown: () => shutdown.run('shutdown() called'),
+    consoleUrl: () => devConsole?.url() ?? Promise.reject(createError('PERISCOPE_ERR_CONSOLE_OFF', [])),
   });
 }

@@ -21,6 +21,8 @@ import { resolveDiagnostics } from './diagnostics/options.js';
 import type { DiagnosticsOptions, ResolvedDiagnosticsOptions } from './diagnostics/options.js';
 import { resolveOverload } from './overload/options.js';
 import type { OverloadOptions, ResolvedOverloadOptions } from './overload/options.js';
+import { resolveConsole } from './console/options.js';
+import type { ConsoleOptions, ResolvedConsoleOptions } from './console/options.js';
 
 // The root options: the top-level keys only. Each concern's options.ts owns its types, defaults,
 // environment variables and validation; this file hands it its key.
@@ -98,6 +100,13 @@ export interface PeriscopeOptions {
    * before the app sees them; `true` for the defaults (Gradient2). Default `false` (off).
    */
   overload?: boolean | OverloadOptions;
+  /**
+   * The local developer console: routes, traces with their logs, a live log tail, health and
+   * breakers in the browser, served on its own listener on 127.0.0.1 behind a random token
+   * (`await obs.consoleUrl()`). Refused under `NODE_ENV=production` unless `allowProduction`.
+   * Default: `PERISCOPE_CONSOLE` (`1` or `true` turns it on), else `false`.
+   */
+  console?: boolean | ConsoleOptions;
 }
 
 export interface ResolvedOptions {
@@ -119,6 +128,7 @@ export interface ResolvedOptions {
   readonly db: ResolvedDbOptions | false;
   readonly diagnostics: ResolvedDiagnosticsOptions | false;
   readonly overload: ResolvedOverloadOptions | false;
+  readonly console: ResolvedConsoleOptions | false;
 }
 
 const TOP_LEVEL_KEYS = [
@@ -139,6 +149,7 @@ const TOP_LEVEL_KEYS = [
   'db',
   'diagnostics',
   'overload',
+  'console',
 ];
 
 function checkRoutes(value: unknown): readonly string[] {
@@ -211,6 +222,7 @@ export function resolveOptions(
     db: resolveDb(o.db),
     diagnostics: resolveDiagnostics(o.diagnostics, read),
     overload: resolveOverload(o.overload),
+    console: resolveConsole(o.console, read),
   });
   taken?.(read.taken());
   return resolved;

@@ -9,6 +9,8 @@ import { trackRejections } from './rejected.js';
 export interface MetricsConcern extends Concern {
   readonly registry: Registry;
   readonly http: HttpMetrics;
+  /** The request-duration histogram, for reading RED per route (the developer console's sink). */
+  readonly red: { readonly bounds: Float64Array; series(): Iterable<{ route: string; status: string; count: number; counts: Float64Array }> };
 }
 
 /** The metrics concern: request metrics per route, the runtime and build metrics, and `/metrics`. */
@@ -19,6 +21,7 @@ export function metricsConcern(ctx: ConcernContext & { readonly registry: Regist
     name: 'metrics',
     registry: metrics.registry,
     http: metrics.http,
+    red: { bounds: metrics.http.durationBounds, series: () => metrics.http.durationSeries() },
     hook: metrics.http,
     endpoints: [{ path: options.path, handler: options.auth === undefined ? metrics.serve : protect(metrics.serve, options.auth), port: options.port, host: options.host }],
     trackServer: (server) => {
