@@ -187,6 +187,7 @@ export class TraceStore {
 
   #pinSlow(t: TraceEntry): void {
     const slow = this.#slowest;
+    if (this.#limits.pinnedSlowest === 0) return;
     const d = t.end - t.start;
     if (t.pinnedSlow) {
       slow.splice(slow.indexOf(t), 1);
