@@ -68,7 +68,7 @@ export interface ConsoleStats {
   readonly traces: { readonly held: number; readonly max: number; readonly spans: number; readonly maxSpans: number; readonly evicted: number; readonly droppedSpans: number; readonly pinnedErrors: number; readonly pinnedSlowest: number };
   readonly logs: { readonly held: number; readonly max: number; readonly evicted: number; readonly tracesIndexed: number };
   readonly routes: { readonly held: number; readonly max: number; readonly maxPoints: number; readonly pointsHeld: number; readonly dropped: number };
-  readonly stream: { readonly clients: number; readonly lastId: number; readonly resyncs: number; readonly queueHighWater: number; readonly queueMax: number; readonly rejected: number; readonly skipped: number };
+  readonly stream: { readonly clients: number; readonly lastId: number; readonly resyncs: number; readonly overflows: number; readonly queueHighWater: number; readonly queueMax: number; readonly rejected: number; readonly skipped: number };
   readonly rss: number;
 }
 
@@ -184,7 +184,7 @@ export function consoleConcern(ctx: Omit<ConcernContext, 'logger'>, options: Res
       traces: { held: traces.traceCount, max: d.maxTraces, spans: traces.spanCount, maxSpans: d.maxSpans, evicted: traces.evicted, droppedSpans: traces.droppedSpans, pinnedErrors: pinned.errors, pinnedSlowest: pinned.slowest },
       logs: { held: logs.size, max: d.maxLogLines, evicted: logs.evicted, tracesIndexed: logs.tracesIndexed },
       routes: { held: red?.routeCount ?? 0, max: d.maxRoutes, maxPoints: d.redPoints, pointsHeld: red?.maxPointsHeld ?? 0, dropped: red?.routesDropped ?? 0 },
-      stream: { clients: hub.clients, lastId: hub.lastId, resyncs: hub.resyncs, queueHighWater: hub.queueHighWater, queueMax: d.clientQueueBytes, rejected: hub.rejected, skipped },
+      stream: { clients: hub.clients, lastId: hub.lastId, resyncs: hub.resyncs, overflows: hub.overflows, queueHighWater: hub.queueHighWater, queueMax: d.clientQueueBytes, rejected: hub.rejected, skipped },
       rss: process.memoryUsage.rss(),
     };
   };

@@ -41,6 +41,8 @@ export class EventHub {
   #id = 0;
   /** Resyncs sent because a queue overflowed, or a `Last-Event-ID` was older than the replay ring. */
   resyncs = 0;
+  /** Times a client's queue reached its bound and was dropped. */
+  overflows = 0;
   /** The most bytes any client's queue held. */
   queueHighWater = 0;
   rejected = 0;
@@ -115,6 +117,7 @@ export class EventHub {
     if (c.queuedBytes + text.length > this.#limits.clientQueueBytes) {
       // Bounded: forget what the client has not taken; it refetches the state on `resync`.
       c.overflowed = true;
+      this.overflows++;
       c.queue.length = 0;
       c.queuedBytes = 0;
       return;
