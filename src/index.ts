@@ -43,3 +43,4 @@ export type { HealthOptions, ShutdownOptions, ResolvedHealthOptions, ResolvedShu
 export type { TracingOptions, TracingExporter, ResolvedTracingOptions } from './tracing/options.js';
 export type { DbOptions, ResolvedDbOptions, InstrumentPostgresOptions } from './db/index.js';
 export type { DiagnosticsOptions, ResolvedDiagnosticsOptions } from './diagnostics/options.js';
+export type { ConsoleOptions, ResolvedConsoleOptions } from './console/options.js';

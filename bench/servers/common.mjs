@@ -13,9 +13,11 @@ export const VARIANTS = ['bare', 'metrics', 'metrics+logs', 'full-10', 'full-100
 /**
  * Variants only asked for by name (bench/callgrind.mjs): `metrics+overload` is `metrics` with the
  * overload limiter on (Gradient2), for its cost without overload; `metrics-alone` is `metrics`
- * with health, shutdown, slow requests and db off, to split the request metrics' own share.
+ * with health, shutdown, slow requests and db off, to split the request metrics' own share;
+ * `full-10+console` is `full-10` with the developer console on (its taps and buffers), against
+ * `full-10` for the console's cost when on (off, nothing of it is built).
  */
-export const EXTRA_VARIANTS = ['metrics+overload', 'metrics-alone'];
+export const EXTRA_VARIANTS = ['metrics+overload', 'metrics-alone', 'full-10+console'];
 
 /** `node server.mjs VARIANT [--sink URL] [--max-series N] [--extra-routes N]`. */
 export function parseArgs(argv = process.argv.slice(2)) {
@@ -41,6 +43,7 @@ export function parseArgs(argv = process.argv.slice(2)) {
     diagnostics,
     overload: variant === 'metrics+overload',
     alone: variant === 'metrics-alone',
+    console: variant.endsWith('+console'),
   };
 }
 
@@ -81,6 +84,7 @@ export async function instrumentPeriscope(app, args) {
     ...(args.diagnostics === undefined ? {} : { diagnostics: args.diagnostics }),
     ...(args.overload ? { overload: { limit: 'gradient' } } : {}),
     ...(args.alone ? { health: false, shutdown: false, slowRequests: false, db: false } : {}),
+    ...(args.console ? { console: true } : {}),
   };
   for (;;) {
     try {
