@@ -219,7 +219,7 @@ export function consoleConcern(ctx: Omit<ConcernContext, 'logger'>, options: Res
     }
     if (path === '/api/events') {
       const last = req.headers['last-event-id'];
-      if (!hub.open(res, typeof last === 'string' ? last : undefined, state)) send(res, 503, 'text/plain; charset=utf-8', 'too many console pages open\n');
+      if (!hub.open(res, typeof last === 'string' ? last : undefined, state, SECURITY_HEADERS)) send(res, 503, 'text/plain; charset=utf-8', 'too many console pages open\n');
       else schedule();
       return;
     }

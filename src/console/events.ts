@@ -60,12 +60,12 @@ export class EventHub {
   }
 
   /** Opens a stream on `res`; `lastEventId` replays what came after it. False when there are too many clients. */
-  open(res: ServerResponse, lastEventId: string | undefined, hello: () => object): boolean {
+  open(res: ServerResponse, lastEventId: string | undefined, hello: () => object, headers: Readonly<Record<string, string>> = {}): boolean {
     if (this.#clients.size >= this.#limits.maxClients) {
       this.rejected++;
       return false;
     }
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    res.writeHead(200, { ...headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     // Retry after a second when the stream breaks.
     res.write('retry: 1000\n\n');
     const client = new Client(res);

@@ -37,7 +37,7 @@ describe('TraceStore', () => {
     expect(s.get(tid(1))).toBeUndefined();
     expect(s.get(tid(2))!.spans).toHaveLength(8);
     // A ninth span of one trace is dropped and counted.
-    s.add(tid(4), span(++id, 400, 1, false, 'ff'), false, undefined, undefined);
+    s.add(tid(4), span(id + 1, 400, 1, false, 'ff'), false, undefined, undefined);
     expect(s.get(tid(4))!.spans).toHaveLength(8);
     expect(s.droppedSpans).toBe(1);
   });

@@ -1,7 +1,9 @@
 import { request } from 'node:http';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { trace } from '@opentelemetry/api';
 import { instrument, isPeriscopeError } from '../../src/index.js';
+import { listen } from '../helpers.js';
 import { startConsoleApp } from './helpers.js';
 import type { ConsoleApp } from './helpers.js';
 
@@ -101,5 +103,18 @@ describe('console off', () => {
     const error = await obs.consoleUrl().catch((e: unknown) => e);
     expect(isPeriscopeError(error) && error.code).toBe('PERISCOPE_ERR_CONSOLE_OFF');
     await app.close();
+  });
+
+  it('taps nothing when off: with no exporter, request spans stay the light non-recording ones; on, the SDK records them', async () => {
+    for (const on of [false, true]) {
+      const app = Fastify();
+      const obs = instrument(app, { shutdown: false, logging: false, console: on });
+      app.get('/span', async () => ({ recording: trace.getActiveSpan()?.isRecording() }));
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      const base = await listen(app.server);
+      expect(await (await fetch(`${base}/span`)).json()).toEqual({ recording: on });
+      await obs.shutdown();
+      await app.close();
+    }
   });
 });
