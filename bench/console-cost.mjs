@@ -2,7 +2,7 @@
 // callgrind (as bench/callgrind.mjs counts them): Fastify `full-10` with the console off, here
 // and in a baseline tree without the console (the same commit's main, built), and
 // `full-10+console` with it on.
-//   node bench/console-cost.mjs [--baseline DIR]
+//   node bench/console-cost.mjs [--baseline DIR] [--variants metrics+logs,full-10]
 // DIR is a built checkout of the baseline (`git archive main | tar -x -C DIR`, node_modules
 // linked, `tsc -p tsconfig.build.json`). Writes bench/results/console-cost.json and the
 // `console-cost` table of bench/README.md.
@@ -19,6 +19,8 @@ const LARGE = 4200;
 const argv = process.argv.slice(2);
 const at = argv.indexOf('--baseline');
 const baseline = at >= 0 ? argv[at + 1] : undefined;
+const v = argv.indexOf('--variants');
+const variants = v >= 0 ? argv[v + 1].split(',') : ['metrics+logs', 'full-10'];
 
 if (spawnSync('valgrind', ['--version']).status !== 0) {
   console.error('bench/console-cost.mjs needs valgrind (apt-get install valgrind)');
@@ -50,11 +52,12 @@ function instructions(benchDir, variant, n, sink) {
 
 const meta = machineMeta();
 const sink = await startSink();
-const runs = [
-  ...(baseline === undefined ? [] : [{ tree: 'baseline (no console in the code)', dir: join(baseline, 'bench'), variant: 'full-10' }]),
-  { tree: 'this tree, console off', dir: here, variant: 'full-10' },
-  { tree: 'this tree, console on', dir: here, variant: 'full-10+console' },
-];
+// Interleaved per variant, so a change in the machine's load between runs hits all three alike.
+const runs = variants.flatMap((variant) => [
+  ...(baseline === undefined ? [] : [{ tree: 'baseline (no console in the code)', dir: join(baseline, 'bench'), variant }]),
+  { tree: 'this tree, console off', dir: here, variant },
+  { tree: 'this tree, console on', dir: here, variant: `${variant}+console` },
+]);
 const rows = [];
 try {
   for (const run of runs) {
@@ -67,8 +70,11 @@ try {
 } finally {
   sink.stop();
 }
-const ref = rows.find((r) => r.tree.startsWith('this tree, console off'))?.per_request;
-for (const r of rows) r.vs_console_off = ref === undefined ? null : +(r.per_request / ref - 1).toFixed(4);
+for (const r of rows) {
+  const base = r.variant.replace(/\+console$/, '');
+  const ref = rows.find((x) => x.tree === 'this tree, console off' && x.variant === base)?.per_request;
+  r.vs_console_off = ref === undefined ? null : +(r.per_request / ref - 1).toFixed(4);
+}
 const result = { ...meta, method: `callgrind, node --predictable, Fastify, (Ir at N=${LARGE} - Ir at N=${SMALL}) / ${LARGE - SMALL}, server and keep-alive client in one process`, rows };
 publish('console-cost', join(here, 'results', 'console-cost.json'), result, (r) =>
   table(

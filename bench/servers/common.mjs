@@ -14,14 +14,15 @@ export const VARIANTS = ['bare', 'metrics', 'metrics+logs', 'full-10', 'full-100
  * Variants only asked for by name (bench/callgrind.mjs): `metrics+overload` is `metrics` with the
  * overload limiter on (Gradient2), for its cost without overload; `metrics-alone` is `metrics`
  * with health, shutdown, slow requests and db off, to split the request metrics' own share;
- * `full-10+console` is `full-10` with the developer console on (its taps and buffers), against
- * `full-10` for the console's cost when on (off, nothing of it is built).
+ * any variant followed by `+console` is that variant with the developer console on (its taps and
+ * buffers), for the console's cost when on (off, nothing of it is built).
  */
-export const EXTRA_VARIANTS = ['metrics+overload', 'metrics-alone', 'full-10+console'];
+export const EXTRA_VARIANTS = ['metrics+overload', 'metrics-alone'];
 
 /** `node server.mjs VARIANT [--sink URL] [--max-series N] [--extra-routes N]`. */
 export function parseArgs(argv = process.argv.slice(2)) {
-  const variant = argv[0];
+  const withConsole = argv[0]?.endsWith('+console') === true;
+  const variant = withConsole ? argv[0].slice(0, -'+console'.length) : argv[0];
   if (!VARIANTS.includes(variant) && !EXTRA_VARIANTS.includes(variant)) throw new Error(`unknown variant ${variant}; known: ${[...VARIANTS, ...EXTRA_VARIANTS].join(', ')}`);
   const opt = (name) => {
     const i = argv.indexOf(name);
@@ -43,7 +44,7 @@ export function parseArgs(argv = process.argv.slice(2)) {
     diagnostics,
     overload: variant === 'metrics+overload',
     alone: variant === 'metrics-alone',
-    console: variant.endsWith('+console'),
+    console: withConsole,
   };
 }
 
