@@ -183,7 +183,7 @@ export function consoleConcern(ctx: Omit<ConcernContext, 'logger'>, options: Res
     return {
       traces: { held: traces.traceCount, max: d.maxTraces, spans: traces.spanCount, maxSpans: d.maxSpans, evicted: traces.evicted, droppedSpans: traces.droppedSpans, pinnedErrors: pinned.errors, pinnedSlowest: pinned.slowest },
       logs: { held: logs.size, max: d.maxLogLines, evicted: logs.evicted, tracesIndexed: logs.tracesIndexed },
-      routes: { held: red?.routeCount ?? 0, max: d.maxRoutes, maxPoints: d.redPoints, pointsHeld: red?.maxPointsHeld ?? 0, dropped: red?.routesDropped ?? 0 },
+      routes: { held: red?.routesHeld() ?? 0, max: d.maxRoutes, maxPoints: d.redPoints, pointsHeld: red?.maxPointsHeld ?? 0, dropped: red?.routesDropped ?? 0 },
       stream: { clients: hub.clients, lastId: hub.lastId, resyncs: hub.resyncs, overflows: hub.overflows, queueHighWater: hub.queueHighWater, queueMax: d.clientQueueBytes, rejected: hub.rejected, skipped },
       rss: process.memoryUsage.rss(),
     };

@@ -153,7 +153,9 @@ export class RedSampler {
     return out.sort((a, b) => b.requests - a.requests);
   }
 
-  get routeCount(): number {
+  /** Routes kept, read now (a route first seen since the last sample counts). */
+  routesHeld(): number {
+    this.#read();
     return this.#routes.size;
   }
 

@@ -116,7 +116,7 @@ describe('RedSampler', () => {
     const sampler = new RedSampler({ bounds, series: () => Array.from({ length: 15 }, (_, i) => ({ route: `/r${i}`, status: '200', count: 1, counts: [1, 0, 0, 0] })) }, { maxPoints: 3, maxRoutes: 10 });
     sampler.sample(0);
     sampler.sample(1);
-    expect(sampler.routeCount).toBe(10);
+    expect(sampler.routesHeld()).toBe(10);
     expect(sampler.routesDropped).toBe(5);
   });
 });
