@@ -1,13 +1,33 @@
 // The periscope demo on Fastify: `npm start`, then open the URLs it prints.
+// PERISCOPE_CONSOLE=1 npm start also serves the developer console and prints its URL.
 import Fastify from 'fastify';
-import { instrument } from 'periscope-node';
+import { instrument, isCircuitOpenError } from 'periscope-node';
 
 const app = Fastify();
 const obs = instrument(app, { serviceName: 'periscope-demo-fastify' });
 
 const MAX_SLOW_MS = 10_000;
 
-app.get('/hello/:name', async (request) => ({ hello: request.params.name }));
+app.get('/hello/:name', async (request) => {
+  request.log.info({ name: request.params.name }, 'said hello');
+  return { hello: request.params.name };
+});
+
+// A dependency behind a circuit breaker: `?fail=1` makes the call fail; three failures in a
+// row open the breaker, which then answers at once (503) for five seconds.
+const downstream = obs.breaker('downstream', { consecutiveFailures: 3, openMs: 5000 });
+app.get('/downstream', async (request, reply) => {
+  const fail = request.query.fail === '1';
+  try {
+    return await downstream.execute(async () => {
+      if (fail) throw new Error('downstream refused the call');
+      return { downstream: 'ok' };
+    });
+  } catch (error) {
+    request.log.warn({ err: error }, 'downstream call failed');
+    return reply.code(isCircuitOpenError(error) ? 503 : 502).send({ error: error.message });
+  }
+});
 
 app.get('/slow', async (request) => {
   const ms = Math.min(Math.max(Number(request.query.ms) || 0, 0), MAX_SLOW_MS);
@@ -32,4 +52,6 @@ const lines = [
   `  metrics:  ${base}/metrics`,
 ];
 if (obs.health !== undefined) lines.push(`  health:   ${base}/livez   ${base}/readyz   ${base}/healthz`);
+lines.push(`  breaker:  ${base}/downstream   ${base}/downstream?fail=1`);
+if (obs.options.console !== false) lines.push(`  console:  ${await obs.consoleUrl()}`);
 console.log(lines.join('\n'));

@@ -37,6 +37,10 @@ export const ERRORS = {
     `Refusing to serve diagnostics (CPU and heap profiles, heap snapshots) ${where}: \`${option}\` exposes the process's memory. Set diagnostics.auth ({ bearerToken } or { username, password }), or serve them on diagnostics.port with diagnostics.host "127.0.0.1".`,
   PERISCOPE_ERR_SECRET_FILE: (variable: string, problem: string) =>
     `Cannot take the credential of ${variable}: it ${problem}. The credential is required as set, so periscope does not start without it.`,
+  PERISCOPE_ERR_CONSOLE_IN_PRODUCTION: () =>
+    'Refusing to start the developer console under NODE_ENV=production: it shows every request, span and log line of this process. Set console: { allowProduction: true } to serve it there anyway.',
+  PERISCOPE_ERR_CONSOLE_OFF: () =>
+    'obs.consoleUrl(): the developer console is off; turn it on with console: true (or PERISCOPE_CONSOLE=1).',
 } as const satisfies Record<`PERISCOPE_ERR_${string}`, (...args: never[]) => string>;
 
 export type PeriscopeErrorCode = keyof typeof ERRORS;

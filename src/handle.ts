@@ -81,4 +81,10 @@ export interface Periscope {
    * Idempotent: later calls return the same result.
    */
   shutdown(): Promise<ShutdownReport>;
+  /**
+   * The developer console's login URL (`http://127.0.0.1:PORT/login?t=TOKEN`), once its
+   * listener listens; the same URL periscope logs at start. Rejects with
+   * `PERISCOPE_ERR_CONSOLE_OFF` when the console is off (the default).
+   */
+  consoleUrl(): Promise<string>;
 }

@@ -47,3 +47,4 @@ export type { DbOptions, ResolvedDbOptions, InstrumentPostgresOptions } from './
 export type { DiagnosticsOptions, ResolvedDiagnosticsOptions } from './diagnostics/options.js';
 export type { ClusterOptions, PrimaryOptions, PrimaryClusterOptions, PrimaryMetricsOptions, ResolvedClusterOptions, ResolvedPrimaryOptions } from './cluster/options.js';
 export type { WorkerInfo, PrimaryHealthzBody } from './cluster/index.js';
+export type { ConsoleOptions, ResolvedConsoleOptions } from './console/options.js';

@@ -20,6 +20,7 @@ import { diagnosticsConcern } from './diagnostics/index.js';
 import { overloadConcern } from './overload/index.js';
 import { clusterWorkerConcern, isClusterWorker } from './cluster/index.js';
 import { snapshotRegistry } from './metrics/index.js';
+import { consoleConcern } from './console/index.js';
 import { attachAdapter, frameworkOf } from './adapters/index.js';
 import type { ExpressAppLike, FastifyAppLike } from './adapters/index.js';
 
@@ -62,8 +63,12 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
     notice: (code: string, message: string) => reporter.notice(code, message),
     warn: (code: string, message: string, fields?: object) => reporter.warn(code, message, fields),
   };
+  // The developer console, when on, before the concerns it taps (spans, log lines, breakers):
+  // with it off nothing is tapped, subscribed or buffered.
+  const devConsole = o.console === false ? undefined : consoleConcern(base, o.console);
+  const taps = devConsole?.taps;
   // Logging first: every other concern writes through its logger.
-  const logging = o.logging === false ? undefined : loggingConcern(base, o.logging, app);
+  const logging = o.logging === false ? undefined : loggingConcern(base, o.logging, app, { tap: taps?.logLine });
   reporter.useLogger(logging?.logger);
   for (const w of envWarnings) {
     if (logging === undefined) emitEnvWarning(w);
@@ -71,7 +76,7 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
   }
   const logger = logging?.logger ?? silentLogger();
   const ctx: ConcernContext = { ...base, logger };
-  const tracing = o.tracing === false ? undefined : tracingConcern(ctx, o.tracing);
+  const tracing = o.tracing === false ? undefined : tracingConcern(ctx, o.tracing, { tap: taps?.spans });
   // In a cluster worker the primary serves the merged /metrics (or the worker its fallback port).
   const inCluster = o.cluster !== false && isClusterWorker();
   const metrics = registry === undefined || o.metrics === false ? undefined : metricsConcern({ ...ctx, registry }, o.metrics, !inCluster);
@@ -85,6 +90,7 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
   const breakers = breakersConcern(ctx, {
     durationBuckets: o.metrics === false ? [] : o.metrics.durationBuckets,
     registerCheck: o.health === false ? undefined : health.registerCheck,
+    watch: taps?.breaker,
   });
   const db = dbConcern(ctx, o.db, { spans: tracing?.spans, watchPool: health.watchPool });
   const diagnostics = o.diagnostics === false ? undefined : diagnosticsConcern(ctx, o.diagnostics, {
@@ -107,7 +113,7 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
   // Tracing first, so every later hook (metrics exemplars, logs) finds the trace ID on the scope.
   // Overload's onStart may turn the request away: the others still see it (a 503 counted,
   // logged at debug, traced), and its onEnd releases the slot before the slower hooks run.
-  const concerns = compose([tracing, overload, metrics, push, logging, slow, health, breakers, db, diagnostics, clusterWorker, shutdown], reporter.report);
+  const concerns = compose([tracing, overload, metrics, push, logging, slow, health, breakers, db, diagnostics, devConsole, clusterWorker, shutdown], reporter.report);
 
   const ignore = o.ignore.length === 0 ? undefined : compileRoutes(o.ignore);
   attachAdapter(framework, app, o, {
@@ -120,6 +126,7 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
   });
   if (o.server !== undefined) concerns.trackServer(o.server);
   concerns.management.listen();
+  devConsole?.start({ logger, red: metrics?.red, health: o.health === false ? undefined : () => health.api.check() });
 
   return Object.freeze({
     registry: registry ?? new Registry(),
@@ -138,5 +145,6 @@ export function instrument(app: unknown, options?: PeriscopeOptions): Periscope 
       shutdown.onShutdown(fn);
     },
     shutdown: () => shutdown.run('shutdown() called'),
+    consoleUrl: () => devConsole?.url() ?? Promise.reject(createError('PERISCOPE_ERR_CONSOLE_OFF', [])),
   });
 }

@@ -23,6 +23,8 @@ import { resolveOverload } from './overload/options.js';
 import { resolveCluster } from './cluster/options.js';
 import type { ClusterOptions, ResolvedClusterOptions } from './cluster/options.js';
 import type { OverloadOptions, ResolvedOverloadOptions } from './overload/options.js';
+import { resolveConsole } from './console/options.js';
+import type { ConsoleOptions, ResolvedConsoleOptions } from './console/options.js';
 
 // The root options: the top-level keys only. Each concern's options.ts owns its types, defaults,
 // environment variables and validation; this file hands it its key.
@@ -107,6 +109,13 @@ export interface PeriscopeOptions {
    * worker; `false` makes a worker behave as a lone process. Default `true`.
    */
   cluster?: boolean | ClusterOptions;
+  /**
+   * The local developer console: routes, traces with their logs, a live log tail, health and
+   * breakers in the browser, served on its own listener on 127.0.0.1 behind a random token
+   * (`await obs.consoleUrl()`). Refused under `NODE_ENV=production` unless `allowProduction`.
+   * Default: `PERISCOPE_CONSOLE` (`1` or `true` turns it on), else `false`.
+   */
+  console?: boolean | ConsoleOptions;
 }
 
 export interface ResolvedOptions {
@@ -129,6 +138,7 @@ export interface ResolvedOptions {
   readonly diagnostics: ResolvedDiagnosticsOptions | false;
   readonly overload: ResolvedOverloadOptions | false;
   readonly cluster: ResolvedClusterOptions | false;
+  readonly console: ResolvedConsoleOptions | false;
 }
 
 const TOP_LEVEL_KEYS = [
@@ -150,6 +160,7 @@ const TOP_LEVEL_KEYS = [
   'diagnostics',
   'overload',
   'cluster',
+  'console',
 ];
 
 function checkRoutes(value: unknown): readonly string[] {
@@ -223,6 +234,7 @@ export function resolveOptions(
     diagnostics: resolveDiagnostics(o.diagnostics, read),
     overload: resolveOverload(o.overload),
     cluster: resolveCluster(o.cluster, read, metrics),
+    console: resolveConsole(o.console, read),
   });
   taken?.(read.taken());
   return resolved;

@@ -174,6 +174,9 @@ const ROWS: Row[] = [
   { variable: 'PERISCOPE_DIAGNOSTICS_USERNAME', with: { PERISCOPE_DIAGNOSTICS_PASSWORD: 'pa55' }, options: { ...identity, diagnostics: { stallMs: false } }, pick: (r) => (r.diagnostics as { auth: unknown }).auth, valid: 'ops', expected: { username: 'ops', password: 'pa55' }, invalid: null },
   { variable: 'PERISCOPE_DIAGNOSTICS_PASSWORD', with: { PERISCOPE_DIAGNOSTICS_USERNAME: 'ops' }, options: { ...identity, diagnostics: { stallMs: false } }, pick: (r) => (r.diagnostics as { auth: unknown }).auth, valid: 'pa55', expected: { username: 'ops', password: 'pa55' }, invalid: null },
   { variable: 'PERISCOPE_DIAGNOSTICS_PASSWORD_FILE', with: { PERISCOPE_DIAGNOSTICS_USERNAME: 'ops' }, options: { ...identity, diagnostics: { stallMs: false } }, pick: (r) => (r.diagnostics as { auth: unknown }).auth, valid: SECRET_FILE, expected: { username: 'ops', password: 'from-a-file' }, invalid: null },
+  { variable: 'PERISCOPE_CONSOLE', pick: (r) => r.console !== false, valid: '1', expected: true, invalid: 'yes', fallback: false },
+  // Under production the console turned on by the environment alone stays off (with a warning): see test/console/options.test.ts.
+  { variable: 'NODE_ENV', with: { PERISCOPE_CONSOLE: '1' }, pick: (r) => r.console !== false, valid: 'development', expected: true, invalid: null },
   { variable: 'KUBERNETES_SERVICE_HOST', pick: (r) => (r.shutdown as { drainDelayMs: number }).drainDelayMs, valid: '10.96.0.1', expected: 5000, invalid: null },
   { variable: 'NODE_APP_INSTANCE', pick: (r) => (r.cluster as { instance: number | undefined }).instance, valid: '3', expected: 3, invalid: 'first', fallback: undefined },
 ];

@@ -27,6 +27,11 @@ const ROWS: { [C in PeriscopeErrorCode]: readonly [ErrorArgs<C>, string] } = {
     ['PERISCOPE_METRICS_TOKEN_FILE', 'names a file that cannot be read (ENOENT: /run/secrets/metrics)'],
     'Cannot take the credential of PERISCOPE_METRICS_TOKEN_FILE: it names a file that cannot be read (ENOENT: /run/secrets/metrics). The credential is required as set, so periscope does not start without it.',
   ],
+  PERISCOPE_ERR_CONSOLE_IN_PRODUCTION: [
+    [],
+    'Refusing to start the developer console under NODE_ENV=production: it shows every request, span and log line of this process. Set console: { allowProduction: true } to serve it there anyway.',
+  ],
+  PERISCOPE_ERR_CONSOLE_OFF: [[], 'obs.consoleUrl(): the developer console is off; turn it on with console: true (or PERISCOPE_CONSOLE=1).'],
   PERISCOPE_ERR_DUPLICATE_BREAKER: [['pay'], 'A circuit breaker named "pay" already exists on this handle; create it once and keep the breaker obs.breaker() returned.'],
 };
 

@@ -46,7 +46,7 @@ describe('root options', () => {
 
   it('the resolved shape keeps every top-level key the composition root reads', () => {
     expect(Object.keys(resolve({})).sort()).toEqual(
-      ['cluster', 'commit', 'db', 'diagnostics', 'health', 'ignore', 'logging', 'metrics', 'onInternalError', 'overload', 'routeOf', 'routes', 'server', 'serviceName', 'shutdown', 'slowRequests', 'tracing', 'version'].sort(),
+      ['cluster', 'commit', 'console', 'db', 'diagnostics', 'health', 'ignore', 'logging', 'metrics', 'onInternalError', 'overload', 'routeOf', 'routes', 'server', 'serviceName', 'shutdown', 'slowRequests', 'tracing', 'version'].sort(),
     );
   });
 

@@ -13,13 +13,16 @@ export const VARIANTS = ['bare', 'metrics', 'metrics+logs', 'full-10', 'full-100
 /**
  * Variants only asked for by name (bench/callgrind.mjs): `metrics+overload` is `metrics` with the
  * overload limiter on (Gradient2), for its cost without overload; `metrics-alone` is `metrics`
- * with health, shutdown, slow requests and db off, to split the request metrics' own share.
+ * with health, shutdown, slow requests and db off, to split the request metrics' own share;
+ * any variant followed by `+console` is that variant with the developer console on (its taps and
+ * buffers), for the console's cost when on (off, nothing of it is built).
  */
 export const EXTRA_VARIANTS = ['metrics+overload', 'metrics-alone'];
 
 /** `node server.mjs VARIANT [--sink URL] [--max-series N] [--extra-routes N] [--loop-stats]`. */
 export function parseArgs(argv = process.argv.slice(2)) {
-  const variant = argv[0];
+  const withConsole = argv[0]?.endsWith('+console') === true;
+  const variant = withConsole ? argv[0].slice(0, -'+console'.length) : argv[0];
   if (!VARIANTS.includes(variant) && !EXTRA_VARIANTS.includes(variant)) throw new Error(`unknown variant ${variant}; known: ${[...VARIANTS, ...EXTRA_VARIANTS].join(', ')}`);
   const opt = (name) => {
     const i = argv.indexOf(name);
@@ -41,6 +44,7 @@ export function parseArgs(argv = process.argv.slice(2)) {
     diagnostics,
     overload: variant === 'metrics+overload',
     alone: variant === 'metrics-alone',
+    console: withConsole,
   };
 }
 
@@ -81,6 +85,7 @@ export async function instrumentPeriscope(app, args) {
     ...(args.diagnostics === undefined ? {} : { diagnostics: args.diagnostics }),
     ...(args.overload ? { overload: { limit: 'gradient' } } : {}),
     ...(args.alone ? { health: false, shutdown: false, slowRequests: false, db: false } : {}),
+    ...(args.console ? { console: true } : {}),
   };
   for (;;) {
     try {

@@ -56,6 +56,9 @@ export const ENV_VARS = [
   'KUBERNETES_SERVICE_HOST',
   // PM2 cluster mode's instance number: a cluster worker's slot (`worker` label, fallback port).
   'NODE_APP_INSTANCE',
+  // The developer console: turned on by PERISCOPE_CONSOLE, refused under NODE_ENV=production.
+  'PERISCOPE_CONSOLE',
+  'NODE_ENV',
   // Endpoint credentials; each *_TOKEN and *_PASSWORD may instead name a file (`*_FILE`), read once.
   ...CREDENTIAL_VARS('METRICS'),
   ...CREDENTIAL_VARS('HEALTH'),
@@ -432,6 +435,7 @@ export const OPTION_ENV: Readonly<Record<string, readonly EnvVar[]>> = Object.fr
   'metrics.otlp.timeoutMs': ['OTEL_EXPORTER_OTLP_METRICS_TIMEOUT', 'OTEL_EXPORTER_OTLP_TIMEOUT', 'OTEL_METRIC_EXPORT_TIMEOUT'],
   'metrics.otlp.resourceAttributes': ['OTEL_RESOURCE_ATTRIBUTES'],
   'shutdown.drainDelayMs': ['KUBERNETES_SERVICE_HOST'],
+  console: ['PERISCOPE_CONSOLE'],
   'metrics.auth': ['PERISCOPE_METRICS_TOKEN', 'PERISCOPE_METRICS_PASSWORD', 'PERISCOPE_METRICS_USERNAME'],
   'health.auth': ['PERISCOPE_HEALTH_TOKEN', 'PERISCOPE_HEALTH_PASSWORD', 'PERISCOPE_HEALTH_USERNAME'],
   'diagnostics.auth': ['PERISCOPE_DIAGNOSTICS_TOKEN', 'PERISCOPE_DIAGNOSTICS_PASSWORD', 'PERISCOPE_DIAGNOSTICS_USERNAME'],

@@ -17,7 +17,7 @@ export interface LoggingConcern extends Concern {
  * periscope made before it (Fastify's `loggerInstance: createLogger()`), which it adopts.
  * Lines a stalled destination dropped are counted in `periscope_log_lines_dropped_total{reason}`.
  */
-export function loggingConcern(ctx: Omit<ConcernContext, 'logger'>, options: ResolvedLoggingOptions, app: unknown): LoggingConcern {
+export function loggingConcern(ctx: Omit<ConcernContext, 'logger'>, options: ResolvedLoggingOptions, app: unknown, sinks: { readonly tap?: ((line: string) => void) | undefined } = {}): LoggingConcern {
   let dropped: Counter<'reason'> | undefined;
   if (ctx.registry !== undefined) {
     dropped = new Counter({
@@ -28,14 +28,19 @@ export function loggingConcern(ctx: Omit<ConcernContext, 'logger'>, options: Res
     });
     for (const reason of LOG_DROP_REASONS) dropped.inc({ reason }, 0);
   }
+  const adopt = ctx.framework === 'fastify' ? periscopeLoggerOf((app as { log?: unknown }).log) : undefined;
   const logging = createLogging({
     onDrop: dropped === undefined ? undefined : (reason, lines) => dropped.inc({ reason }, lines),
     options,
     service: ctx.service.name,
     version: ctx.service.version,
     report: ctx.report,
-    adopt: ctx.framework === 'fastify' ? periscopeLoggerOf((app as { log?: unknown }).log) : undefined,
+    adopt,
+    tap: sinks.tap,
   });
+  if (sinks.tap !== undefined && adopt !== undefined) {
+    ctx.notice('PERISCOPE_CONSOLE_NO_LOGS', 'periscope: the app took its logger from createLogger() before instrument(): the developer console does not see its lines.');
+  }
   return {
     name: 'logging',
     logger: logging.logger,

@@ -244,8 +244,10 @@ function part(d: LogDestination, options: WriteOptions, report: Report): Part {
 }
 
 /** Builds the logger's stream: one destination, or pino.multistream over several. */
-export function buildDestination(destinations: readonly LogDestination[], options: WriteOptions, report: Report): BuiltDestination {
+export function buildDestination(destinations: readonly LogDestination[], options: WriteOptions, report: Report, tap?: (line: string) => void): BuiltDestination {
   const parts = destinations.map((d) => part(d, options, report));
+  // The developer console's tap (only when it is on): one more stream that sees every line.
+  if (tap !== undefined) parts.push({ stream: { write: tap }, flush: () => Promise.resolve(), close: () => Promise.resolve() });
   const stream =
     parts.length === 1
       ? parts[0]!.stream

@@ -77,6 +77,8 @@ export interface LoggingDeps {
   readonly adopt?: Logger;
   /** Counts lines a destination dropped (`periscope_log_lines_dropped_total`). */
   readonly onDrop?: (reason: LogDropReason, lines: number) => void;
+  /** Sees every line the logger writes (the developer console's tap; only when it is on). */
+  readonly tap?: ((line: string) => void) | undefined;
 }
 
 /** The message of the slow-request warn line. */
@@ -100,7 +102,7 @@ export function periscopeLoggerOf(log: unknown): Logger | undefined {
 /** Builds the logging concern for one instrument() call. */
 export function createLogging(deps: LoggingDeps): LoggingSubsystem {
   const adopted = deps.adopt === undefined ? undefined : loggerControl(deps.adopt);
-  const logger = adopted?.root ?? buildLogger(deps.options, { service: deps.service, version: deps.version }, deps.report);
+  const logger = adopted?.root ?? buildLogger(deps.options, { service: deps.service, version: deps.version }, deps.report, deps.tap);
   const control = loggerControl(logger)!;
   if (deps.onDrop !== undefined) control.destination.bind({ onDrop: deps.onDrop });
   const options = deps.options;

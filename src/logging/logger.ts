@@ -132,8 +132,8 @@ export interface LoggerIdentity {
 }
 
 /** Makes the pino logger: JSON lines, ISO time, level names, trace IDs, redaction, destinations. */
-export function buildLogger(options: ResolvedLoggingOptions, identity: LoggerIdentity, report: (error: unknown, where: string) => void): Logger {
-  const destination = buildDestination(options.destinations, options, report);
+export function buildLogger(options: ResolvedLoggingOptions, identity: LoggerIdentity, report: (error: unknown, where: string) => void, tap?: (line: string) => void): Logger {
+  const destination = buildDestination(options.destinations, options, report, tap);
   const pinoOptions: LoggerOptions = {
     level: options.level,
     base: { service: identity.service, version: identity.version },

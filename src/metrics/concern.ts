@@ -11,6 +11,8 @@ export interface MetricsConcern extends Concern {
   readonly http: HttpMetrics;
   /** The `/metrics` handler (with `metrics.auth` applied), for a server of another concern (the cluster fallback). */
   readonly serve: EndpointHandler;
+  /** The request-duration histogram, for reading RED per route (the developer console's sink). */
+  readonly red: { readonly bounds: Float64Array; series(): Iterable<{ route: string; status: string; count: number; counts: Float64Array }> };
 }
 
 /**
@@ -26,6 +28,7 @@ export function metricsConcern(ctx: ConcernContext & { readonly registry: Regist
     name: 'metrics',
     registry: metrics.registry,
     http: metrics.http,
+    red: { bounds: metrics.http.durationBounds, series: () => metrics.http.durationSeries() },
     hook: metrics.http,
     serve,
     endpoints: serveEndpoint ? [{ path: options.path, handler: serve, port: options.port, host: options.host }] : [],

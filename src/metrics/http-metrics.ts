@@ -230,6 +230,20 @@ export class HttpMetrics implements RequestHook {
     if (this.#overflow !== undefined) yield this.#overflow;
   }
 
+  /** Upper bounds of the duration buckets (seconds, without +Inf). */
+  get durationBounds(): Float64Array {
+    return this.#durationBounds;
+  }
+
+  /**
+   * Each label set's route, status, count and per-bucket duration counts, read as they stand
+   * (the developer console reads RED from here; nothing is recorded twice). The counts are
+   * the live arrays: read them, never write them.
+   */
+  *durationSeries(): Generator<{ route: string; status: string; count: number; counts: Float64Array }> {
+    for (const s of this.#allSeries()) yield { route: s.route, status: s.status, count: s.count, counts: s.durationCounts };
+  }
+
   reset(): void {
     this.#routes.clear();
     this.#seriesCount = 0;

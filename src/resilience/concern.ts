@@ -37,6 +37,8 @@ export interface BreakerSinks {
   readonly durationBuckets: readonly number[];
   /** Registers a non-critical health check (undefined with health off). */
   readonly registerCheck: ((name: string, check: BreakerHealthCheck) => void) | undefined;
+  /** Told of each breaker made (the developer console's sink; undefined when it is off). */
+  readonly watch?: ((breaker: CircuitBreaker<unknown>) => void) | undefined;
 }
 
 /**
@@ -60,6 +62,7 @@ export function breakersConcern(ctx: ConcernContext, sinks: BreakerSinks): Break
         else log.info(fields, `circuit breaker ${name} is ${e.to === 'closed' ? 'closed' : 'half open'}`);
       });
       breakers.set(name, breaker);
+      sinks.watch?.(breaker as CircuitBreaker<unknown>);
       if (sinks.registerCheck !== undefined) {
         try {
           sinks.registerCheck(`circuit_breaker.${name.replace(/[^A-Za-z0-9_.-]/g, '_')}`.slice(0, 64), () => {

@@ -1,5 +1,6 @@
 import { Counter } from '@prometheus-io/client';
 import type { Attributes, Span, Tracer } from '@opentelemetry/api';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Concern, ConcernContext } from '../core/index.js';
 import type { ResolvedTracingOptions } from './options.js';
 import { createTracing } from './index.js';
@@ -16,7 +17,7 @@ export interface TracingConcern extends Concern {
  * The tracing concern: a SERVER span per request, CLIENT spans for outgoing calls, the bounded
  * export queue (its drops counted in `periscope_spans_dropped_total{reason}`), flushed at shutdown.
  */
-export function tracingConcern(ctx: ConcernContext, options: ResolvedTracingOptions): TracingConcern {
+export function tracingConcern(ctx: ConcernContext, options: ResolvedTracingOptions, sinks: { readonly tap?: SpanProcessor | undefined } = {}): TracingConcern {
   let dropped: Counter<'reason'> | undefined;
   if (ctx.registry !== undefined) {
     dropped = new Counter({
@@ -36,6 +37,7 @@ export function tracingConcern(ctx: ConcernContext, options: ResolvedTracingOpti
     report: ctx.report,
     // Fastify runs its body parsers in an AsyncResource of its own; the others need the binding.
     bindRequestBody: ctx.framework !== 'fastify',
+    tap: sinks.tap,
   });
   return {
     name: 'tracing',

@@ -12,7 +12,7 @@ import {
   TraceIdRatioBasedSampler,
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
-import type { ReadableSpan, Sampler, SpanExporter } from '@opentelemetry/sdk-trace';
+import type { ReadableSpan, Sampler, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { RequestHook } from '../core/index.js';
 import { serviceResource } from '../core/resource.js';
 import type { ResolvedSampler, ResolvedTracingOptions } from './options.js';
@@ -38,6 +38,12 @@ export interface CreateTracingInput {
   report: (error: unknown, where: string) => void;
   /** See ServerSpansOptions.bindRequestBody. */
   bindRequestBody: boolean;
+  /**
+   * One more span processor on this instance's own provider (the developer console's tap,
+   * handed in only when the console is on). With it, spans are recorded by the SDK even when
+   * nothing is exported. Not used when the app registered its own provider.
+   */
+  tap?: SpanProcessor | undefined;
 }
 
 /** One `instrument()` call's tracing: its provider (or the app's), the request hook and the outgoing-call spans. */
@@ -165,7 +171,10 @@ function ownProvider(input: CreateTracingInput, logger: WarnLogger, onDrop: (rea
           logger,
         });
   const resource = serviceResource(input.service, options.resourceAttributes);
-  const provider = new TracerProvider({ resource, sampler: samplerOf(options.sampler), idGenerator: new PooledIdGenerator(), spanProcessors: queue === undefined ? [] : [queue] });
+  const spanProcessors: SpanProcessor[] = [];
+  if (queue !== undefined) spanProcessors.push(queue);
+  if (input.tap !== undefined) spanProcessors.push(input.tap);
+  const provider = new TracerProvider({ resource, sampler: samplerOf(options.sampler), idGenerator: new PooledIdGenerator(), spanProcessors });
   return { provider, queue, resource, tracer: provider.getTracer(TRACER_NAME) };
 }
 
@@ -225,7 +234,7 @@ export function createTracing(input: CreateTracingInput): TracingSubsystem {
   const tracer: Tracer = own?.tracer ?? fromApp!.getTracer(TRACER_NAME);
 
   const startSpan: StartSpan =
-    fromApp === undefined && queue === undefined ? lightSpans(options.sampler) : (name, spanOptions, parent) => tracer.startSpan(name, spanOptions, parent);
+    fromApp === undefined && queue === undefined && input.tap === undefined ? lightSpans(options.sampler) : (name, spanOptions, parent) => tracer.startSpan(name, spanOptions, parent);
 
   // Spans of this instance: server spans carry a mark (they may be non-recording), the rest
   // are recognised by their resource, which is this instance's own object.
@@ -236,6 +245,9 @@ export function createTracing(input: CreateTracingInput): TracingSubsystem {
   const owns = (span: Span) =>
     (span as unknown as Record<symbol, boolean | undefined>)[kOwner] === true ||
     (resource !== undefined ? (span as unknown as Partial<ReadableSpan>).resource === resource : true);
+  if (fromApp !== undefined && input.tap !== undefined) {
+    logger.warn({}, 'periscope: the app registered its own OpenTelemetry TracerProvider, which periscope uses as it is: the developer console shows no spans.');
+  }
 
   let warnedForeign = false;
   const hook = new ServerSpans({
