@@ -259,6 +259,28 @@ describe('the protobuf exposition', () => {
     expect(plain.headers['content-encoding']).toBeUndefined();
     expect(plain.body.toString('utf8')).toContain('orders_total{kind="book"} 3');
   });
+
+  it('gzips a body of many chunks piece by piece into the same text', async () => {
+    const { obs, base } = await app();
+    // Label values that barely compress: a body of several pool chunks in, several gzip pieces out.
+    const gauge = new Gauge({ name: 'big_gauge', help: 'Many label sets.', labelNames: ['key'], registers: [obs.registry] });
+    let x = 0x2545f491;
+    for (let i = 0; i < 20_000; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      gauge.set({ key: `${i}-${(x >>> 0).toString(36)}${(Math.imul(x, 2654435761) >>> 0).toString(36)}` }, i);
+    }
+    const zipped = await rawGet(`${base}/metrics`, { 'accept-encoding': 'gzip' });
+    expect(zipped.headers['content-encoding']).toBe('gzip');
+    expect(Number(zipped.headers['content-length'])).toBe(zipped.body.length);
+    expect(zipped.body.length).toBeGreaterThan(3 * 64 * 1024);
+    const plain = await rawGet(`${base}/metrics`, { 'accept-encoding': 'identity' });
+    const lines = (text: string): string[] => text.split('\n').filter((line) => line.startsWith('big_gauge{'));
+    const unzipped = lines(gunzipSync(zipped.body).toString('utf8'));
+    expect(unzipped).toHaveLength(20_000);
+    expect(unzipped).toEqual(lines(plain.body.toString('utf8')));
+  });
 });
 
 describe('content negotiation', () => {
