@@ -59,10 +59,16 @@ interface RetiredFamily {
 
 interface Entry {
   readonly name: string;
-  readonly type: FamilySnapshot['type'];
+  type: FamilySnapshot['type'];
   readonly help: string;
-  readonly le: readonly string[] | undefined;
-  readonly quantiles: readonly string[] | undefined;
+  le: readonly string[] | undefined;
+  quantiles: readonly string[] | undefined;
+  /**
+   * True once a family with rows gave the shape. A family with no label set yet (a labelled
+   * histogram nobody observed: its snapshot says only `+Inf`) has no buckets to compare, and
+   * must not make the workers that did observe it look different.
+   */
+  sized: boolean;
   primary: FamilySnapshot | undefined;
   /** Per slot: the family from that worker's snapshot. */
   readonly workers: Map<number, { family: FamilySnapshot; fresh: boolean }>;
@@ -119,7 +125,8 @@ export class ClusterMerger {
       this.#retired.set(slot, bySlot);
     }
     for (const f of snapshot) {
-      if (!isCumulative(f.type)) continue;
+      // An empty family holds nothing to keep, and its `+Inf`-only shape must not reset the totals.
+      if (!isCumulative(f.type) || f.labels.length === 0) continue;
       let r = bySlot.get(f.name);
       if (r === undefined || r.type !== f.type || !sameList(r.le, f.le)) {
         // A family that changed type or buckets across a deploy starts its retired totals again.
@@ -163,17 +170,33 @@ export class ClusterMerger {
     const entryOf = (f: { name: string; type: FamilySnapshot['type']; help: string; le?: readonly string[] | undefined; quantiles?: readonly string[] | undefined }): Entry => {
       let e = entries.get(f.name);
       if (e === undefined) {
-        e = { name: f.name, type: f.type, help: f.help, le: f.le, quantiles: f.quantiles, primary: undefined, workers: new Map() };
+        e = { name: f.name, type: f.type, help: f.help, le: f.le, quantiles: f.quantiles, sized: false, primary: undefined, workers: new Map() };
         entries.set(f.name, e);
       }
       return e;
     };
-    for (const f of primary) entryOf(f).primary = f;
+    /** Whether `f` may join `e`: an empty family always may (it adds no row); the first family with rows gives the shape. */
+    const fits = (e: Entry, f: { type: FamilySnapshot['type']; le?: readonly string[] | undefined; quantiles?: readonly string[] | undefined; labels: readonly string[] }): boolean => {
+      if (f.labels.length === 0) return e.type === f.type;
+      if (!e.sized) {
+        e.type = f.type;
+        e.le = f.le;
+        e.quantiles = f.quantiles;
+        e.sized = true;
+        return true;
+      }
+      return e.type === f.type && sameList(e.le, f.le) && sameList(e.quantiles, f.quantiles);
+    };
+    for (const f of primary) {
+      const e = entryOf(f);
+      fits(e, f);
+      e.primary = f;
+    }
     const sorted = [...workers].sort((a, b) => a.slot - b.slot);
     for (const w of sorted) {
       for (const f of w.snapshot ?? []) {
         const e = entryOf(f);
-        if (e.type !== f.type || !sameList(e.le, f.le) || !sameList(e.quantiles, f.quantiles)) {
+        if (!fits(e, f)) {
           this.#once(`shape:${f.name}`, `metric ${f.name} differs between processes (type, buckets or quantiles); worker ${w.slot}'s is left out of the merged /metrics`);
           continue;
         }
@@ -183,7 +206,16 @@ export class ClusterMerger {
         e.workers.set(w.slot, { family: f, fresh: w.fresh });
       }
     }
-    for (const [, bySlot] of this.#retired) for (const [name, r] of bySlot) if (!entries.has(name)) entryOf({ name, type: r.type, help: r.help, le: r.le });
+    for (const [, bySlot] of this.#retired) {
+      for (const [name, r] of bySlot) {
+        const e = entryOf({ name, type: r.type, help: r.help, le: r.le });
+        // Retired rows give the shape when no live process has rows of the family.
+        if (!e.sized && e.type === r.type) {
+          e.le = r.le;
+          e.sized = true;
+        }
+      }
+    }
 
     const slots = [...new Set([...sorted.map((w) => w.slot), ...this.#retired.keys()])].sort((a, b) => a - b);
     const out = new Pieces();

@@ -38,6 +38,26 @@ describe('ClusterMerger', () => {
     expect(value(metrics, 'periscope_cluster_workers_expected')).toBe(2);
   });
 
+  it('a histogram a worker has not observed yet (only +Inf in its snapshot) hides no other worker', async () => {
+    const warnings: string[] = [];
+    const m = new ClusterMerger((message) => warnings.push(message));
+    const empty = family({ name: 'd_seconds', help: 'Duration.', type: 'histogram', le: ['+Inf'] }, []);
+    const live = [
+      { slot: 0, fresh: true, snapshot: [requests([]), empty] },
+      { slot: 1, fresh: true, snapshot: [requests([[GET, 1]]), duration([[GET, 1, 1, 1, 0.05, 1]])] },
+    ];
+    const metrics = await merged(m.write([], live));
+    expect(samples(metrics, 'd_seconds').map((s) => [s.labels.worker, s.count])).toEqual([['1', 1]]);
+    expect(samples(metrics, 'd_seconds', { worker: '1' })[0]).toMatchObject({ buckets: { '0.1': 1, '1': 1, '+Inf': 1 } });
+    // A replacement in slot 1 that dies before it observed anything keeps the slot's totals.
+    m.retire(1, [requests([[GET, 1]]), duration([[GET, 1, 1, 1, 0.05, 1]])]);
+    m.retire(1, [requests([]), empty]);
+    const after = await merged(m.write([], [{ slot: 0, fresh: true, snapshot: [requests([]), empty] }]));
+    expect(samples(after, 'd_seconds').map((s) => [s.labels.worker, s.count])).toEqual([['1', 1]]);
+    expect(value(after, 'http_requests_total', { worker: '1', route: '/a' })).toBe(1);
+    expect(warnings).toEqual([]);
+  });
+
   it('adds the retired totals of a slot to its next worker, so a counter never decreases', async () => {
     const m = new ClusterMerger(() => {});
     m.retire(0, [requests([[GET, 100]]), duration([[GET, 1, 2, 3, 0.5, 3]]), gauge('g', [['', 7]])]);
