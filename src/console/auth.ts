@@ -40,16 +40,33 @@ export function presentedToken(req: IncomingMessage): string | undefined {
 }
 
 /**
- * True when the `Host` header names the console: `127.0.0.1`, `localhost` or one of the
- * allowed hosts, on the console's port. A page on another name that resolves to 127.0.0.1
- * (DNS rebinding) sends its own name, and is refused.
+ * True when the `Host` header names the console: `127.0.0.1`, `localhost` or `[::1]` on the
+ * console's own port, or one of `allowed` (names the user listed for a tunnel or a local reverse
+ * proxy) on any port or none, since what the client saw is the tunnel's port, not the console's.
+ * A page on another name that resolves to 127.0.0.1 (DNS rebinding) sends its own name, and is
+ * refused.
  */
 export function hostAllowed(host: string | undefined, port: number, allowed: readonly string[]): boolean {
-  if (host === undefined) return false;
+  if (host === undefined || host.length > 300) return false;
   const h = host.toLowerCase();
-  const colon = h.lastIndexOf(':');
-  if (colon === -1 || h.endsWith(']')) return false;
-  if (h.slice(colon + 1) !== String(port)) return false;
-  const name = h.slice(0, colon);
-  return name === '127.0.0.1' || name === 'localhost' || allowed.includes(name);
+  let name = h;
+  let hostPort: string | undefined;
+  if (h.startsWith('[')) {
+    const end = h.indexOf(']');
+    if (end === -1) return false;
+    name = h.slice(0, end + 1);
+    const rest = h.slice(end + 1);
+    if (rest !== '') {
+      if (!rest.startsWith(':')) return false;
+      hostPort = rest.slice(1);
+    }
+  } else {
+    const colon = h.lastIndexOf(':');
+    if (colon !== -1) {
+      name = h.slice(0, colon);
+      hostPort = h.slice(colon + 1);
+    }
+  }
+  if (name === '127.0.0.1' || name === 'localhost' || name === '[::1]') return hostPort === String(port);
+  return allowed.includes(name);
 }

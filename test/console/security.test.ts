@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { trace } from '@opentelemetry/api';
 import { instrument, isPeriscopeError } from '../../src/index.js';
 import { listen } from '../helpers.js';
+import { hostAllowed } from '../../src/console/auth.js';
 import { startConsoleApp } from './helpers.js';
 import type { ConsoleApp } from './helpers.js';
 
@@ -116,5 +117,30 @@ describe('console off', () => {
       await obs.shutdown();
       await app.close();
     }
+  });
+});
+
+describe('hostAllowed', () => {
+  it('takes loopback names on the console port only, and listed names on any port', () => {
+    const table: [string | undefined, boolean][] = [
+      ['127.0.0.1:3938', true],
+      ['localhost:3938', true],
+      ['LOCALHOST:3938', true],
+      ['[::1]:3938', true],
+      ['127.0.0.1', false],
+      ['127.0.0.1:80', false],
+      ['[::1]', false],
+      ['tunnel.example', true],
+      ['tunnel.example:443', true],
+      ['tunnel.example:3938', true],
+      ['evil.example', false],
+      ['evil.example:3938', false],
+      ['tunnel.example.evil.example', false],
+      ['[::1', false],
+      ['[::1]x', false],
+      [undefined, false],
+      ['a'.repeat(400), false],
+    ];
+    expect(table.map(([host]) => [host, hostAllowed(host, 3938, ['tunnel.example'])])).toEqual(table);
   });
 });
