@@ -102,7 +102,8 @@ export function clusterPrimaryConcern(ctx: ConcernContext & { readonly registry:
     }
     const own = await sinks.snapshot();
     // Streamed (chunked), each piece sent as it is made and the next one made once the socket
-    // takes it: the primary never holds the whole body (39 MB at 8 x 2,000 label sets).
+    // takes it: the primary never holds the whole body (39 MB at 8 x 2,000 label sets), and
+    // writes it into the same few Buffers scrape after scrape.
     res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE, 'cache-control': 'no-store' });
     if (req.method === 'HEAD') {
       res.end();
@@ -110,7 +111,12 @@ export function clusterPrimaryConcern(ctx: ConcernContext & { readonly registry:
     }
     for (const piece of merger.pieces(own, r.workers)) {
       if (res.destroyed) return;
-      if (!res.write(piece)) await drained(res);
+      // The piece's memory is written into again once the socket has it (not on an error:
+      // a destroyed socket's queue may still hold it).
+      const taken = res.write(piece, (error) => {
+        if (error == null) merger.recycle(piece);
+      });
+      if (!taken) await drained(res);
     }
     res.end();
   }

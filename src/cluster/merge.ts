@@ -46,7 +46,7 @@ export interface WorkerValues {
 /** Label sets and their values, `width` values each (see FamilySnapshot). */
 interface Table {
   readonly labels: readonly string[];
-  readonly values: readonly (number | string)[];
+  readonly values: ArrayLike<number | string>;
 }
 
 interface RetiredFamily {
@@ -103,6 +103,7 @@ export class ClusterMerger {
   readonly #retired = new Map<number, Map<string, RetiredFamily>>();
   readonly #warned = new Set<string>();
   readonly #warn: (code: string, message: string) => void;
+  readonly #pool = new PiecePool();
 
   constructor(warn: (code: string, message: string) => void) {
     this.#warn = warn;
@@ -154,18 +155,33 @@ export class ClusterMerger {
 
   /** The merged exposition as one string (see {@link pieces}). */
   write(primary: RegistrySnapshot, workers: readonly WorkerValues[]): string {
-    let out = '';
-    for (const piece of this.pieces(primary, workers)) out += piece;
+    const pieces = [...this.pieces(primary, workers)];
+    const out = Buffer.concat(pieces).toString('utf8');
+    for (const p of pieces) this.recycle(p);
     return out;
   }
 
   /**
-   * The merged exposition, the primary's families first, then the workers' in slot order, in
-   * pieces of about {@link PIECE_CHARS} or one slot's series of a family, whichever is smaller,
-   * so a response can send each as it comes (8 workers of 2,000 label sets make a 39 MB body:
-   * built whole it was copied twice more, to flatten and to encode).
+   * Takes back a piece of {@link pieces} once it is no longer used (the socket took it): the
+   * next pieces are written into it. A piece never given back is simply garbage.
    */
-  *pieces(primary: RegistrySnapshot, workers: readonly WorkerValues[]): Generator<string> {
+  recycle(piece: Buffer): void {
+    this.#pool.give(piece);
+  }
+
+  /** Pieces kept for reuse. */
+  pooledPieces(): number {
+    return this.#pool.size;
+  }
+
+  /**
+   * The merged exposition as UTF-8, the primary's families first, then the workers' in slot
+   * order, in pieces of at most {@link PIECE_BYTES} (a longer HELP text excepted), so a response
+   * can send each as it comes (8 workers of 2,000 label sets make a 39 MB body). The pieces'
+   * memory is reused: a caller gives each back with {@link recycle} once it is written out, and
+   * must not touch it after.
+   */
+  *pieces(primary: RegistrySnapshot, workers: readonly WorkerValues[]): Generator<Buffer> {
     const entries = new Map<string, Entry>();
     const entryOf = (f: { name: string; type: FamilySnapshot['type']; help: string; le?: readonly string[] | undefined; quantiles?: readonly string[] | undefined }): Entry => {
       let e = entries.get(f.name);
@@ -218,7 +234,7 @@ export class ClusterMerger {
     }
 
     const slots = [...new Set([...sorted.map((w) => w.slot), ...this.#retired.keys()])].sort((a, b) => a - b);
-    const out = new Pieces();
+    const out = new Pieces(this.#pool);
     for (const e of entries.values()) {
       out.add(`# HELP ${e.name} ${escapeHelp(e.help)}\n# TYPE ${e.name} ${e.type}\n`);
       const kind = mergeKind(e.name, e.type);
@@ -316,34 +332,93 @@ export class ClusterMerger {
   }
 }
 
-/** About 64 KB of text: the size of the pieces {@link ClusterMerger.pieces} yields. */
-export const PIECE_CHARS = 64 * 1024;
+/** Size of the Buffers the merged body is written into, and of the pieces {@link ClusterMerger.pieces} yields (at most). */
+export const PIECE_BYTES = 64 * 1024;
 
-/** Accumulates text and hands it out in pieces of about {@link PIECE_CHARS}. */
+/** How many written-out pieces the merger keeps for the next ones (1 MB). */
+const POOL_PIECES = 16;
+
+/**
+ * The merged body's Buffers, reused: a piece comes back (see {@link ClusterMerger.recycle})
+ * once the socket has taken it, and the next piece is written into it. Streamed with
+ * backpressure, a scrape needs two or three at a time whatever the body's size; before, each
+ * scrape built its 39 MB body as 64 KB strings (and their ropes), encoded again by the response,
+ * and the primary's young generation grew to hold that churn.
+ *
+ * Takes back only Buffers it handed out, each once (see ChunkPool in src/metrics/writer.ts for
+ * what happened when a pool took any Buffer that looked like its own).
+ */
+class PiecePool {
+  readonly #free: Buffer[] = [];
+  readonly #lent = new WeakSet<ArrayBufferLike>();
+
+  take(): Buffer {
+    // allocUnsafeSlow: a piece always has an ArrayBuffer of its own, whatever Buffer.poolSize is.
+    const b = this.#free.pop() ?? Buffer.allocUnsafeSlow(PIECE_BYTES);
+    this.#lent.add(b.buffer);
+    return b;
+  }
+
+  give(piece: Buffer): void {
+    const memory = piece.buffer;
+    if (!this.#lent.has(memory)) return;
+    this.#lent.delete(memory);
+    if (this.#free.length < POOL_PIECES) this.#free.push(Buffer.from(memory, 0, PIECE_BYTES));
+  }
+
+  /** Pieces kept for reuse (tests). */
+  get size(): number {
+    return this.#free.length;
+  }
+}
+
+/** Writes text as UTF-8 straight into pooled Buffers and hands them out full. */
 class Pieces {
-  #current = '';
-  #full: string[] = [];
+  readonly #pool: PiecePool;
+  #buf: Buffer;
+  #pos = 0;
+  #full: Buffer[] = [];
+
+  constructor(pool: PiecePool) {
+    this.#pool = pool;
+    this.#buf = pool.take();
+  }
 
   add(text: string): void {
-    this.#current += text;
-    if (this.#current.length >= PIECE_CHARS) {
-      this.#full.push(this.#current);
-      this.#current = '';
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit: a text that passes this check fits whole.
+    if (this.#pos + text.length * 3 > this.#buf.length) {
+      const bytes = Buffer.byteLength(text);
+      if (this.#pos + bytes > this.#buf.length) {
+        this.#seal();
+        if (bytes > this.#buf.length) {
+          // Longer than a piece (a very long HELP text): a piece of its own, not pooled.
+          this.#full.push(Buffer.from(text, 'utf8'));
+          return;
+        }
+      }
     }
+    this.#pos += this.#buf.write(text, this.#pos);
+  }
+
+  #seal(): void {
+    if (this.#pos === 0) return;
+    this.#full.push(this.#buf.subarray(0, this.#pos));
+    this.#buf = this.#pool.take();
+    this.#pos = 0;
   }
 
   /** The full pieces so far. */
-  ready(): string[] {
+  ready(): Buffer[] {
+    if (this.#pos >= PIECE_BYTES - 1024) this.#seal();
     const out = this.#full;
     this.#full = [];
     return out;
   }
 
-  /** Everything left. */
-  rest(): string[] {
-    const out = this.ready();
-    if (this.#current !== '') out.push(this.#current);
-    this.#current = '';
-    return out;
+  /** Everything left (the last Buffer, empty, goes back to the pool). */
+  rest(): Buffer[] {
+    this.#seal();
+    this.#pool.give(this.#buf);
+    return this.ready();
   }
 }
