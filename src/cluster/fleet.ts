@@ -2,6 +2,7 @@ import type { Cluster, Worker } from 'node:cluster';
 import type { RegistrySnapshot } from '../core/snapshot.js';
 import type { ClusterMerger, WorkerValues } from './merge.js';
 import { isMessage, TAG } from './protocol.js';
+import { SnapshotDecoder } from './wire.js';
 import type { LifecycleStateName, PrimaryMessage, WorkerMessage } from './protocol.js';
 
 interface Member {
@@ -11,6 +12,8 @@ interface Member {
   hello: boolean;
   state: LifecycleStateName;
   last: RegistrySnapshot | undefined;
+  /** Its `values` messages, each in order, back to snapshots (label lists sent once). */
+  readonly decoder: SnapshotDecoder;
   lastId: number;
   /** Whether it answered the last collect in time; undefined before the first. */
   up: boolean | undefined;
@@ -87,8 +90,10 @@ export class Fleet {
       m.hello = true;
       m.state = msg.state;
       // A late answer still brings newer values: counters stay as fresh as they can be.
-      if (msg.id > m.lastId && Array.isArray(msg.families)) {
-        m.last = msg.families;
+      // Every message is decoded, a stale one too: a later one may leave out its label lists.
+      const snapshot = m.decoder.decode(msg.families);
+      if (msg.id > m.lastId && snapshot !== undefined) {
+        m.last = snapshot;
         m.lastId = msg.id;
       }
       const p = this.#pending.get(msg.id);
@@ -125,7 +130,7 @@ export class Fleet {
     for (const m of this.#members.values()) if (m.worker.isDead()) this.#leave(m);
     let slot = 0;
     while (this.#bySlot.has(slot)) slot++;
-    const m: Member = { worker, slot, hello: false, state: 'starting', last: undefined, lastId: 0, up: undefined };
+    const m: Member = { worker, slot, hello: false, state: 'starting', last: undefined, decoder: new SnapshotDecoder(), lastId: 0, up: undefined };
     this.#members.set(worker, m);
     this.#bySlot.set(slot, m);
     this.#known.add(slot);

@@ -1,8 +1,8 @@
-import type { RegistrySnapshot } from '../core/snapshot.js';
+import type { WireFamily } from './wire.js';
 
 /**
  * The IPC messages between a periscope primary and its workers (over the cluster channel,
- * JSON-serialized). Every one carries this tag, so the app's own messages are never mistaken
+ * JSON-serialized; a worker's values as in wire.ts). Every one carries this tag, so the app's own messages are never mistaken
  * for them, and a worker of an older periscope that speaks another version is ignored.
  */
 export const TAG = 'periscope.cluster/1';
@@ -17,7 +17,7 @@ export type PrimaryMessage =
 
 export type WorkerMessage =
   | { readonly tag: typeof TAG; readonly type: 'hello'; readonly state: LifecycleStateName }
-  | { readonly tag: typeof TAG; readonly type: 'values'; readonly id: number; readonly state: LifecycleStateName; readonly families: RegistrySnapshot }
+  | { readonly tag: typeof TAG; readonly type: 'values'; readonly id: number; readonly state: LifecycleStateName; readonly families: readonly WireFamily[] }
   | { readonly tag: typeof TAG; readonly type: 'state'; readonly state: LifecycleStateName };
 
 export function isMessage(value: unknown): value is { tag: typeof TAG; type: string } {

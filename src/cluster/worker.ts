@@ -6,6 +6,7 @@ import type { Concern, ConcernContext, EndpointHandler } from '../core/index.js'
 import type { RegistrySnapshot } from '../core/snapshot.js';
 import type { ResolvedClusterOptions } from './options.js';
 import { isMessage, TAG } from './protocol.js';
+import { SnapshotEncoder } from './wire.js';
 import type { LifecycleStateName, PrimaryMessage, WorkerMessage } from './protocol.js';
 
 /** What the worker side needs of the other concerns, handed in by the composition root. */
@@ -47,6 +48,7 @@ export function clusterWorkerConcern(ctx: ConcernContext, options: ResolvedClust
   let lastState: LifecycleStateName | undefined;
   let fallback: Server | undefined;
   let poll: NodeJS.Timeout | undefined;
+  const encoder = new SnapshotEncoder();
 
   const send = (message: WorkerMessage): void => {
     try {
@@ -75,7 +77,7 @@ export function clusterWorkerConcern(ctx: ConcernContext, options: ResolvedClust
       ctx.report(error, 'cluster-collect');
     }
     lastState = state();
-    send({ tag: TAG, type: 'values', id, state: lastState, families });
+    send({ tag: TAG, type: 'values', id, state: lastState, families: encoder.encode(families) });
   };
 
   const onMessage = (message: unknown): void => {

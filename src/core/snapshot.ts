@@ -25,7 +25,8 @@ export interface FamilySnapshot {
   readonly quantiles?: readonly string[];
   /** `a="x",b="y"` (or '' for none) per label set. */
   readonly labels: readonly string[];
-  readonly values: readonly (number | string)[];
+  /** A plain array as made; the cluster primary holds a large family's in a Float64Array. */
+  readonly values: ArrayLike<number | string>;
 }
 
 /** Values per label set of `f` (see {@link FamilySnapshot}). */
