@@ -119,6 +119,26 @@ describe('Fleet', () => {
     ]);
   });
 
+  it('keeps label lists a worker left out; a stale answer still updates them', async () => {
+    const { cluster, fleet } = setup();
+    const a = cluster.fork();
+    cluster.say(a, { type: 'hello', state: 'ready' });
+    const family = (extra: object) => ({ name: 'jobs_total', help: 'Jobs.', type: 'counter', ...extra });
+    const first = fleet.collect();
+    const id1 = a.sent.at(-1)!.id!;
+    cluster.say(a, { type: 'values', id: id1, state: 'ready', families: [family({ labels: ['q="a"'], values: [1] })] });
+    await first;
+    const second = fleet.collect();
+    cluster.say(a, { type: 'values', id: a.sent.at(-1)!.id, state: 'ready', families: [family({ values: [2] })] });
+    expect((await second).workers[0]!.snapshot).toEqual([family({ labels: ['q="a"'], values: [2] })]);
+    // An answer to an old collect arrives late with a new label list: not taken as the values,
+    // but the next answer leaves that list out.
+    cluster.say(a, { type: 'values', id: id1, state: 'ready', families: [family({ labels: ['q="a"', 'q="b"'], values: [2, 1] })] });
+    const third = fleet.collect();
+    cluster.say(a, { type: 'values', id: a.sent.at(-1)!.id, state: 'ready', families: [family({ values: [3, 1] })] });
+    expect((await third).workers[0]!.snapshot).toEqual([family({ labels: ['q="a"', 'q="b"'], values: [3, 1] })]);
+  });
+
   it('a dead worker stops the wait at once; its counters join the slot retired totals', async () => {
     const { cluster, fleet, merger } = setup();
     const [a, b] = [cluster.fork(), cluster.fork()];
