@@ -6,7 +6,7 @@ import type { Registry } from '@prometheus-io/client';
 import type { Concern, ConcernContext, EndpointSpec } from '../core/index.js';
 import type { RegistrySnapshot } from '../core/snapshot.js';
 import { Fleet } from './fleet.js';
-import type { WorkerInfo } from './fleet.js';
+import type { CollectResult, WorkerInfo } from './fleet.js';
 import { ClusterMerger } from './merge.js';
 import type { ResolvedPrimaryOptions } from './options.js';
 
@@ -93,6 +93,16 @@ export function clusterPrimaryConcern(ctx: ConcernContext & { readonly registry:
     const start = performance.now();
     const r = await fleet.collect();
     duration.observe((performance.now() - start) / 1000);
+    // The workers' value arrays are written into again by later answers once this scrape has
+    // written its body out (or given up).
+    try {
+      await answer(req, res, r);
+    } finally {
+      r.release();
+    }
+  }
+
+  async function answer(req: IncomingMessage, res: ServerResponse, r: CollectResult): Promise<void> {
     expected.set(r.expected);
     responded.set(r.responded);
     for (const [slot, v] of r.up) up.set({ worker: String(slot) }, v);

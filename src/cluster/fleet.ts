@@ -17,6 +17,18 @@ interface Member {
   lastId: number;
   /** Whether it answered the last collect in time; undefined before the first. */
   up: boolean | undefined;
+  /** Value arrays of its earlier snapshots that no scrape reads any more, for the next ones. */
+  readonly spare: Float64Array[];
+}
+
+/** Most value arrays a worker keeps spare. */
+const MAX_SPARE = 16;
+
+/** Its Float64Arrays (families sent in parts). */
+function arraysOf(snapshot: RegistrySnapshot): Float64Array[] {
+  const out: Float64Array[] = [];
+  for (const f of snapshot) if (f.values instanceof Float64Array) out.push(f.values);
+  return out;
 }
 
 interface Pending {
@@ -45,6 +57,11 @@ export interface CollectResult {
   readonly late: readonly number[];
   /** Every slot ever used, with 1 when its worker answered this collect, else 0. */
   readonly up: ReadonlyMap<number, 0 | 1>;
+  /**
+   * Call once the scrape has written everything out: the workers' value arrays may then be
+   * written into again by later answers. Without it they are left to the garbage collector.
+   */
+  release(): void;
 }
 
 /**
@@ -61,6 +78,8 @@ export class Fleet {
   readonly #bySlot = new Map<number, Member>();
   readonly #known = new Set<number>();
   readonly #pending = new Map<number, Pending>();
+  /** Snapshots a scrape is reading (see CollectResult.release), with how many scrapes. */
+  readonly #leased = new Map<RegistrySnapshot, number>();
   #seq = 0;
 
   constructor(cluster: Cluster, merger: ClusterMerger, timeoutMs: number, report: (error: unknown, where: string) => void) {
@@ -91,11 +110,13 @@ export class Fleet {
       m.state = msg.state;
       // A late answer still brings newer values: counters stay as fresh as they can be.
       // Every message is decoded, a stale one too: a later one may leave out its label lists.
-      const snapshot = m.decoder.decode(msg.families);
+      const snapshot = m.decoder.decode(msg.families, (n) => this.#array(m, n));
       if (msg.id > m.lastId && snapshot !== undefined) {
+        const before = m.last;
         m.last = snapshot;
         m.lastId = msg.id;
-      }
+        if (before !== undefined) this.#spare(m, before);
+      } else if (snapshot !== undefined) this.#spare(m, snapshot);
       const p = this.#pending.get(msg.id);
       if (p !== undefined && p.waiting.delete(m)) {
         p.fresh.add(m);
@@ -103,6 +124,27 @@ export class Fleet {
       }
     }
   };
+
+  /**
+   * A Float64Array of `n` values for `m`'s next snapshot: a spare one when there is (series
+   * rarely change, so neither does `n`). Allocated afresh at every scrape, they were only freed
+   * by V8's full collections, once the primary had put some 60 MB more outside its heap.
+   */
+  #array(m: Member, n: number): Float64Array {
+    for (let i = m.spare.length - 1; i >= 0; i--) {
+      const a = m.spare[i]!;
+      if (a.length !== n) continue;
+      m.spare.splice(i, 1);
+      return a;
+    }
+    return new Float64Array(n);
+  }
+
+  /** `snapshot` of `m` is no longer its latest: its arrays become spare unless a scrape still reads them. */
+  #spare(m: Member, snapshot: RegistrySnapshot): void {
+    if (this.#leased.has(snapshot) || m.last === snapshot) return;
+    for (const a of arraysOf(snapshot)) if (m.spare.length < MAX_SPARE) m.spare.push(a);
+  }
 
   /** Starts following the cluster (workers forked before are adopted, in id order). */
   attach(): void {
@@ -130,7 +172,7 @@ export class Fleet {
     for (const m of this.#members.values()) if (m.worker.isDead()) this.#leave(m);
     let slot = 0;
     while (this.#bySlot.has(slot)) slot++;
-    const m: Member = { worker, slot, hello: false, state: 'starting', last: undefined, decoder: new SnapshotDecoder(), lastId: 0, up: undefined };
+    const m: Member = { worker, slot, hello: false, state: 'starting', last: undefined, decoder: new SnapshotDecoder(), lastId: 0, up: undefined, spare: [] };
     this.#members.set(worker, m);
     this.#bySlot.set(slot, m);
     this.#known.add(slot);
@@ -216,6 +258,25 @@ export class Fleet {
       if (!ok) late.push(m.slot);
       workers.push({ slot: m.slot, snapshot: m.last, fresh: ok });
     }
-    return { workers, expected: workers.length, responded: workers.length - late.length, late: late.sort((a, b) => a - b), up };
+    const leases: [Member, RegistrySnapshot][] = [];
+    for (const m of live) {
+      if (m.last === undefined || this.#members.get(m.worker) !== m) continue;
+      leases.push([m, m.last]);
+      this.#leased.set(m.last, (this.#leased.get(m.last) ?? 0) + 1);
+    }
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      for (const [m, s] of leases) {
+        const n = this.#leased.get(s)! - 1;
+        if (n > 0) this.#leased.set(s, n);
+        else {
+          this.#leased.delete(s);
+          this.#spare(m, s);
+        }
+      }
+    };
+    return { workers, expected: workers.length, responded: workers.length - late.length, late: late.sort((a, b) => a - b), up, release };
   }
 }

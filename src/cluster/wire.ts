@@ -71,8 +71,11 @@ export class SnapshotEncoder {
 export class SnapshotDecoder {
   #labels = new Map<string, readonly string[]>();
 
-  /** The snapshot, or undefined (and the decoder reset) if the message is malformed. */
-  decode(families: unknown): RegistrySnapshot | undefined {
+  /**
+   * The snapshot, or undefined (and the decoder reset) if the message is malformed. `take`
+   * gives the Float64Array of `n` values for a family sent in parts (a fresh one by default).
+   */
+  decode(families: unknown, take: (n: number) => Float64Array = (n) => new Float64Array(n)): RegistrySnapshot | undefined {
     if (!Array.isArray(families)) return undefined;
     const labelsNow = new Map<string, readonly string[]>();
     const out: FamilySnapshot[] = [];
@@ -85,7 +88,7 @@ export class SnapshotDecoder {
       else if (Array.isArray(f.parts)) {
         let n = 0;
         for (const p of f.parts) n += p.length;
-        const flat = new Float64Array(n);
+        const flat = take(n);
         let at = 0;
         for (const p of f.parts) for (let i = 0; i < p.length; i++) flat[at++] = fromWire(p[i]);
         values = flat;
