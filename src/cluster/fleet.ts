@@ -102,7 +102,7 @@ export class Fleet {
     if (msg.type === 'hello') {
       m.hello = true;
       m.state = msg.state;
-      this.#send(m, { tag: TAG, type: 'welcome', slot: m.slot });
+      this.#send(m, { tag: TAG, type: 'welcome', slot: m.slot, wire: 2 });
     } else if (msg.type === 'state') {
       m.state = msg.state;
     } else if (msg.type === 'values') {

@@ -49,6 +49,8 @@ export function clusterWorkerConcern(ctx: ConcernContext, options: ResolvedClust
   let fallback: Server | undefined;
   let poll: NodeJS.Timeout | undefined;
   const encoder = new SnapshotEncoder();
+  /** Whether the primary reads wire.ts's compact values (its welcome said `wire: 2`). */
+  let compact = false;
 
   const send = (message: WorkerMessage): void => {
     try {
@@ -77,7 +79,7 @@ export function clusterWorkerConcern(ctx: ConcernContext, options: ResolvedClust
       ctx.report(error, 'cluster-collect');
     }
     lastState = state();
-    send({ tag: TAG, type: 'values', id, state: lastState, families: encoder.encode(families) });
+    send({ tag: TAG, type: 'values', id, state: lastState, families: compact ? encoder.encode(families) : families });
   };
 
   const onMessage = (message: unknown): void => {
@@ -89,6 +91,7 @@ export function clusterWorkerConcern(ctx: ConcernContext, options: ResolvedClust
       if (mode === 'fallback') stopFallback();
       mode = 'primary';
       slot = m.slot;
+      compact = m.wire === 2;
       if (poll === undefined) {
         poll = setInterval(() => {
           const now = state();

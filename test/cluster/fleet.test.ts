@@ -65,13 +65,13 @@ describe('Fleet', () => {
     const { cluster, fleet } = setup();
     const [a, b, c] = [cluster.fork(), cluster.fork(), cluster.fork()];
     for (const w of [a, b, c]) cluster.say(w, { type: 'hello', state: 'ready' });
-    expect(a.sent).toEqual([{ tag: TAG, type: 'welcome', slot: 0 }]);
-    expect(c.sent).toEqual([{ tag: TAG, type: 'welcome', slot: 2 }]);
+    expect(a.sent).toEqual([{ tag: TAG, type: 'welcome', wire: 2, slot: 0 }]);
+    expect(c.sent).toEqual([{ tag: TAG, type: 'welcome', wire: 2, slot: 2 }]);
     // The app's own 'exit' listener forks before the fleet's has run: the slot is freed anyway.
     b.dead = true;
     const d = cluster.fork();
     cluster.say(d, { type: 'hello', state: 'starting' });
-    expect(d.sent).toEqual([{ tag: TAG, type: 'welcome', slot: 1 }]);
+    expect(d.sent).toEqual([{ tag: TAG, type: 'welcome', wire: 2, slot: 1 }]);
     expect(fleet.workers().map((w) => [w.worker, w.pid, w.state])).toEqual([
       [0, a.process.pid, 'ready'],
       [1, d.process.pid, 'starting'],
@@ -137,6 +137,36 @@ describe('Fleet', () => {
     const third = fleet.collect();
     cluster.say(a, { type: 'values', id: a.sent.at(-1)!.id, state: 'ready', families: [family({ values: [3, 1] })] });
     expect((await third).workers[0]!.snapshot).toEqual([family({ labels: ['q="a"', 'q="b"'], values: [3, 1] })]);
+  });
+
+  it("reuses a worker's value arrays once no scrape reads them, never while one does", async () => {
+    const { cluster, fleet } = setup();
+    const a = cluster.fork();
+    cluster.say(a, { type: 'hello', state: 'ready' });
+    const big = (v: number) => [{ name: 'h_total', help: 'H.', type: 'counter', labels: ['a="1"', 'a="2"'], parts: [[v], [v + 1]] }];
+    const scrape = async (v: number) => {
+      const r = fleet.collect();
+      cluster.say(a, { type: 'values', id: a.sent.at(-1)!.id, state: 'ready', families: big(v) });
+      return r;
+    };
+    const values = (r: Awaited<ReturnType<typeof fleet.collect>>) => r.workers[0]!.snapshot![0]!.values;
+    const first = await scrape(1);
+    const held = values(first);
+    expect(Array.from(held)).toEqual([1, 2]);
+    // The first scrape has not released: the next answers get arrays of their own.
+    const second = await scrape(10);
+    expect(values(second)).not.toBe(held);
+    first.release();
+    second.release();
+    const third = await scrape(20);
+    // The first scrape's array, written into again.
+    expect(values(third)).toBe(held);
+    expect(Array.from(held)).toEqual([20, 21]);
+    third.release();
+    third.release(); // once only
+    const fourth = await scrape(30);
+    expect(Array.from(values(fourth))).toEqual([30, 31]);
+    expect(Array.from(values(third))).toEqual([20, 21]);
   });
 
   it('a dead worker stops the wait at once; its counters join the slot retired totals', async () => {

@@ -62,6 +62,24 @@ describe('the worker side', () => {
     }
   });
 
+  it("sends a label list only once when the primary's welcome says it reads that (wire: 2); in full otherwise", async () => {
+    vi.useFakeTimers();
+    const worker = setup();
+    try {
+      primarySays({ type: 'welcome', slot: 0, wire: 2 });
+      primarySays({ type: 'collect', id: 1 });
+      await vi.waitFor(() => expect(sent).toHaveLength(2));
+      primarySays({ type: 'collect', id: 2 });
+      await vi.waitFor(() => expect(sent).toHaveLength(3));
+      expect(sent.slice(1).map((m) => m.families)).toEqual([
+        [{ name: 'x_total', help: 'X.', type: 'counter', labels: [''], values: [3] }],
+        [{ name: 'x_total', help: 'X.', type: 'counter', values: [3] }],
+      ]);
+    } finally {
+      await worker.shutdown![0]!.run();
+    }
+  });
+
   it('without a welcome within primaryTimeoutMs serves its own port and warns once; a late welcome stops that', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate'] });
     // Slot 0 (NODE_APP_INSTANCE=0) on fallback port 0: a free port.
