@@ -43,8 +43,8 @@ export function attachFastify(app: FastifyInstance, ctx: AdapterContext): Adapte
       app.addHook('onSend', hideServerErrorDetails);
     }
     app.addHook('onRequest', function periscopeOnRequest(request, reply, done) {
-      const options = request.routeOptions;
-      const scope = options.config.periscope !== false ? core.start(request.raw, reply.raw, options.url, request) : undefined;
+      const options = routeOf(request);
+      const scope = options.config?.periscope !== false ? core.start(request.raw, reply.raw, options.config?.url, request) : undefined;
       if (requestLog !== undefined) {
         // After start, so the request ID can be the trace ID tracing just made.
         request.log = reply.log = requestLog(request.raw, options.logLevel);
@@ -83,6 +83,32 @@ export function attachFastify(app: FastifyInstance, ctx: AdapterContext): Adapte
   // The shutdown closes the server through Fastify, so the app's onClose hooks run.
   ctx.trackServer(app.server, () => app.close());
   return { framework: 'fastify' };
+}
+
+/** What periscope reads of a request's route: the route's config (`url`, `periscope`) and log level. */
+interface RouteView {
+  readonly config: { readonly url?: string; readonly periscope?: boolean } | undefined;
+  readonly logLevel: string | undefined;
+}
+
+/** The key of Fastify's route context on a request: undefined until looked for, null when absent. */
+let kRouteContext: symbol | null | undefined;
+
+/**
+ * The route a request matched, read once per request on the hot path. Fastify's public
+ * `request.routeOptions` is a getter that builds a 12-field object (and reads the server's
+ * initial config and constraint strategies) on every access; the same `config` and `logLevel`
+ * are on the route context it reads them from, which every request holds under the
+ * `fastify.context` symbol. The symbol is found once, by its description; a Fastify without it
+ * gets the public getter.
+ */
+export function routeOf(request: FastifyRequest): RouteView {
+  if (kRouteContext === undefined) kRouteContext = Object.getOwnPropertySymbols(request).find((s) => s.description === 'fastify.context') ?? null;
+  if (kRouteContext !== null) {
+    const context = (request as unknown as Record<symbol, RouteView | undefined>)[kRouteContext];
+    if (typeof context === 'object' && context !== null) return context;
+  }
+  return request.routeOptions as unknown as RouteView;
 }
 
 /**
