@@ -19,7 +19,7 @@ export function isFastify(app: unknown): app is FastifyInstance {
 
 /**
  * Fastify: one `onRequest` hook starts the scope with the route template Fastify already
- * matched (`routeOptions.url`, undefined for its 404 handler) and runs the rest of the
+ * matched (its route config's `url`, undefined for its 404 handler; see `routeOf`) and runs the rest of the
  * request in the scope's context; `onError` hands thrown errors to the scope. periscope's
  * endpoints are plain routes that opt out through their config.
  */
