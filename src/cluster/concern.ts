@@ -69,7 +69,17 @@ function refuseMethod(req: IncomingMessage, res: ServerResponse): boolean {
  */
 export function clusterPrimaryConcern(ctx: ConcernContext & { readonly registry: Registry }, options: ResolvedPrimaryOptions, sinks: ClusterPrimarySinks): ClusterPrimaryConcern {
   const merger = new ClusterMerger((code, message) => ctx.warn(code, message));
-  const fleet = new Fleet(sinks.cluster, merger, options.cluster.collectTimeoutMs, ctx.report);
+  const fleet = new Fleet(sinks.cluster, merger, options.cluster.collectTimeoutMs, ctx.report, (slot, pid, code, signal) => {
+    // A death the shutdown did not ask for: readiness only counts live workers, so say it here.
+    if (draining) return;
+    const how = signal != null ? `signal ${signal}` : code != null ? `code ${code}` : 'before its exit was seen';
+    ctx.warn('PERISCOPE_CLUSTER_WORKER_EXITED', `periscope: cluster worker ${slot} (pid ${pid ?? '?'}) exited (${how}); its counters stay under worker="${slot}" and the next fork takes the slot`, {
+      worker: slot,
+      pid,
+      code: code ?? null,
+      signal: signal ?? null,
+    });
+  });
   const registry = ctx.registry;
   const up = new Gauge({
     name: 'periscope_cluster_worker_up',

@@ -74,6 +74,7 @@ export class Fleet {
   readonly #merger: ClusterMerger;
   readonly #timeoutMs: number;
   readonly #report: (error: unknown, where: string) => void;
+  readonly #exited: ((slot: number, pid: number | undefined, code: number | null | undefined, signal: string | null | undefined) => void) | undefined;
   readonly #members = new Map<Worker, Member>();
   readonly #bySlot = new Map<number, Member>();
   readonly #known = new Set<number>();
@@ -82,7 +83,15 @@ export class Fleet {
   readonly #leased = new Map<RegistrySnapshot, number>();
   #seq = 0;
 
-  constructor(cluster: Cluster, merger: ClusterMerger, timeoutMs: number, report: (error: unknown, where: string) => void) {
+  /** `exited`: told once of each worker that leaves the fleet (its slot, pid, and exit code or signal when known). */
+  constructor(
+    cluster: Cluster,
+    merger: ClusterMerger,
+    timeoutMs: number,
+    report: (error: unknown, where: string) => void,
+    exited?: (slot: number, pid: number | undefined, code: number | null | undefined, signal: string | null | undefined) => void,
+  ) {
+    this.#exited = exited;
     this.#cluster = cluster;
     this.#merger = merger;
     this.#timeoutMs = timeoutMs;
@@ -90,9 +99,9 @@ export class Fleet {
   }
 
   readonly #onFork = (worker: Worker): void => void this.#admit(worker);
-  readonly #onExit = (worker: Worker): void => {
+  readonly #onExit = (worker: Worker, code?: number | null, signal?: string | null): void => {
     const m = this.#members.get(worker);
-    if (m !== undefined) this.#leave(m);
+    if (m !== undefined) this.#leave(m, code, signal);
   };
   readonly #onMessage = (worker: Worker, message: unknown): void => {
     if (!isMessage(message)) return;
@@ -179,10 +188,15 @@ export class Fleet {
     return m;
   }
 
-  #leave(m: Member): void {
+  #leave(m: Member, code?: number | null, signal?: string | null): void {
     if (this.#members.get(m.worker) !== m) return;
     this.#members.delete(m.worker);
     this.#bySlot.delete(m.slot);
+    try {
+      this.#exited?.(m.slot, m.worker.process.pid, code, signal);
+    } catch (error) {
+      this.#report(error, 'cluster-exit');
+    }
     this.#merger.retire(m.slot, m.last);
     for (const p of this.#pending.values()) {
       if (p.waiting.delete(m) && p.waiting.size === 0) p.finish();

@@ -39,10 +39,10 @@ class FakeCluster extends EventEmitter {
   say(w: FakeWorker, message: object): void {
     this.emit('message', w, { tag: TAG, ...message });
   }
-  kill(w: FakeWorker): void {
+  kill(w: FakeWorker, code: number | null = null, signal: string | null = 'SIGKILL'): void {
     w.dead = true;
     delete this.workers[w.id];
-    this.emit('exit', w);
+    this.emit('exit', w, code, signal);
   }
 }
 
@@ -61,6 +61,27 @@ afterEach(() => {
 });
 
 describe('Fleet', () => {
+  it('tells of each worker that leaves, once, with its slot, pid and how it ended', () => {
+    const cluster = new FakeCluster();
+    const exits: unknown[][] = [];
+    const fleet = new Fleet(cluster as unknown as Cluster, new ClusterMerger(() => {}), 2000, () => {}, (...args) => exits.push(args));
+    fleet.attach();
+    const [a, b] = [cluster.fork(), cluster.fork()];
+    cluster.kill(b);
+    cluster.kill(b);
+    cluster.kill(a, 1, null);
+    // Found dead by a fork before its 'exit' came: told without code or signal.
+    const c = cluster.fork();
+    c.dead = true;
+    cluster.fork();
+    expect(exits).toEqual([
+      [1, b.process.pid, null, 'SIGKILL'],
+      [0, a.process.pid, 1, null],
+      [0, c.process.pid, undefined, undefined],
+    ]);
+    fleet.detach();
+  });
+
   it('gives each worker the lowest free slot; a replacement takes the slot of the worker it replaces', () => {
     const { cluster, fleet } = setup();
     const [a, b, c] = [cluster.fork(), cluster.fork(), cluster.fork()];
