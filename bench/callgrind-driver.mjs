@@ -1,9 +1,9 @@
 // Runs one benchmark server and a keep-alive client in one process, for bench/callgrind.mjs:
 //   node bench/callgrind-driver.mjs FRAMEWORK VARIANT N [--sink URL] [--idle SECONDS]
 // Loads bench/servers/FRAMEWORK.mjs with VARIANT, sends N sequential GET /hello/:name requests
-// over one keep-alive connection, and exits. Under callgrind, the instruction count of N = 1,200
+// over one keep-alive connection (a raw socket), and exits. Under callgrind, the instruction count of N = 1,200
 // and N = 4,200 runs differ by exactly 3,000 requests' worth: start-up and JIT warm-up cancel.
-import { Agent, request } from 'node:http';
+import { connect } from 'node:net';
 
 const [framework, variant, n, ...rest] = process.argv.slice(2);
 globalThis.benchInProcess = true;
@@ -12,29 +12,41 @@ const { listening } = await import(`./servers/common.mjs`);
 await import(`./servers/${framework}.mjs`);
 const port = await listening;
 
-const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+// The client is a bare socket writing HTTP/1.1 by hand, not node:http: a node:http client in the
+// same process is seen by periscope's outgoing-call tracing (the http.client diagnostics
+// channels), which made every tracing variant pay for a CLIENT span per request that an external
+// client (wrk) never causes, and let that span's traceparent decide the server's sampling.
+const socket = connect({ host: '127.0.0.1', port, noDelay: true });
+await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+let pending = Buffer.alloc(0);
+let waiting = null;
+socket.on('data', (chunk) => {
+  pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+  const end = pending.indexOf('\r\n\r\n');
+  if (end === -1 || waiting === null) return;
+  const head = pending.toString('latin1', 0, end);
+  const length = /\r\ncontent-length: *(\d+)/i.exec(head);
+  if (length === null) return waiting.reject(new Error(`no content-length in ${head}`));
+  const total = end + 4 + Number(length[1]);
+  if (pending.length < total) return;
+  if (!head.startsWith('HTTP/1.1 200')) return waiting.reject(new Error(head.split('\r\n')[0]));
+  pending = pending.subarray(total);
+  const w = waiting;
+  waiting = null;
+  w.resolve();
+});
+const requests = Array.from({ length: 8 }, (_, i) => `GET /hello/n${i} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n`);
 function get(i) {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: `/hello/n${i & 7}`, agent }, (res) => {
-      res.resume();
-      res.on('end', resolve);
-    });
-    req.on('error', reject);
-    req.end();
+    waiting = { resolve, reject };
+    socket.write(requests[i & 7]);
   });
 }
-// Start from an empty young generation: the first scavenge after start-up copies everything the
-// start-up left alive (modules, compiled code), and whether it fell between request 1,200 and
-// 4,200 or after decided up to 70,000 "instructions per request" for the variants that load more.
-// Minor collections only: a full one flushed feedback and sent every request through V8's slow
-// property paths afterwards (+80,000 instructions per request on bare Fastify).
-globalThis.gc?.({ type: 'minor' });
-globalThis.gc?.({ type: 'minor' });
 const t0 = performance.now();
 for (let i = 0; i < Number(n); i++) await get(i);
 // The loop's wall time: the harness takes out the timer-driven work that ran meanwhile.
 process.stderr.write(`driver-loop-ms: ${performance.now() - t0}\n`);
-agent.destroy();
+socket.destroy();
 // `--idle S`: stay up S seconds with no traffic, to count the timer-driven work per second.
 const idle = rest.indexOf('--idle');
 if (idle >= 0) await new Promise((resolve) => setTimeout(resolve, 1000 * Number(rest[idle + 1])));
