@@ -34,9 +34,7 @@ const CLIENT_ELU_METRICS = ['nodejs_eventloop_utilization_histogram', 'nodejs_ev
  */
 export function registerRuntimeMetrics(registry: Registry, mainThread = isMainThread): void {
   if (registry.getSingleMetric('nodejs_eventloop_lag_seconds') !== undefined) return;
-  // The client's 100 ms event-loop-utilization interval feeds two metrics removed below (a
-  // t-digest observe ten times a second, forever): a timeout it never reaches stops it.
-  collectDefaultMetrics({ register: registry, eventLoopUtilizationTimeout: 2 ** 31 - 1 });
+  collectDefaultMetrics({ register: registry });
   for (const name of [...Object.keys(RENAMED_RUNTIME_GAUGES), ...CLIENT_ELU_METRICS]) registry.removeSingleMetric(name);
   if (!mainThread) for (const m of registry.getMetricsAsArray()) if (m.name.startsWith('process_')) registry.removeSingleMetric(m.name);
   let lastElu = performance.eventLoopUtilization();
