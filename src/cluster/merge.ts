@@ -1,3 +1,4 @@
+import { BufferPool } from '../core/buffer-pool.js';
 import { fromWire, widthOf } from '../core/snapshot.js';
 import type { FamilySnapshot, RegistrySnapshot } from '../core/snapshot.js';
 
@@ -103,7 +104,14 @@ export class ClusterMerger {
   readonly #retired = new Map<number, Map<string, RetiredFamily>>();
   readonly #warned = new Set<string>();
   readonly #warn: (code: string, message: string) => void;
-  readonly #pool = new PiecePool();
+  /**
+   * The merged body's Buffers, reused: a piece comes back (see {@link ClusterMerger.recycle})
+   * once the socket has taken it, and the next piece is written into it. Streamed with
+   * backpressure, a scrape needs two or three at a time whatever the body's size; before, each
+   * scrape built its 39 MB body as 64 KB strings (and their ropes), encoded again by the response,
+   * and the primary's young generation grew to hold that churn.
+   */
+  readonly #pool = new BufferPool(PIECE_BYTES, POOL_PIECES);
 
   constructor(warn: (code: string, message: string) => void) {
     this.#warn = warn;
@@ -338,48 +346,14 @@ export const PIECE_BYTES = 64 * 1024;
 /** How many written-out pieces the merger keeps for the next ones (1 MB). */
 const POOL_PIECES = 16;
 
-/**
- * The merged body's Buffers, reused: a piece comes back (see {@link ClusterMerger.recycle})
- * once the socket has taken it, and the next piece is written into it. Streamed with
- * backpressure, a scrape needs two or three at a time whatever the body's size; before, each
- * scrape built its 39 MB body as 64 KB strings (and their ropes), encoded again by the response,
- * and the primary's young generation grew to hold that churn.
- *
- * Takes back only Buffers it handed out, each once (see ChunkPool in src/metrics/writer.ts for
- * what happened when a pool took any Buffer that looked like its own).
- */
-class PiecePool {
-  readonly #free: Buffer[] = [];
-  readonly #lent = new WeakSet<ArrayBufferLike>();
-
-  take(): Buffer {
-    // allocUnsafeSlow: a piece always has an ArrayBuffer of its own, whatever Buffer.poolSize is.
-    const b = this.#free.pop() ?? Buffer.allocUnsafeSlow(PIECE_BYTES);
-    this.#lent.add(b.buffer);
-    return b;
-  }
-
-  give(piece: Buffer): void {
-    const memory = piece.buffer;
-    if (!this.#lent.has(memory)) return;
-    this.#lent.delete(memory);
-    if (this.#free.length < POOL_PIECES) this.#free.push(Buffer.from(memory, 0, PIECE_BYTES));
-  }
-
-  /** Pieces kept for reuse (tests). */
-  get size(): number {
-    return this.#free.length;
-  }
-}
-
 /** Writes text as UTF-8 straight into pooled Buffers and hands them out full. */
 class Pieces {
-  readonly #pool: PiecePool;
+  readonly #pool: BufferPool;
   #buf: Buffer;
   #pos = 0;
   #full: Buffer[] = [];
 
-  constructor(pool: PiecePool) {
+  constructor(pool: BufferPool) {
     this.#pool = pool;
     this.#buf = pool.take();
   }

@@ -1,3 +1,5 @@
+import { BufferPool } from '../core/buffer-pool.js';
+
 /**
  * Size of each Buffer the exposition is written into. Measured at 10,000 label sets (24 MB):
  * 64 KB chunks beat 16 KB and 1 MB chunks, and beat one Buffer doubled when full by 3x (each
@@ -15,45 +17,17 @@ const CHUNK_BYTES = 64 * 1024;
 export const SCRAPE_POOL_BYTES = 32 * 1024 * 1024;
 
 /**
- * Chunks kept from one scrape for the next, up to a cap. A chunk comes back only once the
- * response that sent it has finished, so two scrapes never share one.
- *
- * The pool takes back only chunks it handed out itself, each once. It used to take any Buffer
- * that started a 64 KB ArrayBuffer, on the belief that such a Buffer owned its memory; since
- * Node 24 raised `Buffer.poolSize` to 64 KB, a small Buffer at the start of Node's shared
- * allocation slab (a gzipped scrape body, say) looks the same. Recycled, the whole slab became
- * a chunk, and the next scrape wrote its body over Buffers that Node had handed out after it,
- * the per-series line cache and zlib's output among them: Prometheus then read bytes that were
- * not the exposition ("expected value after metric, got INVALID").
+ * Chunks kept from one scrape for the next, up to a cap of `maxBytes` (see {@link BufferPool}:
+ * it takes back only chunks it handed out itself, each once).
  */
-export class ChunkPool {
-  readonly #free: Buffer[] = [];
-  /** Memory of the chunks handed out and not yet taken back. */
-  readonly #lent = new WeakSet<ArrayBufferLike>();
-  readonly #maxChunks: number;
-
+export class ChunkPool extends BufferPool {
   constructor(maxBytes: number) {
-    this.#maxChunks = Math.floor(maxBytes / CHUNK_BYTES);
+    super(CHUNK_BYTES, Math.floor(maxBytes / CHUNK_BYTES));
   }
 
-  take(): Buffer {
-    // allocUnsafeSlow: a chunk always has an ArrayBuffer of its own, whatever Buffer.poolSize is.
-    const chunk = this.#free.pop() ?? Buffer.allocUnsafeSlow(CHUNK_BYTES);
-    this.#lent.add(chunk.buffer);
-    return chunk;
-  }
-
-  /**
-   * Takes back the chunks of a body that is no longer used. Anything else in `chunks` (an
-   * oversized chunk, a gzipped body, a chunk already taken back) is left alone.
-   */
+  /** Takes back the chunks of a body that is no longer used; anything else is left alone. */
   recycle(chunks: readonly Buffer[]): void {
-    for (const chunk of chunks) {
-      const memory = chunk.buffer;
-      if (!this.#lent.has(memory)) continue;
-      this.#lent.delete(memory);
-      if (this.#free.length < this.#maxChunks) this.#free.push(Buffer.from(memory, 0, CHUNK_BYTES));
-    }
+    for (const chunk of chunks) this.give(chunk);
   }
 }
 
