@@ -1,24 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { isPeriscopeError } from '../src/index.js';
-import { readEnv, resolveOptions } from '../src/options.js';
+import { identity, resolveWith, thrown } from './helpers/options.js';
 import { HEALTH_DEFAULTS, SHUTDOWN_DEFAULTS, SHUTDOWN_OFF } from '../src/health/options.js';
 import { TRACING_DEFAULTS } from '../src/tracing/options.js';
 import { resolveSlowRequests } from '../src/resilience/options.js';
 
 // The root options: top-level keys, and each concern's key handed to its own resolver.
 
-const identity = { serviceName: 's', version: '1' };
-const resolve = (options: Record<string, unknown>) => resolveOptions({ ...identity, ...options }, readEnv({}), () => {});
-
-function thrown(fn: () => unknown): { code: string; option: string | undefined; message: string } {
-  try {
-    fn();
-  } catch (error) {
-    if (isPeriscopeError(error)) return { code: error.code, option: error.option, message: error.message };
-    throw error;
-  }
-  throw new Error('did not throw');
-}
+const resolve = (options: Record<string, unknown>) => resolveWith(options).resolved;
 
 describe('root options', () => {
   it('ignore: route templates, exact or ending in /*; default []', () => {

@@ -1,24 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { readEnv, resolveOptions } from '../../src/options.js';
-import type { EnvWarning } from '../../src/options.js';
-import { isPeriscopeError } from '../../src/index.js';
+import { resolveWith, thrown } from '../helpers/options.js';
 
 const identity = { serviceName: 'svc', version: '1.0.0' };
 
 function resolve(options: Record<string, unknown>, env: NodeJS.ProcessEnv = {}) {
-  const warnings: EnvWarning[] = [];
-  const resolved = resolveOptions({ ...identity, ...options }, readEnv(env), (w) => warnings.push(w));
+  const { resolved, warnings } = resolveWith({ ...identity, ...options }, env);
   return { console: resolved.console, warnings };
-}
-
-function thrown(fn: () => unknown): { code: string; option: string | undefined; message: string } {
-  try {
-    fn();
-  } catch (error) {
-    if (isPeriscopeError(error)) return { code: error.code, option: error.option, message: error.message };
-    throw error;
-  }
-  throw new Error('did not throw');
 }
 
 describe('console options', () => {

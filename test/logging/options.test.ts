@@ -3,21 +3,12 @@ import { createServer } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { instrument, isPeriscopeError } from '../../src/index.js';
+import { instrument } from '../../src/index.js';
 import { readEnv, resolveOptions } from '../../src/options.js';
 import type { EnvWarning } from '../../src/options.js';
+import { thrown } from '../helpers/options.js';
 
 const env = (logLevel?: string) => readEnv(logLevel === undefined ? {} : { LOG_LEVEL: logLevel });
-
-function thrown(fn: () => unknown): { code: string; option: string | undefined; message: string } {
-  try {
-    fn();
-  } catch (error) {
-    if (!isPeriscopeError(error)) throw error;
-    return { code: error.code, option: error.option, message: error.message };
-  }
-  throw new Error('did not throw');
-}
 
 describe('logging options', () => {
   it('resolves the defaults', () => {

@@ -1,24 +1,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { isPeriscopeError } from '../../src/index.js';
 import { readEnv, resolveOptions } from '../../src/options.js';
-import type { EnvWarning } from '../../src/options.js';
+import { resolveWith, thrown } from '../helpers/options.js';
 import type { ResolvedTracingOptions } from '../../src/tracing/options.js';
 import { startApp } from './frameworks.js';
 import type { TestApp } from './frameworks.js';
 import { fastExport, PARENT_SPAN, PARENT_TRACE, Receiver } from './helpers.js';
 
 function tracing(options: unknown, env: NodeJS.ProcessEnv = {}): ResolvedTracingOptions | false {
-  return resolveOptions({ serviceName: 's', version: '1', tracing: options }, readEnv(env)).tracing;
-}
-
-function thrown(fn: () => unknown): { code: string; option: string | undefined; message: string } {
-  try {
-    fn();
-  } catch (error) {
-    if (isPeriscopeError(error)) return { code: error.code, option: error.option, message: error.message };
-    throw error;
-  }
-  throw new Error('did not throw');
+  return resolveWith({ tracing: options }, env).resolved.tracing;
 }
 
 describe('tracing options and OTEL_* environment variables', () => {
@@ -121,8 +110,7 @@ describe('tracing options and OTEL_* environment variables', () => {
     [{ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, 'OTEL_EXPORTER_OTLP_PROTOCOL'],
     [{ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/xml' }, 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'],
   ])('a bad environment value %j does not throw: one warning naming the variable, and the defaults', (env, name) => {
-    const warnings: EnvWarning[] = [];
-    const resolved = resolveOptions({ serviceName: 's', version: '1' }, readEnv(env), (w) => warnings.push(w));
+    const { resolved, warnings } = resolveWith({}, env);
     expect(warnings.map((w) => w.variable)).toEqual([name]);
     expect(resolved.tracing).toEqual(tracing(undefined));
   });
