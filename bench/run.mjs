@@ -15,9 +15,9 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VARIANTS } from './servers/common.mjs';
-import { HAS_WRK, PINNING, ROOT, cpuMicros, load, rssMb, startServer, stop } from './lib/procs.mjs';
-import { machineLine, machineMeta, replaceSection, table } from './lib/readme.mjs';
-import { cpuLine, cpuWindow, judge, loadAverage, settledLoad } from './lib/quiet.mjs';
+import { HAS_WRK, PINNING, ROOT, cpuMicros, load, rssMb, startServer, startVariants, stop, warmAndRotate } from './lib/procs.mjs';
+import { cpuSentence, machineMeta, replaceSection, resultHeader, table } from './lib/readme.mjs';
+import { loadAverage, loadMeta, quietWindow } from './lib/quiet.mjs';
 import { median, pairedRatioRange } from './lib/stats.mjs';
 
 const FRAMEWORKS = ['fastify', 'express'];
@@ -74,36 +74,15 @@ async function httpScenario(opts) {
   const skipped = [];
   let sinkStats;
   try {
-    for (const framework of opts.frameworks) {
-      const variants = opts.variants.includes('bare') ? opts.variants : ['bare', ...opts.variants];
-      for (const variant of variants) {
-        const s = await startServer(framework, [variant, '--sink', sinkUrl]);
-        if (s.unavailable) {
-          log(`${framework} ${variant}: not available: ${s.unavailable}`);
-          skipped.push({ framework, variant, reason: s.unavailable });
-          continue;
-        }
-        servers.push({ framework, variant, ...s, url: `http://127.0.0.1:${s.port}/hello/world`, runs: [] });
-      }
-    }
-    if (opts.warmup > 0) {
-      log(`warm-up: ${opts.warmup} s per server`);
-      for (const s of servers) await load(s.url, opts.warmup, opts.connections);
-    }
-    for (let rep = 0; rep < opts.reps; rep++) {
-      // Interleaved, and rotated each repetition so no variant always runs first or last.
-      for (const framework of opts.frameworks) {
-        const group = servers.filter((s) => s.framework === framework);
-        for (let k = 0; k < group.length; k++) {
-          const s = group[(k + rep) % group.length];
-          const cpuBefore = cpuMicros(s.pid);
-          const r = await load(s.url, opts.duration, opts.connections);
-          r.cpu_us_per_request = (cpuMicros(s.pid) - cpuBefore) / r.requests;
-          s.runs[rep] = r;
-          log(`rep ${rep + 1}/${opts.reps} ${framework} ${s.variant}: ${Math.round(r.rps)} req/s, p50 ${r.p50_ms.toFixed(2)} ms, p99 ${r.p99_ms.toFixed(2)} ms${r.errors ? `, ${r.errors} errors` : ''}`);
-        }
-      }
-    }
+    const variants = opts.variants.includes('bare') ? opts.variants : ['bare', ...opts.variants];
+    await startVariants(opts.frameworks, variants, ['--sink', sinkUrl], servers, skipped, log);
+    await warmAndRotate(servers, opts, load, async (s, rep) => {
+      const cpuBefore = cpuMicros(s.pid);
+      const r = await load(s.url, opts.duration, opts.connections);
+      r.cpu_us_per_request = (cpuMicros(s.pid) - cpuBefore) / r.requests;
+      log(`rep ${rep + 1}/${opts.reps} ${s.framework} ${s.variant}: ${Math.round(r.rps)} req/s, p50 ${r.p50_ms.toFixed(2)} ms, p99 ${r.p99_ms.toFixed(2)} ms${r.errors ? `, ${r.errors} errors` : ''}`);
+      return r;
+    }, log);
     for (const s of servers) s.rss_mb = rssMb(s.pid);
     sinkStats = await new Promise((resolve) => {
       const timer = setTimeout(() => resolve(null), 2000);
@@ -169,7 +148,7 @@ function ratioCell(median, min, max) {
 /** The sentence every output carries about the load average and what it allows. */
 function loadLine(meta) {
   const settle = meta.settle_s > 0 ? ` (each read after waiting up to ${meta.settle_s} s for it to fall to 1.0; right after the last measurement it read ${meta.loadavg_end_immediate})` : '';
-  const cpu = meta.cpu_window ? ` ${cpuLine(meta.cpu_window, meta.cpus)}` : '';
+  const cpu = cpuSentence(meta);
   if (meta.verdict.judged) return `1-minute load average ${meta.loadavg_start} at the start and ${meta.loadavg_end} at the end${settle}, both at most 1.0: the targets are judged.${cpu}`;
   return `Targets not judged: ${meta.verdict.reason}${settle}.${cpu}`;
 }
@@ -196,7 +175,7 @@ function renderHttp(http, meta, opts) {
     ]),
   );
   const how = `${opts.mode} mode: ${opts.reps} interleaved repetitions of ${opts.duration} s after a ${opts.warmup} s warm-up per server, ${opts.connections} connections, load from ${meta.load_generator}${PINNING ? ` pinned to CPU ${PINNING.load}, servers pinned to CPU ${PINNING.server}` : ' (not pinned: fewer than 2 CPUs or no taskset)'}. Requests/s, p50, p99 and the server's CPU time per request (user + system, from /proc) are medians over repetitions; the ratio is the median of per-repetition ratios to bare, with their minimum and maximum in parentheses.`;
-  return `${machineLine({ ...meta, loadavg: undefined })} ${how} ${loadLine(meta)}\n\n${table(['framework', 'variant', 'req/s', 'ratio to bare, median (min–max)', 'p50 ms', 'p99 ms', 'RSS MB', 'server CPU µs / request'], rows)}\n\n${skipped ? `${skipped}\n\n` : ''}Targets:\n\n${targets}`;
+  return `${resultHeader(meta, how, loadLine(meta))}\n\n${table(['framework', 'variant', 'req/s', 'ratio to bare, median (min–max)', 'p50 ms', 'p99 ms', 'RSS MB', 'server CPU µs / request'], rows)}\n\n${skipped ? `${skipped}\n\n` : ''}Targets:\n\n${targets}`;
 }
 
 async function main() {
@@ -213,24 +192,9 @@ async function main() {
   let failed = false;
 
   if (opts.scenarios.includes('http')) {
-    const startLoad = await settledLoad(opts.settle, log);
-    log(`1-minute load average at the start: ${startLoad.load}${startLoad.waited_s > 0 ? ` (${startLoad.immediate} before waiting ${startLoad.waited_s} s)` : ''}`);
-    const window = cpuWindow();
+    const quiet = await quietWindow(opts.settle, log, 'the last measurement');
     const http = await httpScenario(opts);
-    const cpu = window.end();
-    if (cpu) log(cpuLine(cpu, meta.cpus));
-    const endLoad = await settledLoad(opts.settle, log);
-    log(`1-minute load average at the end: ${endLoad.load}${endLoad.waited_s > 0 ? ` (${endLoad.immediate} right after the last measurement, then ${endLoad.waited_s} s of waiting)` : ''}`);
-    Object.assign(meta, {
-      loadavg: startLoad.load,
-      loadavg_start: startLoad.load,
-      loadavg_end: endLoad.load,
-      loadavg_start_immediate: startLoad.immediate,
-      loadavg_end_immediate: endLoad.immediate,
-      settle_s: opts.settle,
-      verdict: judge(startLoad.load, endLoad.load),
-      cpu_window: cpu,
-    });
+    Object.assign(meta, loadMeta(await quiet.end(), opts.settle, { startImmediate: true }));
     for (const t of http.targets) if (t.ratio !== null && meta.verdict.judged) t.met = t.ratio >= t.min;
     http.results = http.results.map((r) => ({ ...r, ...meta }));
     for (const r of http.results) {

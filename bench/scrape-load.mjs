@@ -16,8 +16,8 @@
 // average was at most 1.0 at the start and the end.
 import { join } from 'node:path';
 import { PINNING, ROOT, cpuMicros, loadTails, loopStats, resetLoopStats, run, stop } from './lib/procs.mjs';
-import { cpuLine, cpuWindow, judge, settledLoad } from './lib/quiet.mjs';
-import { machineLine, machineMeta, publish, rerender, table } from './lib/readme.mjs';
+import { loadMeta, quietWindow } from './lib/quiet.mjs';
+import { machineMeta, publish, rerender, resultHeader, table } from './lib/readme.mjs';
 import { startFilledPeriscope } from './lib/scrape-setup.mjs';
 import { median, pairedRatioRange } from './lib/stats.mjs';
 
@@ -51,9 +51,7 @@ async function scraper(url, rate, seconds, gzip) {
 }
 
 async function measure(opts) {
-  const startLoad = await settledLoad(opts.settle, log);
-  log(`1-minute load average at the start: ${startLoad.load}${startLoad.waited_s > 0 ? ` (${startLoad.immediate} before waiting ${startLoad.waited_s} s)` : ''}`);
-  const window = cpuWindow();
+  const quiet = await quietWindow(opts.settle, log);
   log(`filling ${opts.labelSets} label sets`);
   const server = await startFilledPeriscope(opts.labelSets, { args: ['--loop-stats'] });
   const runs = Object.fromEntries(PHASES.map((p) => [p, []]));
@@ -83,17 +81,14 @@ async function measure(opts) {
   } finally {
     await stop(server);
   }
-  const cpu = window.end();
-  if (cpu) log(cpuLine(cpu, machineMeta().cpus));
-  const endLoad = await settledLoad(opts.settle, log);
-  log(`1-minute load average at the end: ${endLoad.load}${endLoad.waited_s > 0 ? ` (${endLoad.immediate} right after the last run, then ${endLoad.waited_s} s of waiting)` : ''}`);
-  return { runs, startLoad, endLoad, cpu };
+  return { runs, readings: await quiet.end() };
 }
 
 const r3 = (x) => (x === null || x === undefined || Number.isNaN(x) ? null : +x.toFixed(3));
 
-function summarize(opts, { runs, startLoad, endLoad, cpu }) {
-  const verdict = judge(startLoad.load, endLoad.load);
+function summarize(opts, { runs, readings }) {
+  const load = loadMeta(readings, opts.settle);
+  const verdict = load.verdict;
   const med = (list, f) => r3(median(list.map(f).filter((x) => x !== null && x !== undefined)));
   const rows = PHASES.map((phase) => {
     const list = runs[phase];
@@ -137,13 +132,7 @@ function summarize(opts, { runs, startLoad, endLoad, cpu }) {
   }
   return {
     ...machineMeta(),
-    loadavg: startLoad.load,
-    loadavg_start: startLoad.load,
-    loadavg_end: endLoad.load,
-    loadavg_end_immediate: endLoad.immediate,
-    settle_s: opts.settle,
-    verdict,
-    cpu_window: cpu,
+    ...load,
     options: { label_sets: opts.labelSets, rate: opts.rate, duration: opts.duration, reps: opts.reps, connections: opts.connections, warmup: opts.warmup },
     pinning: PINNING,
     rows,
@@ -154,8 +143,6 @@ function summarize(opts, { runs, startLoad, endLoad, cpu }) {
 function render(result) {
   const o = result.options;
   const how = `${o.label_sets} label sets in the request metrics; ${o.reps} repetition${o.reps === 1 ? '' : 's'} of ${o.duration} s per phase, phases rotated, after a ${o.warmup} s warm-up; wrk with ${o.connections} connections on \`GET /hello/:name\` and a scraper at ${o.rate} scrapes/s (one connection, no overlapping scrapes, no \`Accept\` header: text 0.0.4), both${result.pinning ? ` on CPU ${result.pinning.load}, the server on CPU ${result.pinning.server}` : ' unpinned'}. Figures are medians over repetitions; ratios are paired (same repetition).`;
-  const load = `1-minute load average ${result.loadavg_start} at the start and ${result.loadavg_end} at the end${result.settle_s > 0 ? ` (read after waiting up to ${result.settle_s} s for it to fall to 1.0; ${result.loadavg_end_immediate} right after the last run)` : ''}.`;
-  const verdict = `${result.verdict.judged ? 'Targets judged.' : `Targets not judged: ${result.verdict.reason}.`}${result.cpu_window ? ` ${cpuLine(result.cpu_window, result.cpus)}` : ''}`;
   const cell = (x, d = 2) => (x === null ? '' : x.toFixed(d));
   const rows = result.rows.map((r) => [
     r.phase,
@@ -184,7 +171,7 @@ function render(result) {
       t.target === null ? '' : t.met === null ? 'not judged' : t.met ? 'yes' : '**no**',
     ];
   });
-  return `${machineLine({ ...result, loadavg: undefined })} ${how} ${load} ${verdict}\n\n${table(
+  return `${resultHeader(result, how)}\n\n${table(
     ['phase', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'scrapes done / scheduled', 'encoding', 'scrape MB', 'scrape p50 ms', 'scrape p99 ms', 'loop delay p99 ms', 'loop delay max ms', 'GC pauses / total ms / max ms', 'server CPU'],
     rows,
   )}\n\n${table(['phase', 'measure', 'target', 'median (min–max)', 'met'], targets)}`;

@@ -15,9 +15,9 @@
 // average was at most 1.0 at the start and the end, and runs lasted at least 30 s.
 import { join } from 'node:path';
 import { VARIANTS } from './servers/common.mjs';
-import { PINNING, ROOT, cpuMicros, loadTails, loopStats, resetLoopStats, startServer, stop } from './lib/procs.mjs';
-import { cpuLine, cpuWindow, judge, settledLoad } from './lib/quiet.mjs';
-import { machineLine, machineMeta, publish, rerender, table } from './lib/readme.mjs';
+import { PINNING, ROOT, cpuMicros, loadTails, loopStats, resetLoopStats, startServer, startVariants, stop, warmAndRotate } from './lib/procs.mjs';
+import { loadMeta, quietWindow } from './lib/quiet.mjs';
+import { machineMeta, publish, rerender, resultHeader, table } from './lib/readme.mjs';
 import { median, pairedRatioRange } from './lib/stats.mjs';
 
 const RESULTS = join(ROOT, 'bench', 'results', 'tails.json');
@@ -70,57 +70,31 @@ async function measure(opts) {
   const skipped = [];
   try {
     // The start reading before any server runs or wrk loads one.
-    const startLoad = await settledLoad(opts.settle, log);
-    log(`1-minute load average at the start: ${startLoad.load}${startLoad.waited_s > 0 ? ` (${startLoad.immediate} before waiting ${startLoad.waited_s} s)` : ''}`);
-    const window = cpuWindow();
-    for (const framework of opts.frameworks) {
-      for (const variant of opts.variants) {
-        const s = await startServer(framework, [variant, '--sink', sinkUrl, '--loop-stats']);
-        if (s.unavailable) {
-          log(`${framework} ${variant}: not available: ${s.unavailable}`);
-          skipped.push({ framework, variant, reason: s.unavailable });
-          continue;
-        }
-        servers.push({ framework, variant, ...s, url: `http://127.0.0.1:${s.port}/hello/world`, runs: [] });
-      }
-    }
-    if (opts.warmup > 0) {
-      log(`warm-up: ${opts.warmup} s per server`);
-      for (const s of servers) await loadTails(s.url, opts.warmup, opts.connections);
-    }
-    for (let rep = 0; rep < opts.reps; rep++) {
-      for (const framework of opts.frameworks) {
-        const group = servers.filter((s) => s.framework === framework);
-        for (let k = 0; k < group.length; k++) {
-          const s = group[(k + rep) % group.length];
-          await resetLoopStats(s);
-          const cpuBefore = cpuMicros(s.pid);
-          const w = await loadTails(s.url, opts.duration, opts.connections);
-          const cpu = (cpuMicros(s.pid) - cpuBefore) / w.requests;
-          const loop = await loopStats(s);
-          s.runs[rep] = { ...w, cpu_us_per_request: cpu, loop_delay: loop.loop_delay, gc: loop.gc };
-          log(
-            `rep ${rep + 1}/${opts.reps} ${framework} ${s.variant}: ${Math.round(w.rps)} req/s, p99 ${w.p99_ms.toFixed(1)} ms, p99.9 ${w.p999_ms.toFixed(1)} ms, max ${w.max_ms.toFixed(0)} ms; loop delay p99 ${loop.loop_delay.p99_ms.toFixed(1)} ms, max ${loop.loop_delay.max_ms.toFixed(0)} ms; GC ${loop.gc.count} pauses, ${loop.gc.total_ms.toFixed(0)} ms, max ${loop.gc.max_ms.toFixed(1)} ms`,
-          );
-        }
-      }
-    }
+    const quiet = await quietWindow(opts.settle, log);
+    await startVariants(opts.frameworks, opts.variants, ['--sink', sinkUrl, '--loop-stats'], servers, skipped, log);
+    await warmAndRotate(servers, opts, loadTails, async (s, rep) => {
+      await resetLoopStats(s);
+      const cpuBefore = cpuMicros(s.pid);
+      const w = await loadTails(s.url, opts.duration, opts.connections);
+      const cpu = (cpuMicros(s.pid) - cpuBefore) / w.requests;
+      const loop = await loopStats(s);
+      log(
+        `rep ${rep + 1}/${opts.reps} ${s.framework} ${s.variant}: ${Math.round(w.rps)} req/s, p99 ${w.p99_ms.toFixed(1)} ms, p99.9 ${w.p999_ms.toFixed(1)} ms, max ${w.max_ms.toFixed(0)} ms; loop delay p99 ${loop.loop_delay.p99_ms.toFixed(1)} ms, max ${loop.loop_delay.max_ms.toFixed(0)} ms; GC ${loop.gc.count} pauses, ${loop.gc.total_ms.toFixed(0)} ms, max ${loop.gc.max_ms.toFixed(1)} ms`,
+      );
+      return { ...w, cpu_us_per_request: cpu, loop_delay: loop.loop_delay, gc: loop.gc };
+    }, log);
     // The end reading after the servers, the sink and wrk have stopped (their own load decays
     // meanwhile; their CPU time counts as this process's children's once they have exited).
     await Promise.all(servers.map((s) => stop(s)));
     await stop(sink);
-    const cpu = window.end();
-    if (cpu) log(cpuLine(cpu, machineMeta().cpus));
-    const endLoad = await settledLoad(opts.settle, log);
-    log(`1-minute load average at the end: ${endLoad.load}${endLoad.waited_s > 0 ? ` (${endLoad.immediate} right after the last run, then ${endLoad.waited_s} s of waiting)` : ''}`);
-    return { servers, skipped, startLoad, endLoad, cpu };
+    return { servers, skipped, readings: await quiet.end() };
   } finally {
     await Promise.all(servers.map((s) => stop(s)));
     await stop(sink);
   }
 }
 
-function summarize(opts, { servers, skipped, startLoad, endLoad, cpu }) {
+function summarize(opts, { servers, skipped, readings }) {
   const med = (s, f) => r3(median(s.runs.map(f)));
   const rows = servers.map((s) => ({
     framework: s.framework,
@@ -141,7 +115,8 @@ function summarize(opts, { servers, skipped, startLoad, endLoad, cpu }) {
     gc_max_ms: med(s, (r) => r.gc.max_ms),
     runs: s.runs,
   }));
-  const verdict = judge(startLoad.load, endLoad.load);
+  const load = loadMeta(readings, opts.settle);
+  const verdict = load.verdict;
   if (verdict.judged && opts.duration < MIN_JUDGED_SECONDS) {
     verdict.judged = false;
     verdict.reason = `runs of ${opts.duration} s, shorter than the ${MIN_JUDGED_SECONDS} s a tail needs: the figures are reported but no target is judged met or missed`;
@@ -176,13 +151,7 @@ function summarize(opts, { servers, skipped, startLoad, endLoad, cpu }) {
   }
   return {
     ...machineMeta(),
-    loadavg: startLoad.load,
-    loadavg_start: startLoad.load,
-    loadavg_end: endLoad.load,
-    loadavg_end_immediate: endLoad.immediate,
-    settle_s: opts.settle,
-    verdict,
-    cpu_window: cpu,
+    ...load,
     options: { duration: opts.duration, warmup: opts.warmup, reps: opts.reps, connections: opts.connections },
     pinning: PINNING,
     rows,
@@ -197,12 +166,10 @@ const metCell = (c) => (c.ratio === null ? 'not measured' : c.met === null ? 'no
 function render(result) {
   const o = result.options;
   const how = `${o.reps} repetition${o.reps === 1 ? '' : 's'} of ${o.duration} s per server after a ${o.warmup} s warm-up, ${o.connections} connections, wrk --latency${result.pinning ? ` pinned to CPU ${result.pinning.load}, servers on CPU ${result.pinning.server}` : ''}; figures are medians over repetitions. Loop delay is the server's monitorEventLoopDelay histogram (10 ms resolution: an idle loop reads about 10 ms, a stall of N ms reads about N); GC is the server's 'gc' performance entries over the run.`;
-  const load = `1-minute load average ${result.loadavg_start} at the start and ${result.loadavg_end} at the end${result.settle_s > 0 ? ` (read after waiting up to ${result.settle_s} s for it to fall to 1.0; ${result.loadavg_end_immediate} right after the last run)` : ''}.`;
-  const verdict = `${result.verdict.judged ? 'Targets judged.' : `Targets not judged: ${result.verdict.reason}.`}${result.cpu_window ? ` ${cpuLine(result.cpu_window, result.cpus)}` : ''}`;
   const rows = result.rows.map((r) => [r.framework, r.variant, r.rps, r.p50_ms.toFixed(2), r.p99_ms.toFixed(2), r.p999_ms.toFixed(2), r.max_ms.toFixed(1), r.loop_p99_ms.toFixed(1), r.loop_max_ms.toFixed(1), r.gc_count, r.gc_total_ms.toFixed(0), r.gc_max_ms.toFixed(1), r.cpu_us_per_request.toFixed(1)]);
   const comparisons = result.comparisons.map((c) => [c.framework, c.variant, c.against, c.stat, `≤ ${c.max}x`, ratioCell(c), metCell(c)]);
   const skipped = result.skipped.map((s) => `- ${s.framework} \`${s.variant}\`: not available: ${s.reason}`).join('\n');
-  return `${machineLine({ ...result, loadavg: undefined })} ${how} ${load} ${verdict}\n\n${table(
+  return `${resultHeader(result, how)}\n\n${table(
     ['framework', 'variant', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms', 'loop delay p99 ms', 'loop delay max ms', 'GC pauses', 'GC total ms', 'GC max ms', 'server CPU µs / request'],
     rows,
   )}\n\n${skipped ? `${skipped}\n\n` : ''}${table(['framework', 'variant', 'against', 'latency', 'target', 'paired ratio, median (min–max)', 'met'], comparisons)}`;

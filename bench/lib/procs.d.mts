@@ -36,3 +36,24 @@ export interface LoopStats {
 export function resetLoopStats(server: { child: ChildProcess }): Promise<true>;
 export function loopStats(server: { child: ChildProcess }): Promise<LoopStats>;
 export function loadTails(url: string, seconds: number, connections: number): Promise<ReturnType<typeof parseTails>>;
+export interface VariantServer extends StartedServer {
+  framework: string;
+  variant: string;
+  url: string;
+  runs: unknown[];
+}
+export function startVariants(
+  frameworks: string[],
+  variants: string[],
+  args: string[],
+  servers: VariantServer[],
+  skipped: { framework: string; variant: string; reason: string }[],
+  log: (line: string) => void,
+): Promise<void>;
+export function warmAndRotate(
+  servers: VariantServer[],
+  opts: { frameworks: string[]; reps: number; warmup: number; connections: number },
+  warm: (url: string, seconds: number, connections: number) => Promise<unknown>,
+  measure: (server: VariantServer, rep: number) => Promise<unknown>,
+  log: (line: string) => void,
+): Promise<void>;

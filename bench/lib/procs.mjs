@@ -214,3 +214,44 @@ export async function loadCount(url, connections, { seconds, count, randomPaths 
   const out = await run(command, rest, seconds !== undefined ? (seconds + 15) * 1000 : timeoutMs);
   return JSON.parse(out.trim().split('\n').pop());
 }
+
+/**
+ * Starts one server per framework and variant (`args` after the variant), into `servers` as
+ * `{ framework, variant, ...server, url, runs: [] }`, or, where a variant cannot run here, into
+ * `skipped`. The caller owns both lists, so it can stop what started if a later start throws.
+ */
+export async function startVariants(frameworks, variants, args, servers, skipped, log) {
+  for (const framework of frameworks) {
+    for (const variant of variants) {
+      const s = await startServer(framework, [variant, ...args]);
+      if (s.unavailable) {
+        log(`${framework} ${variant}: not available: ${s.unavailable}`);
+        skipped.push({ framework, variant, reason: s.unavailable });
+        continue;
+      }
+      servers.push({ framework, variant, ...s, url: `http://127.0.0.1:${s.port}/hello/world`, runs: [] });
+    }
+  }
+}
+
+/**
+ * A warm-up of `opts.warmup` s per server with `warm(url, seconds, connections)`, then
+ * `opts.reps` repetitions interleaved across each framework's servers and rotated each
+ * repetition, so no variant always runs first or last. `measure(server, rep)` resolves the
+ * repetition's run, kept as `server.runs[rep]`.
+ */
+export async function warmAndRotate(servers, opts, warm, measure, log) {
+  if (opts.warmup > 0) {
+    log(`warm-up: ${opts.warmup} s per server`);
+    for (const s of servers) await warm(s.url, opts.warmup, opts.connections);
+  }
+  for (let rep = 0; rep < opts.reps; rep++) {
+    for (const framework of opts.frameworks) {
+      const group = servers.filter((s) => s.framework === framework);
+      for (let k = 0; k < group.length; k++) {
+        const s = group[(k + rep) % group.length];
+        s.runs[rep] = await measure(s, rep);
+      }
+    }
+  }
+}

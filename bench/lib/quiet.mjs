@@ -3,7 +3,7 @@
 // On this shared 2-core VM other jobs take wall-clock time from the servers and move
 // requests/s and tail latencies by far more than the differences the targets are about.
 import { readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 
 /** Above this 1-minute load average at the start or the end, no target is judged met or missed. */
 export const QUIET_LOAD = 1.0;
@@ -100,4 +100,44 @@ export function cpuWindow() {
 /** The sentence the scenarios print and write about a {@link cpuWindow} result. */
 export function cpuLine(w, cpus) {
   return `During the measurement (${w.seconds} s) other processes used ${w.others_cpus} of the ${cpus} CPUs on average, the benchmark's own processes ${w.own_cpus}, and the hypervisor took ${w.steal_cpus} (steal).`;
+}
+
+/**
+ * A measurement's quiet-machine readings, as every scenario with targets takes them: waits for
+ * and logs the start's load average ({@link settledLoad}) and opens a {@link cpuWindow}. `end()`,
+ * called once the measured processes have stopped, logs the others' CPU use and waits for and
+ * logs the end's load average, whose log line says it was read right after `after`. Resolves
+ * `{ startLoad, end }`; `end()` resolves `{ startLoad, endLoad, cpu }`.
+ */
+export async function quietWindow(settleSeconds, log, after = 'the last run') {
+  const startLoad = await settledLoad(settleSeconds, log);
+  log(`1-minute load average at the start: ${startLoad.load}${startLoad.waited_s > 0 ? ` (${startLoad.immediate} before waiting ${startLoad.waited_s} s)` : ''}`);
+  const window = cpuWindow();
+  return {
+    startLoad,
+    async end() {
+      const cpu = window.end();
+      if (cpu) log(cpuLine(cpu, cpus().length));
+      const endLoad = await settledLoad(settleSeconds, log);
+      log(`1-minute load average at the end: ${endLoad.load}${endLoad.waited_s > 0 ? ` (${endLoad.immediate} right after ${after}, then ${endLoad.waited_s} s of waiting)` : ''}`);
+      return { startLoad, endLoad, cpu };
+    },
+  };
+}
+
+/**
+ * The load fields a result file carries from a {@link quietWindow}'s readings, its verdict
+ * ({@link judge}) among them; `startImmediate` adds the start's reading before any wait.
+ */
+export function loadMeta({ startLoad, endLoad, cpu }, settleSeconds, { startImmediate = false } = {}) {
+  return {
+    loadavg: startLoad.load,
+    loadavg_start: startLoad.load,
+    loadavg_end: endLoad.load,
+    ...(startImmediate ? { loadavg_start_immediate: startLoad.immediate } : {}),
+    loadavg_end_immediate: endLoad.immediate,
+    settle_s: settleSeconds,
+    verdict: judge(startLoad.load, endLoad.load),
+    cpu_window: cpu,
+  };
 }

@@ -4,6 +4,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuLine } from './quiet.mjs';
 
 export const README = join(dirname(fileURLToPath(import.meta.url)), '..', 'README.md');
 
@@ -47,4 +48,24 @@ export function machineLine(result) {
   // The machine is shared: its 1-minute load average at the start says how quiet it was.
   const load = result.loadavg === undefined ? '' : `, 1-minute load average ${result.loadavg} at the start`;
   return `Measured ${result.date.slice(0, 16).replace('T', ' ')} UTC on ${result.cpus} x ${result.cpu_model}, Node ${result.node}${load}.`;
+}
+
+/** The sentence on other processes' CPU use during a result's measurement (with a leading space), if measured. */
+export function cpuSentence(result) {
+  return result.cpu_window ? ` ${cpuLine(result.cpu_window, result.cpus)}` : '';
+}
+
+/**
+ * The opening paragraph of a scenario's README section, from a result with {@link machineMeta}
+ * and `loadMeta` (bench/lib/quiet.mjs) fields: the machine, `how` it was measured, and `loads`,
+ * by default the load average at the start and the end, whether targets were judged and the
+ * others' CPU use.
+ */
+export function resultHeader(result, how, loads = loadSentences(result)) {
+  return `${machineLine({ ...result, loadavg: undefined })} ${how} ${loads}`;
+}
+
+function loadSentences(result) {
+  const load = `1-minute load average ${result.loadavg_start} at the start and ${result.loadavg_end} at the end${result.settle_s > 0 ? ` (read after waiting up to ${result.settle_s} s for it to fall to 1.0; ${result.loadavg_end_immediate} right after the last run)` : ''}.`;
+  return `${load} ${result.verdict.judged ? 'Targets judged.' : `Targets not judged: ${result.verdict.reason}.`}${cpuSentence(result)}`;
 }
