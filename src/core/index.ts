@@ -11,6 +11,7 @@ export { Reporter } from './reporter.js';
 export type { LoggerLike, Report } from './reporter.js';
 export { ManagementServers } from './management.js';
 export { compose } from './concern.js';
+export { zeroedCounter } from './counter.js';
 export type { Composition, Concern, ConcernContext, EndpointSpec, ShutdownPhase, ShutdownStep } from './concern.js';
 export { describeOptions } from './config-view.js';
 export type { OptionSource, OptionView } from './config-view.js';

@@ -1,5 +1,6 @@
-import { Counter } from '@prometheus-io/client';
+import type { Counter } from '@prometheus-io/client';
 import type { Logger } from 'pino';
+import { zeroedCounter } from '../core/index.js';
 import type { Concern, ConcernContext } from '../core/index.js';
 import type { ResolvedLoggingOptions } from './options.js';
 import { createLogging, LOG_DROP_REASONS, periscopeLoggerOf } from './index.js';
@@ -20,13 +21,13 @@ export interface LoggingConcern extends Concern {
 export function loggingConcern(ctx: Omit<ConcernContext, 'logger'>, options: ResolvedLoggingOptions, app: unknown, sinks: { readonly tap?: ((line: string) => void) | undefined } = {}): LoggingConcern {
   let dropped: Counter<'reason'> | undefined;
   if (ctx.registry !== undefined) {
-    dropped = new Counter({
-      name: 'periscope_log_lines_dropped_total',
-      help: 'Log lines that were never written, by reason (buffer_full: the destination did not take them and logging.maxBufferBytes were held; write_failed: the write failed).',
-      labelNames: ['reason'],
-      registers: [ctx.registry],
-    });
-    for (const reason of LOG_DROP_REASONS) dropped.inc({ reason }, 0);
+    dropped = zeroedCounter(
+      ctx.registry,
+      'periscope_log_lines_dropped_total',
+      'Log lines that were never written, by reason (buffer_full: the destination did not take them and logging.maxBufferBytes were held; write_failed: the write failed).',
+      'reason',
+      LOG_DROP_REASONS,
+    );
   }
   const adopt = ctx.framework === 'fastify' ? periscopeLoggerOf((app as { log?: unknown }).log) : undefined;
   const logging = createLogging({

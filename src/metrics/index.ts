@@ -11,6 +11,7 @@ import { writeProtobufBytes } from './exposition-protobuf.js';
 import { PROTOBUF_CONTENT_TYPE } from './protobuf.js';
 import { registerBuildInfo, registerRuntimeMetrics } from './runtime.js';
 import { ChunkPool, SCRAPE_POOL_BYTES } from './writer.js';
+import { zeroedCounter } from '../core/index.js';
 import type { BuildInfo } from './runtime.js';
 
 export { HttpMetrics, OVERFLOW_LABEL } from './http-metrics.js';
@@ -70,20 +71,13 @@ export function createMetrics({ options, registry, build, report }: CreateMetric
     onFold: (metric) => folded.inc({ metric }),
   });
   for (const metric of http.metrics()) registry.registerMetric(metric as unknown as Parameters<Registry['registerMetric']>[0]);
-  const scrapes = new Counter({
-    name: 'periscope_scrapes_total',
-    help: 'Scrapes of the metrics endpoint served, by result (success, error).',
-    labelNames: ['result'],
-    registers: [registry],
-  });
+  const scrapes = zeroedCounter(registry, 'periscope_scrapes_total', 'Scrapes of the metrics endpoint served, by result (success, error).', 'result', ['success', 'error']);
   const scrapeDuration = new Histogram({
     name: 'periscope_scrape_duration_seconds',
     help: 'Time taken to serve a scrape of the metrics endpoint.',
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     registers: [registry],
   });
-  scrapes.inc({ result: 'success' }, 0);
-  scrapes.inc({ result: 'error' }, 0);
   if (options.defaultMetrics) registerRuntimeMetrics(registry);
   registerBuildInfo(registry, build);
 

@@ -1,4 +1,4 @@
-import { Counter } from '@prometheus-io/client';
+import type { Counter } from '@prometheus-io/client';
 import type { Registry } from '@prometheus-io/client';
 import { ValueType } from '@opentelemetry/api';
 import type { Attributes, HrTime } from '@opentelemetry/api';
@@ -9,6 +9,7 @@ import { OTLPMetricExporter as OTLPProtoMetricExporter } from '@opentelemetry/ex
 import type { Resource } from '@opentelemetry/resources';
 import { AggregationTemporality, DataPointType, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import type { CollectionResult, DataPoint, ExponentialHistogram, Histogram, MetricData, MetricProducer, PushMetricExporter, ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { zeroedCounter } from '../core/index.js';
 import type { Concern, ConcernContext } from '../core/index.js';
 import { kHistogramSeries } from '../symbols.js';
 import { defaultLabelsOf, groupSamples } from './exposition.js';
@@ -259,14 +260,13 @@ function countingExporter(inner: PushMetricExporter, counter: Counter<'result'>,
  * at shutdown (the flush phase).
  */
 export function metricsOtlpConcern(ctx: ConcernContext & { readonly registry: Registry }, options: ResolvedMetricsOtlpOptions, resource: Resource): Concern {
-  const exports = new Counter({
-    name: 'periscope_metric_exports_total',
-    help: 'OTLP metric exports by result (success, failure). Points are cumulative, so a failed export loses resolution, not totals.',
-    labelNames: ['result'],
-    registers: [ctx.registry],
-  });
-  exports.inc({ result: 'success' }, 0);
-  exports.inc({ result: 'failure' }, 0);
+  const exports = zeroedCounter(
+    ctx.registry,
+    'periscope_metric_exports_total',
+    'OTLP metric exports by result (success, failure). Points are cumulative, so a failed export loses resolution, not totals.',
+    'result',
+    ['success', 'failure'],
+  );
   const skipped = new Set<string>();
   const producer = new RegistryProducer(ctx.registry, resource, (name, type) => {
     if (skipped.has(name)) return;

@@ -1,6 +1,7 @@
-import { Counter } from '@prometheus-io/client';
+import type { Counter } from '@prometheus-io/client';
 import type { Attributes, Span, Tracer } from '@opentelemetry/api';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
+import { zeroedCounter } from '../core/index.js';
 import type { Concern, ConcernContext } from '../core/index.js';
 import type { ResolvedTracingOptions } from './options.js';
 import { createTracing } from './index.js';
@@ -20,14 +21,13 @@ export interface TracingConcern extends Concern {
 export function tracingConcern(ctx: ConcernContext, options: ResolvedTracingOptions, sinks: { readonly tap?: SpanProcessor | undefined } = {}): TracingConcern {
   let dropped: Counter<'reason'> | undefined;
   if (ctx.registry !== undefined) {
-    dropped = new Counter({
-      name: 'periscope_spans_dropped_total',
-      help: 'Spans that will never be exported, by reason (queue_full: the export queue was at its maximum; export_failed: the collector did not take them).',
-      labelNames: ['reason'],
-      registers: [ctx.registry],
-    });
-    dropped.inc({ reason: 'queue_full' }, 0);
-    dropped.inc({ reason: 'export_failed' }, 0);
+    dropped = zeroedCounter(
+      ctx.registry,
+      'periscope_spans_dropped_total',
+      'Spans that will never be exported, by reason (queue_full: the export queue was at its maximum; export_failed: the collector did not take them).',
+      'reason',
+      ['queue_full', 'export_failed'],
+    );
   }
   const tracing = createTracing({
     options,
