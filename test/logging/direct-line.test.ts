@@ -6,7 +6,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestScope } from '../../src/core/index.js';
 import { createLogging } from '../../src/logging/index.js';
-import { DirectLineWriter, directLineWriter, quote } from '../../src/logging/direct-line.js';
+import { bindingChildren, DirectLineWriter, directLineWriter, quote } from '../../src/logging/direct-line.js';
+import pino from 'pino';
 import { isoTime } from '../../src/logging/logger.js';
 import { REQUEST_LINE_MESSAGE, RequestLog } from '../../src/logging/request-log.js';
 import { readEnv, resolveOptions } from '../../src/options.js';
@@ -176,5 +177,46 @@ describe('the pieces of the direct line', () => {
   it('quote is JSON.stringify for every string', () => {
     const strings = ['', 'GET', '/users/:id', 'a"b', 'a\\b', 'tab\there', '\u0000\u001f', '\u007f', 'caf\u00e9', '\u{1F600}', '\ud800', 'x\udc00y', 'z'.repeat(256), 'z'.repeat(257), `${'q'.repeat(300)}"`];
     for (const s of strings) expect(quote(s)).toBe(JSON.stringify(s));
+  });
+});
+
+describe('request children made without pino\'s child()', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.UTC(2026, 11, 3, 10, 0, 0, 1));
+  });
+  afterEach(() => vi.useRealTimers());
+
+  it('write what pino\'s children write, also their own children, bindings and level changes', () => {
+    const { capture, logger } = both();
+    const make = bindingChildren(logger, 'request_id')!;
+    for (const id of ['req-1', '4bf92f3577b34da6a3ce929d0e0e4736', 'a"b\\c', 'caf\u00e9']) {
+      const ours = make(id);
+      const theirs = logger.child({ request_id: id });
+      for (const l of [theirs, ours]) {
+        l.info({ user: 7 }, 'hello');
+        l.child({ step: 'db' }).warn('nested');
+        l.error(new Error('boom'));
+      }
+      expect(ours.bindings()).toEqual(theirs.bindings());
+      const lines = capture.raw.splice(0).map((line) => line.replace(/"stack":"[^"]*"/, '"stack":""'));
+      expect(lines).toHaveLength(6);
+      expect(lines.slice(3)).toEqual(lines.slice(0, 3));
+      expect(JSON.parse(lines[0]!).request_id).toBe(id);
+      // The level of one request's child is its own.
+      ours.level = 'error';
+      ours.info('not written');
+      make('other').info('written');
+      expect(capture.raw.splice(0).map((line) => JSON.parse(line).request_id)).toEqual(['other']);
+    }
+  });
+
+  it('are not made where pino\'s child would differ: a serializer or stringifier for the key, an onChild hook', () => {
+    const sink = { write() {} };
+    expect(bindingChildren(pino({ serializers: { request_id: (v: string) => v.toUpperCase() } }, sink), 'request_id')).toBe(undefined);
+    expect(bindingChildren(pino({ redact: ['request_id'] }, sink), 'request_id')).toBe(undefined);
+    expect(bindingChildren(pino({ redact: ['*.secret'] }, sink), 'request_id')).toBe(undefined);
+    expect(bindingChildren(pino({ onChild: () => {} }, sink), 'request_id')).toBe(undefined);
+    expect(typeof bindingChildren(pino({ redact: ['password'] }, sink), 'request_id')).toBe('function');
   });
 });
