@@ -28,21 +28,6 @@ export interface DirectLine {
 }
 
 /**
- * A string as a JSON string literal: quoted as it is when nothing in it needs escaping (the
- * usual method, route, path, user agent and request ID), else by JSON.stringify, a call into
- * the runtime that cost more than the scan on such short strings.
- */
-export function quote(s: string): string {
-  const n = s.length;
-  if (n > 256) return JSON.stringify(s);
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20 || c === 0x22 || c === 0x5c || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(s);
-  }
-  return `"${s}"`;
-}
-
-/**
  * Writes the request line as pino would, from pino's own precomputed pieces of this logger
  * (the level prefix, the time function, the bindings, the line end) and the line's few known
  * fields, without pino's general path (the mixin, the merge, a loop over the object's keys
@@ -50,8 +35,8 @@ export function quote(s: string): string {
  * line against about 0.4 µs for this one; the request line is written on every request.
  *
  * Used only when nothing in the logger's configuration could change the line: see
- * {@link directLineWriter}. Strings are escaped with JSON.stringify (see {@link quote}), which pino also uses
- * for any string it cannot pass through as it is; the only difference is a lone UTF-16 surrogate,
+ * {@link directLineWriter}. Strings are escaped with JSON.stringify, which pino also uses for
+ * any string it cannot pass through as it is; the only difference is a lone UTF-16 surrogate,
  * which this escapes and pino writes raw.
  */
 export class DirectLineWriter {
@@ -70,15 +55,15 @@ export class DirectLineWriter {
     let s = (l[lsCacheSym] as Record<number, string>)[this.#levelValues[level]!]! + (l[timeSym] as () => string)() + (l[chindingsSym] as string);
     // Trace and span IDs are lowercase hex: nothing to escape.
     if (line.trace_id !== undefined) s += `,"trace_id":"${line.trace_id}","span_id":"${line.span_id}","trace_flags":"${line.trace_flags}"`;
-    if (line.request_id !== undefined) s += `,"request_id":${quote(line.request_id)}`;
-    if (line.method !== undefined) s += `,"method":${quote(line.method)}`;
-    if (line.route !== undefined) s += `,"route":${quote(line.route)}`;
-    if (line.path !== undefined) s += `,"path":${quote(line.path)}`;
+    if (line.request_id !== undefined) s += `,"request_id":${JSON.stringify(line.request_id)}`;
+    if (line.method !== undefined) s += `,"method":${JSON.stringify(line.method)}`;
+    if (line.route !== undefined) s += `,"route":${JSON.stringify(line.route)}`;
+    if (line.path !== undefined) s += `,"path":${JSON.stringify(line.path)}`;
     if (line.status_code !== undefined) s += `,"status_code":${line.status_code}`;
     if (line.duration_ms !== undefined) s += `,"duration_ms":${Number.isFinite(line.duration_ms) ? line.duration_ms : null}`;
     if (line.bytes !== undefined) s += `,"bytes":${line.bytes}`;
-    if (line.client_address !== undefined) s += `,"client_address":${quote(line.client_address)}`;
-    if (line.user_agent !== undefined) s += `,"user_agent":${quote(line.user_agent)}`;
+    if (line.client_address !== undefined) s += `,"client_address":${JSON.stringify(line.client_address)}`;
+    if (line.user_agent !== undefined) s += `,"user_agent":${JSON.stringify(line.user_agent)}`;
     (l[streamSym] as { write(s: string): unknown }).write(s + this.#msg + (l[endSym] as string));
   }
 }
@@ -129,7 +114,7 @@ export function bindingChildren(parent: Logger, key: string): ((value: string) =
   const prefix = `${chindings},${JSON.stringify(key)}:`;
   return (value) => {
     const child = Object.create(base) as PinoInternals;
-    child[chindingsSym] = prefix + quote(value);
+    child[chindingsSym] = prefix + JSON.stringify(value);
     return child;
   };
 }
