@@ -3,15 +3,22 @@
 //   node bench/callgrind.mjs [--frameworks fastify,express] [--variants bare,metrics,...] [--render]
 // For each framework and variant, bench/callgrind-driver.mjs (server and keep-alive client in one
 // process) runs under callgrind with N = 1,200 and N = 4,200 requests; the difference over 3,000
-// is the cost of one request, client included, with start-up and JIT warm-up cancelled out.
+// is the cost of one request (the client is a raw socket: a few hundred instructions of it are
+// in the figure), with start-up and JIT warm-up cancelled out.
 // Node runs with V8's --predictable (no concurrent compilation or GC threads): without it, two
 // runs of the same bare server differed by a third when the machine was busy.
-// Timer-driven work (the event-loop delay monitor's 10 ms timer, a health checker's interval)
-// runs per second of wall time, and a request under valgrind takes 5-15 ms of it, more on a busy
-// machine: left in, it moved the per-request figure by 15% between runs of one build. So each
-// variant also idles under callgrind for IDLE_SHORT and IDLE_LONG seconds; their difference is
-// its idle instructions per second, which is reported on its own and taken out of the
-// per-request figure for the wall time the 3,000 requests took.
+// Timer-driven work (the event-loop delay monitor's 10 ms timer, the client's 100 ms
+// event-loop-utilization interval, a health checker's interval) runs per second of wall time,
+// and a request under valgrind takes 5-15 ms of it, more on a busy machine: left in, it moved
+// the per-request figure by 15% between runs of one build. So whatever runs inside libuv's timer
+// phase (`uv__run_timers`, inclusive, read from the profile) is left out of each run's total.
+// Span export is request work, not timer work: the runs set a batch schedule delay no run
+// reaches, so spans are exported when a batch fills (from the request path) or after the loop
+// (the driver flushes them), both counted. (An earlier version took an idle rate times the
+// loop's wall time out instead; timers fire less often while the loop is busy than when idle,
+// so it took out too much, by up to 7,000 instructions a request.) Each variant also idles under
+// callgrind for IDLE_SHORT and IDLE_LONG seconds; their difference, timers included, is its idle
+// instructions per second, a product figure of its own.
 // Writes bench/results/callgrind.json and the README table.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -61,22 +68,35 @@ async function startSink() {
   return { url: `http://127.0.0.1:${port}/v1/traces`, stop: () => child.kill() };
 }
 
-/** Total instructions of one run, and the wall time of its request loop in ms. */
+/** Instructions spent inside libuv's timer phase (inclusive), from a callgrind profile. */
+function timerInstructions(out) {
+  const annotated = spawnSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', out], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  const line = annotated.stdout.split('\n').find((l) => /timer\.c:uv__run_timers\b/.test(l));
+  if (annotated.status !== 0 || line === undefined) throw new Error(`no uv__run_timers in ${out}: ${annotated.stderr.slice(-500)}`);
+  return Number(line.trim().split(/\s+/)[0].replaceAll(',', ''));
+}
+
+/** Total instructions of one run, those in the timer phase, and the wall time of its request loop in ms. */
 function instructions(framework, variant, n, sink, idle = 0) {
   const dir = mkdtempSync(join(tmpdir(), 'periscope-callgrind-'));
   const args = ['--tool=callgrind', `--callgrind-out-file=${join(dir, 'out')}`, '--smc-check=all-non-file', process.execPath, '--predictable', '--expose-gc', join(here, 'callgrind-driver.mjs'), framework, variant, String(n), '--sink', sink, '--idle', String(idle)];
-  const child = spawn('valgrind', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('valgrind', args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, OTEL_BSP_SCHEDULE_DELAY: '3600000' } });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr = (stderr + chunk).slice(-64 * 1024)));
   const timer = setTimeout(() => child.kill('SIGKILL'), 15 * 60_000);
   return new Promise((resolve, reject) => {
     child.on('close', (status, signal) => {
       clearTimeout(timer);
-      rmSync(dir, { recursive: true, force: true });
       const total = /Collected : (\d+)/.exec(stderr)?.[1];
       const loopMs = /driver-loop-ms: ([\d.]+)/.exec(stderr)?.[1];
-      if (status !== 0 || total === undefined || loopMs === undefined) reject(new Error(`${framework} ${variant} N=${n} failed (${status ?? signal}): ${stderr.slice(-2000)}`));
-      else resolve({ total: Number(total), loopMs: Number(loopMs) });
+      try {
+        if (status !== 0 || total === undefined || loopMs === undefined) throw new Error(`${framework} ${variant} N=${n} failed (${status ?? signal}): ${stderr.slice(-2000)}`);
+        resolve({ total: Number(total), timers: timerInstructions(join(dir, 'out')), loopMs: Number(loopMs) });
+      } catch (error) {
+        reject(error);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 }
@@ -93,8 +113,8 @@ try {
       // The two idle runs mostly sleep: run together.
       const [short, long] = await Promise.all([instructions(framework, variant, SMALL, sink.url, IDLE_SHORT), instructions(framework, variant, SMALL, sink.url, IDLE_LONG)]);
       const idlePerSecond = Math.max(0, Math.round((long.total - short.total) / (IDLE_LONG - IDLE_SHORT)));
-      const timed = (idlePerSecond * (large.loopMs - small.loopMs)) / 1000;
       const raw = (large.total - small.total) / (LARGE - SMALL);
+      const timed = large.timers - small.timers;
       const perRequest = Math.round((large.total - small.total - timed) / (LARGE - SMALL));
       if (variant === 'bare') bare = perRequest;
       rows.push({
@@ -105,14 +125,15 @@ try {
         idle_per_second: idlePerSecond,
         raw_per_request: Math.round(raw),
         totals: { [SMALL]: small.total, [LARGE]: large.total, [`idle ${IDLE_SHORT} s`]: short.total, [`idle ${IDLE_LONG} s`]: long.total },
+        timer_phase: { [SMALL]: small.timers, [LARGE]: large.timers },
         loop_ms: { [SMALL]: Math.round(small.loopMs), [LARGE]: Math.round(large.loopMs) },
       });
-      process.stderr.write(`${framework} ${variant}: ${perRequest} instructions / request (${Math.round(raw)} before taking out ${idlePerSecond} idle instructions/s over ${Math.round(large.loopMs - small.loopMs)} ms)\n`);
+      process.stderr.write(`${framework} ${variant}: ${perRequest} instructions / request (${Math.round(raw)} with the timer phase; idle ${idlePerSecond} instructions/s)\n`);
     }
   }
 } finally {
   sink.stop();
 }
-const result = { ...meta, method: `callgrind, node --predictable, (Ir at N=${LARGE} - Ir at N=${SMALL} - idle Ir/s x their loops' wall-time difference) / ${LARGE - SMALL}, server and keep-alive client in one process; idle Ir/s = (Ir idle ${IDLE_LONG} s - Ir idle ${IDLE_SHORT} s) / ${IDLE_LONG - IDLE_SHORT}`, rows };
+const result = { ...meta, method: `callgrind, node --predictable, ((Ir - Ir in uv__run_timers) at N=${LARGE} - the same at N=${SMALL}) / ${LARGE - SMALL}, server and raw-socket keep-alive client in one process, spans exported when a batch fills or flushed after the loop (OTEL_BSP_SCHEDULE_DELAY=3600000); idle Ir/s = (Ir idle ${IDLE_LONG} s - Ir idle ${IDLE_SHORT} s) / ${IDLE_LONG - IDLE_SHORT}, timers included`, rows };
 publish('callgrind', join(here, 'results', 'callgrind.json'), result, render);
 process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

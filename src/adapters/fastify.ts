@@ -37,7 +37,9 @@ export function attachFastify(app: FastifyInstance, ctx: AdapterContext): Adapte
       // periscope's request line replaces Fastify's in every configuration; request.log is
       // set from the request hook, once the request ID (maybe the trace ID) is known.
       const fastifyLogging = logging.fastify(app.log);
-      app.setChildLoggerFactory(fastifyLogging.childLoggerFactory as unknown as Parameters<FastifyInstance['setChildLoggerFactory']>[0]);
+      if (fastifyLogging.childLoggerFactory !== undefined) {
+        app.setChildLoggerFactory(fastifyLogging.childLoggerFactory as unknown as Parameters<FastifyInstance['setChildLoggerFactory']>[0]);
+      }
       disableFastifyRequestLogging(app, ctx);
       requestLog = (raw, level) => fastifyLogging.requestLogger(raw, level) as unknown as FastifyBaseLogger;
       app.addHook('onSend', hideServerErrorDetails);

@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 
 const sym = pino.symbols as unknown as Record<string, symbol>;
 const { chindingsSym, endSym, formattersSym, hooksSym, lsCacheSym, messageKeySym, msgPrefixSym, needsMetadataGsym, nestedKeySym, serializersSym, streamSym, stringifiersSym, timeSym, wildcardFirstSym } = sym as Record<string, symbol>;
+/** A pino logger's own `onChild` when none was given: pino's `noop`. */
+const pinoNoop = (pino({ enabled: false }, { write() {} }) as unknown as { onChild: unknown }).onChild;
 
 /** Every key the request line can carry (besides `headers` and `err`, which always go through pino). */
 const LINE_KEYS: readonly string[] = ['trace_id', 'span_id', 'trace_flags', 'request_id', 'method', 'route', 'path', 'status_code', 'duration_ms', 'bytes', 'client_address', 'user_agent', 'msg'];
@@ -89,4 +91,30 @@ export function directLineWriter(logger: Logger, message: string): DirectLineWri
   if (stream === undefined || stream[needsMetadataGsym!] === true || typeof (stream as { write?: unknown }).write !== 'function') return undefined;
   if (typeof l[timeSym] !== 'function' || typeof l[chindingsSym] !== 'string' || typeof l[endSym] !== 'string') return undefined;
   return new DirectLineWriter(logger, message);
+}
+
+/**
+ * Makes children of `parent` that carry one string binding, `key`, as pino's
+ * `parent.child({ [key]: value })` would make them, without its per-child work (a formatters
+ * object, the bindings' serialization loop): each is `Object.create` of one child made once
+ * through pino, with the binding appended to that child's serialized bindings, as pino does.
+ * Undefined when the logger's configuration could make pino's child differ: a serializer or
+ * stringifier for `key` (or a leading wildcard), an `onChild` hook. Fastify's `request.log`
+ * is one such child per request.
+ */
+export function bindingChildren(parent: Logger, key: string): ((value: string) => Logger) | undefined {
+  const l = parent as PinoInternals;
+  const stringifiers = l[stringifiersSym] as Record<string | symbol, unknown> | undefined;
+  const serializers = l[serializersSym] as Record<string, unknown> | undefined;
+  if (stringifiers?.[wildcardFirstSym!] !== undefined || stringifiers?.[key] !== undefined || serializers?.[key] !== undefined) return undefined;
+  if ((parent as unknown as { onChild: unknown }).onChild !== pinoNoop) return undefined;
+  const base = parent.child({}) as PinoInternals;
+  const chindings = base[chindingsSym];
+  if (typeof chindings !== 'string') return undefined;
+  const prefix = `${chindings},${JSON.stringify(key)}:`;
+  return (value) => {
+    const child = Object.create(base) as PinoInternals;
+    child[chindingsSym] = prefix + JSON.stringify(value);
+    return child;
+  };
 }

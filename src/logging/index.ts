@@ -6,6 +6,7 @@ import { resolveLoggerOptions } from './options.js';
 import type { RequestScope } from '../core/index.js';
 import type { LoggingOptions, ResolvedLoggingOptions } from './options.js';
 import { buildLogger, checkCreateLoggerOptions, loggerControl, restyleForeignLogger } from './logger.js';
+import { bindingChildren } from './direct-line.js';
 import { RequestLog } from './request-log.js';
 import { requestIdOf } from './request-id.js';
 import type { LogDropReason } from './fd-writer.js';
@@ -40,10 +41,11 @@ export interface LoggingSubsystem {
    * periscope's, else of the app's own logger. An app's own pino logger is restyled in place
    * to periscope's schema (see `restyleForeignLogger`), so `app.log` and `request.log` lines
    * carry ISO time, level labels, service, version and trace fields. `childLoggerFactory`
-   * spares Fastify a per-request child that would only be thrown away.
+   * (when the app has a logger of its own) spares Fastify a per-request child that would only
+   * be thrown away; without one, Fastify's own factory is left, which makes none.
    */
   fastify(appLog: unknown): {
-    childLoggerFactory: (parent: Logger, bindings: Record<string, unknown>, opts: ChildOptions, req: IncomingMessage) => Logger;
+    childLoggerFactory: ((parent: Logger, bindings: Record<string, unknown>, opts: ChildOptions, req: IncomingMessage) => Logger) | undefined;
     requestLogger(req: IncomingMessage, level: string | undefined): Logger;
   };
   /**
@@ -114,6 +116,15 @@ export function createLogging(deps: LoggingDeps): LoggingSubsystem {
     const id = requestId(req);
     return logger.child(id === undefined ? {} : { request_id: id });
   };
+  /** `request.log` of Fastify requests (at the logger's own level), made cheaply where pino's child would be the same. */
+  const childrenOf = (parent: Logger): ((req: IncomingMessage) => Logger) => {
+    const children = bindingChildren(parent, 'request_id');
+    return (req) => {
+      const id = requestId(req);
+      if (id === undefined) return parent.child({});
+      return children === undefined ? parent.child({ request_id: id }) : children(id);
+    };
+  };
   return {
     logger,
     hook,
@@ -129,13 +140,16 @@ export function createLogging(deps: LoggingDeps): LoggingSubsystem {
         restyleForeignLogger(log, { service: deps.service, version: deps.version }, options.levelFormat);
       }
       const parent = isNull || ours ? logger : log;
+      const child = childrenOf(parent);
       return {
-        childLoggerFactory: (p) => p,
+        // Fastify makes no per-request child of its null logger as long as its own factory is
+        // in place; any other factory it calls, and validates what it returns, on every request.
+        childLoggerFactory: isNull ? undefined : (p) => p,
         requestLogger(req, level) {
-          const id = requestId(req);
-          const bindings = id === undefined ? {} : { request_id: id };
           // A route's own logLevel (Fastify's route option) still applies to its request.log.
-          return level === undefined || level === '' || level === parent.level ? parent.child(bindings) : parent.child(bindings, { level });
+          if (level === undefined || level === '' || level === parent.level) return child(req);
+          const id = requestId(req);
+          return parent.child(id === undefined ? {} : { request_id: id }, { level });
         },
       };
     },

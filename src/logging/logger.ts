@@ -45,17 +45,37 @@ type Fields = Record<string, unknown>;
 
 let lastMs = Number.NaN;
 let lastTime = '';
+/** The first millisecond of the second `secondPrefix` is for, and `,"time":"YYYY-MM-DDTHH:MM:SS.` of it. */
+let secondStart = Number.NaN;
+let secondPrefix = '';
+/** `000Z"` to `999Z"`: the milliseconds, the zone and the closing quote. */
+const MILLIS: readonly string[] = Array.from({ length: 1000 }, (_, i) => `${String(i).padStart(3, '0')}Z"`);
 
 /**
- * pino `timestamp`: the same `"time"` as pino's `isoTime`, formatted once per millisecond.
- * A busy server writes many lines in one millisecond, and `toISOString()` was 2% of a
- * request's CPU time with request logs on.
+ * pino `timestamp`: the same `"time"` as pino's `isoTime`. A busy server writes many lines in
+ * one millisecond, which share one string; a new millisecond in a second already seen costs
+ * one concatenation: `toISOString()` (its C++ formatter) runs once a second. Under callgrind
+ * it was about 6,800 instructions, a tenth of what a request line cost when each line fell
+ * in a millisecond of its own.
  */
 export function isoTime(): string {
   const now = Date.now();
   if (now !== lastMs) {
     lastMs = now;
-    lastTime = `,"time":"${new Date(now).toISOString()}"`;
+    const offset = now - secondStart;
+    if (offset >= 0 && offset < 1000) lastTime = secondPrefix + MILLIS[offset]!;
+    else {
+      const iso = new Date(now).toISOString();
+      // `YYYY-MM-DDTHH:MM:SS.mmmZ`; years outside 0000-9999 have another shape and are not cached.
+      if (iso.length === 24 && now >= 0) {
+        secondStart = now - (now % 1000);
+        secondPrefix = `,"time":"${iso.slice(0, 20)}`;
+        lastTime = secondPrefix + MILLIS[now - secondStart]!;
+      } else {
+        secondStart = Number.NaN;
+        lastTime = `,"time":"${iso}"`;
+      }
+    }
   }
   return lastTime;
 }

@@ -20,7 +20,23 @@ export class PooledIdGenerator implements IdGenerator {
     this.#fill = fill;
   }
 
+  /** A trace ID decided on before the SDK's tracer asks for one; used once. */
+  #next: string | undefined = undefined;
+
+  /**
+   * The next {@link generateTraceId} returns `traceId`: periscope made the ID and its sampling
+   * decision first, and the SDK tracer it then calls must start the span on that trace.
+   */
+  useTraceId(traceId: string): void {
+    this.#next = traceId;
+  }
+
   generateTraceId(): string {
+    const next = this.#next;
+    if (next !== undefined) {
+      this.#next = undefined;
+      return next;
+    }
     return this.#take(16);
   }
 

@@ -1,7 +1,7 @@
 import { context, isSpanContextValid, propagation, ProxyTracerProvider, SpanStatusCode, trace, TraceFlags } from '@opentelemetry/api';
 import type { Attributes, Context, Span, SpanOptions, Tracer, TracerProvider as ApiTracerProvider } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { CompositePropagator, isTracingSuppressed, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as OTLPProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import {
@@ -110,19 +110,16 @@ function exporterOf(options: ResolvedTracingOptions): SpanExporter | undefined {
 export type StartSpan = (name: string, options: SpanOptions | undefined, parent: Context) => Span;
 
 /**
- * Spans for when nothing is exported (`exporter: 'none'`, the default without an endpoint):
- * IDs and the sampling decision are made exactly as the SDK would, so logs carry trace IDs
- * and callees get a correct `traceparent`, but the span is the API's non-recording one. An
- * SDK span would be built, filled with attributes and thrown away on every request.
+ * The SDK's root sampling decision for `ratio`, on a trace ID, made as its
+ * TraceIdRatioBasedSampler makes it (the trace ID's four 32-bit words XORed, below the bound):
+ * a trace this says is sampled, the SDK samples too.
  */
-export function lightSpans(sampler: ResolvedSampler): StartSpan {
-  const ids = new PooledIdGenerator();
-  const ratio = sampler.ratio;
+function ratioDecision(ratio: number): (traceId: string) => number {
+  if (ratio >= 1) return () => TraceFlags.SAMPLED;
+  if (ratio <= 0) return () => TraceFlags.NONE;
   // The upper bound the SDK's TraceIdRatioBasedSampler compares a trace ID's low bits with.
   const bound = Math.floor(ratio * 0xffffffff);
-  const sampleRoot = (traceId: string): number => {
-    if (ratio >= 1) return TraceFlags.SAMPLED;
-    if (ratio <= 0) return TraceFlags.NONE;
+  return (traceId) => {
     let acc = 0;
     for (let i = 0; i < 32; i += 8) {
       let part = 0;
@@ -134,18 +131,35 @@ export function lightSpans(sampler: ResolvedSampler): StartSpan {
     }
     return acc < bound ? TraceFlags.SAMPLED : TraceFlags.NONE;
   };
-  return (_name, _options, parentContext) => {
+}
+
+/**
+ * Starts spans deciding the sampling first, as periscope's sampler (`sampler`) decides it: a
+ * span the decision samples is the SDK tracer's (`sdk`, given the trace ID decided on, see
+ * {@link PooledIdGenerator.useTraceId}); any other is the API's non-recording span with IDs
+ * from `ids`, exactly what the SDK would have returned, without its sampler call, attribute
+ * and link copies and span-metrics bookkeeping. With no `sdk` (nothing is exported), every
+ * span is the non-recording one: logs still carry trace IDs and callees a correct
+ * `traceparent`. Suppressed contexts and `root` spans go to the SDK as they are.
+ */
+export function decidedSpans(sampler: ResolvedSampler, ids: PooledIdGenerator, sdk?: Tracer): StartSpan {
+  const decide = ratioDecision(sampler.ratio);
+  const parentBased = sampler.parentBased;
+  return (name, options, parentContext) => {
+    if (sdk !== undefined && (options?.root === true || isTracingSuppressed(parentContext))) return sdk.startSpan(name, options, parentContext);
     const parent = trace.getSpanContext(parentContext);
     if (parent !== undefined && isSpanContextValid(parent)) {
-      return trace.wrapSpanContext({
-        traceId: parent.traceId,
-        spanId: ids.generateSpanId(),
-        traceFlags: sampler.parentBased ? parent.traceFlags & TraceFlags.SAMPLED : sampleRoot(parent.traceId),
-        traceState: parent.traceState,
-      });
+      const flags = parentBased ? parent.traceFlags & TraceFlags.SAMPLED : decide(parent.traceId);
+      if (flags !== TraceFlags.NONE && sdk !== undefined) return sdk.startSpan(name, options, parentContext);
+      return trace.wrapSpanContext({ traceId: parent.traceId, spanId: ids.generateSpanId(), traceFlags: flags, traceState: parent.traceState });
     }
     const traceId = ids.generateTraceId();
-    return trace.wrapSpanContext({ traceId, spanId: ids.generateSpanId(), traceFlags: sampleRoot(traceId) });
+    const flags = decide(traceId);
+    if (flags !== TraceFlags.NONE && sdk !== undefined) {
+      ids.useTraceId(traceId);
+      return sdk.startSpan(name, options, parentContext);
+    }
+    return trace.wrapSpanContext({ traceId, spanId: ids.generateSpanId(), traceFlags: flags });
   };
 }
 
@@ -174,8 +188,9 @@ function ownProvider(input: CreateTracingInput, logger: WarnLogger, onDrop: (rea
   const spanProcessors: SpanProcessor[] = [];
   if (queue !== undefined) spanProcessors.push(queue);
   if (input.tap !== undefined) spanProcessors.push(input.tap);
-  const provider = new TracerProvider({ resource, sampler: samplerOf(options.sampler), idGenerator: new PooledIdGenerator(), spanProcessors });
-  return { provider, queue, resource, tracer: provider.getTracer(TRACER_NAME) };
+  const ids = new PooledIdGenerator();
+  const provider = new TracerProvider({ resource, sampler: samplerOf(options.sampler), idGenerator: ids, spanProcessors });
+  return { provider, queue, resource, ids, tracer: provider.getTracer(TRACER_NAME) };
 }
 
 /** `obs.withSpan`: runs `fn` in a child span of the active one, ended when it settles, errors recorded. */
@@ -233,8 +248,13 @@ export function createTracing(input: CreateTracingInput): TracingSubsystem {
   const { provider, queue, resource } = own ?? {};
   const tracer: Tracer = own?.tracer ?? fromApp!.getTracer(TRACER_NAME);
 
+  // periscope decides the sampling of its own provider's spans before asking the SDK (which
+  // decides the same way): an unsampled request costs a non-recording span and its IDs. With
+  // the console's tap every span is recorded for it; the app's own provider decides for itself.
   const startSpan: StartSpan =
-    fromApp === undefined && queue === undefined && input.tap === undefined ? lightSpans(options.sampler) : (name, spanOptions, parent) => tracer.startSpan(name, spanOptions, parent);
+    own === undefined || input.tap !== undefined
+      ? (name, spanOptions, parent) => tracer.startSpan(name, spanOptions, parent)
+      : decidedSpans(options.sampler, own.ids, queue === undefined ? undefined : own.tracer);
 
   // Spans of this instance: server spans carry a mark (they may be non-recording), the rest
   // are recognised by their resource, which is this instance's own object.

@@ -6,7 +6,9 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestScope } from '../../src/core/index.js';
 import { createLogging } from '../../src/logging/index.js';
-import { DirectLineWriter, directLineWriter } from '../../src/logging/direct-line.js';
+import { bindingChildren, DirectLineWriter, directLineWriter } from '../../src/logging/direct-line.js';
+import pino from 'pino';
+import { isoTime } from '../../src/logging/logger.js';
 import { REQUEST_LINE_MESSAGE, RequestLog } from '../../src/logging/request-log.js';
 import { readEnv, resolveOptions } from '../../src/options.js';
 import type { LoggingOptions, ResolvedLoggingOptions } from '../../src/logging/options.js';
@@ -69,6 +71,8 @@ const CASES: [string, Partial<Omit<RequestScope, 'method'>> & { url?: string; ht
   ['no user agent, no client address, no request ID', { headers: {}, remoteAddress: undefined, requestId: undefined }],
   ['an unknown method and zero bytes', { httpMethod: 'PURGE', bytes: 0, duration: 0 }],
   ['a client that left (499)', { status: 499, bytes: 0 }],
+  ['an emoji (a surrogate pair) and DEL', { url: '/\u{1F600}/\u007f', headers: { 'user-agent': 'ua \u{1F600}' } }],
+  ['a string just over the quoting scan', { url: `/${'y'.repeat(300)}` }],
 ];
 
 describe('the request line written from the scope equals pino’s', () => {
@@ -141,5 +145,73 @@ describe('when the line goes through pino', () => {
     direct.onEnd(scopeOf());
     direct.onEnd(scopeOf({ status: 404 }));
     expect(capture.lines.map((l) => [l.level, l.status_code])).toEqual([['warn', 404]]);
+  });
+});
+
+describe('the pieces of the direct line', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('isoTime is pino\'s isoTime to the millisecond, across seconds, days and years', () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const starts = [Date.UTC(2026, 11, 31, 23, 59, 58, 990), Date.UTC(2024, 1, 28, 23, 59, 59, 0), Date.UTC(1970, 0, 1, 0, 0, 0, 0), Date.UTC(2026, 5, 1, 12, 0, 0, 500)];
+    let checked = 0;
+    for (const start of starts) {
+      // Forwards a millisecond at a time over more than two seconds, then a jump back and forth.
+      for (let t = start; t < start + 2100; t += 1) {
+        vi.setSystemTime(t);
+        expect(isoTime()).toBe(`,"time":"${new Date(t).toISOString()}"`);
+        checked++;
+      }
+      for (const t of [start + 5, start - 1000, start + 86_400_000, start]) {
+        vi.setSystemTime(t);
+        expect(isoTime()).toBe(`,"time":"${new Date(t).toISOString()}"`);
+        checked++;
+      }
+    }
+    // A year after 9999 has another shape: still toISOString's.
+    vi.setSystemTime(Date.UTC(10000, 0, 1));
+    expect(isoTime()).toBe(',"time":"+010000-01-01T00:00:00.000Z"');
+    expect(checked).toBe(4 * 2104);
+  });
+});
+
+describe('request children made without pino\'s child()', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(Date.UTC(2026, 11, 3, 10, 0, 0, 1));
+  });
+  afterEach(() => vi.useRealTimers());
+
+  it('write what pino\'s children write, also their own children, bindings and level changes', () => {
+    const { capture, logger } = both();
+    const make = bindingChildren(logger, 'request_id')!;
+    for (const id of ['req-1', '4bf92f3577b34da6a3ce929d0e0e4736', 'a"b\\c', 'caf\u00e9']) {
+      const ours = make(id);
+      const theirs = logger.child({ request_id: id });
+      for (const l of [theirs, ours]) {
+        l.info({ user: 7 }, 'hello');
+        l.child({ step: 'db' }).warn('nested');
+        l.error(new Error('boom'));
+      }
+      expect(ours.bindings()).toEqual(theirs.bindings());
+      const lines = capture.raw.splice(0).map((line) => line.replace(/"stack":"[^"]*"/, '"stack":""'));
+      expect(lines).toHaveLength(6);
+      expect(lines.slice(3)).toEqual(lines.slice(0, 3));
+      expect(JSON.parse(lines[0]!).request_id).toBe(id);
+      // The level of one request's child is its own.
+      ours.level = 'error';
+      ours.info('not written');
+      make('other').info('written');
+      expect(capture.raw.splice(0).map((line) => JSON.parse(line).request_id)).toEqual(['other']);
+    }
+  });
+
+  it('are not made where pino\'s child would differ: a serializer or stringifier for the key, an onChild hook', () => {
+    const sink = { write() {} };
+    expect(bindingChildren(pino({ serializers: { request_id: (v: string) => v.toUpperCase() } }, sink), 'request_id')).toBe(undefined);
+    expect(bindingChildren(pino({ redact: ['request_id'] }, sink), 'request_id')).toBe(undefined);
+    expect(bindingChildren(pino({ redact: ['*.secret'] }, sink), 'request_id')).toBe(undefined);
+    expect(bindingChildren(pino({ onChild: () => {} }, sink), 'request_id')).toBe(undefined);
+    expect(typeof bindingChildren(pino({ redact: ['password'] }, sink), 'request_id')).toBe('function');
   });
 });

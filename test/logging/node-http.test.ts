@@ -33,3 +33,41 @@ it('node:http: one request line per request with the route template and the echo
     ['error', false, 'unmatched', '/other', 500, 0],
   ]);
 });
+
+it('node:http: a chunked response counts its own bytes on a keep-alive connection, after earlier responses on it', async () => {
+  const { connect } = await import('node:net');
+  const capture = new Capture();
+  server = createServer((req, res) => {
+    if (req.url === '/plain') return void res.end('hello');
+    // No Content-Length: chunked. Each chunk is framed as `<hex size>\r\n<data>\r\n`, then `0\r\n\r\n`.
+    res.write('abc');
+    setImmediate(() => {
+      res.write('defgh');
+      res.end();
+    });
+  });
+  obs = instrument(server, { routes: ['/plain', '/chunked'], logging: { destination: capture } });
+  track(server);
+  await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
+  const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+  let received = '';
+  socket.setEncoding('latin1');
+  socket.on('data', (d: string) => (received += d));
+  const ask = async (path: string, ending: string, count: number) => {
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    while (received.split(ending).length - 1 < count) await new Promise((r) => setTimeout(r, 5));
+  };
+  await ask('/plain', 'hello', 1);
+  await ask('/chunked', '0\r\n\r\n', 1);
+  await ask('/plain', 'hello', 2);
+  await ask('/chunked', '0\r\n\r\n', 2);
+  socket.destroy();
+  await settle(server);
+  const chunked = '3\r\nabc\r\n5\r\ndefgh\r\n0\r\n\r\n'.length;
+  expect(capture.lines.map((l) => [l.path, l.bytes])).toEqual([
+    ['/plain', 5],
+    ['/chunked', chunked],
+    ['/plain', 5],
+    ['/chunked', chunked],
+  ]);
+});

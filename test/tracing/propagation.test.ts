@@ -222,10 +222,11 @@ describe('with nothing exported (exporter none, the default without an endpoint)
   });
 
   it('samples new traces by ratio exactly as the SDK TraceIdRatioBasedSampler does', async () => {
-    const { lightSpans } = await import('../../src/tracing/index.js');
+    const { decidedSpans } = await import('../../src/tracing/index.js');
+    const { PooledIdGenerator } = await import('../../src/tracing/ids.js');
     const { TraceIdRatioBasedSampler } = await import('@opentelemetry/sdk-trace');
     const { ROOT_CONTEXT } = await import('@opentelemetry/api');
-    const start = lightSpans({ parentBased: true, ratio: 0.3 });
+    const start = decidedSpans({ parentBased: true, ratio: 0.3 }, new PooledIdGenerator());
     const sdk = new TraceIdRatioBasedSampler(0.3);
     let sampled = 0;
     for (let i = 0; i < 2000; i++) {
@@ -236,6 +237,53 @@ describe('with nothing exported (exporter none, the default without an endpoint)
     }
     expect(sampled).toBeGreaterThan(450);
     expect(sampled).toBeLessThan(750);
+  });
+});
+
+describe('sampling decided before the SDK is asked', () => {
+  it('hands the SDK exactly the sampled spans, on the trace ID it decided, and makes the rest non-recording', async () => {
+    const { decidedSpans } = await import('../../src/tracing/index.js');
+    const { PooledIdGenerator } = await import('../../src/tracing/ids.js');
+    const { TracerProvider, ParentBasedSampler, TraceIdRatioBasedSampler } = await import('@opentelemetry/sdk-trace');
+    const { ROOT_CONTEXT, trace, TraceFlags } = await import('@opentelemetry/api');
+    const { suppressTracing } = await import('@opentelemetry/core');
+    const ids = new PooledIdGenerator();
+    const recorded: string[] = [];
+    const provider = new TracerProvider({
+      sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(0.3) }),
+      idGenerator: ids,
+      spanProcessors: [{ onStart: () => {}, onEnd: (span) => recorded.push(span.spanContext().traceId), forceFlush: async () => {}, shutdown: async () => {} }],
+    });
+    const start = decidedSpans({ parentBased: true, ratio: 0.3 }, ids, provider.getTracer('t'));
+    const ratio = new TraceIdRatioBasedSampler(0.3);
+    const sampledIds: string[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const span = start('x', undefined, ROOT_CONTEXT);
+      const sc = span.spanContext();
+      expect(span.isRecording()).toBe(sc.traceFlags === TraceFlags.SAMPLED);
+      expect(ratio.shouldSample(ROOT_CONTEXT, sc.traceId).decision).toBe(sc.traceFlags === TraceFlags.SAMPLED ? 2 : 0);
+      if (span.isRecording()) sampledIds.push(sc.traceId);
+      span.end();
+    }
+    expect(recorded).toEqual(sampledIds);
+    expect(sampledIds.length).toBeGreaterThan(450);
+    expect(sampledIds.length).toBeLessThan(750);
+
+    // A remote parent decides: sampled goes to the SDK as a child on its trace, unsampled stays light.
+    const traceId = '0af7651916cd43dd8448eb211c80319c';
+    const remote = (flags: number) => trace.setSpanContext(ROOT_CONTEXT, { traceId, spanId: 'b7ad6b7169203331', traceFlags: flags, isRemote: true });
+    const child = start('c', undefined, remote(TraceFlags.SAMPLED));
+    expect(child.isRecording()).toBe(true);
+    expect(child.spanContext().traceId).toBe(traceId);
+    expect((child as unknown as { parentSpanContext?: { spanId: string } }).parentSpanContext?.spanId).toBe('b7ad6b7169203331');
+    const light = start('c', undefined, remote(TraceFlags.NONE));
+    expect(light.isRecording()).toBe(false);
+    expect(light.spanContext().traceId).toBe(traceId);
+    expect(light.spanContext().spanId).toMatch(/^[0-9a-f]{16}$/);
+    expect(light.spanContext().spanId).not.toBe('b7ad6b7169203331');
+    // Suppressed (the exporter's own calls): the SDK's answer, an invalid span.
+    expect(start('s', undefined, suppressTracing(ROOT_CONTEXT)).spanContext().traceId).toBe('00000000000000000000000000000000');
+    await provider.shutdown();
   });
 });
 
