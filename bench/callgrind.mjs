@@ -71,6 +71,7 @@ async function startSink() {
 /** Instructions spent inside libuv's timer phase (inclusive), from a callgrind profile. */
 function timerInstructions(out) {
   const annotated = spawnSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', out], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  if (annotated.error !== undefined) throw annotated.error;
   const line = annotated.stdout.split('\n').find((l) => /timer\.c:uv__run_timers\b/.test(l));
   if (annotated.status !== 0 || line === undefined) throw new Error(`no uv__run_timers in ${out}: ${annotated.stderr.slice(-500)}`);
   return Number(line.trim().split(/\s+/)[0].replaceAll(',', ''));
