@@ -137,7 +137,7 @@ export function createLogging(deps: LoggingDeps): LoggingSubsystem {
       const isNull = log === undefined || typeof log.child !== 'function' || log.child({}) === log;
       const ours = !isNull && loggerControl(log)?.root === logger;
       if (!isNull && !ours && loggerControl(log) === undefined) {
-        restyleForeignLogger(log, { service: deps.service, version: deps.version }, options.levelFormat);
+        restyleForeignLogger(log, { service: deps.service, version: deps.version }, options.levelFormat, options.redact);
       }
       const parent = isNull || ours ? logger : log;
       const child = childrenOf(parent);

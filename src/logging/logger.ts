@@ -1,6 +1,7 @@
 import { isSpanContextValid, trace } from '@opentelemetry/api';
 import pino from 'pino';
 import type { Logger, LoggerOptions } from 'pino';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createError, describeValue } from '../errors.js';
 import type { LoggingOptions, ResolvedLoggingOptions } from './options.js';
 import { buildDestination } from './destinations.js';
@@ -151,6 +152,16 @@ export interface LoggerIdentity {
   readonly version: string;
 }
 
+/**
+ * The Node request or response behind a Fastify request or reply (`.raw`), which Fastify's own
+ * lines hand to the `req` and `res` serializers; pino's serializers read the Node objects
+ * (a reply has no `headersSent`: its status came out `null`). Anything else as it is.
+ */
+function rawOf(value: unknown): unknown {
+  const raw = typeof value === 'object' && value !== null ? (value as { raw?: unknown }).raw : undefined;
+  return typeof raw === 'object' && raw !== null ? raw : value;
+}
+
 /** Makes the pino logger: JSON lines, ISO time, level names, trace IDs, redaction, destinations. */
 export function buildLogger(options: ResolvedLoggingOptions, identity: LoggerIdentity, report: (error: unknown, where: string) => void, tap?: (line: string) => void): Logger {
   const destination = buildDestination(options.destinations, options, report, tap);
@@ -162,7 +173,7 @@ export function buildLogger(options: ResolvedLoggingOptions, identity: LoggerIde
     mixin: traceMixin,
     mixinMergeStrategy: protectedMerge,
     redact: { paths: redactPaths(options.redact), censor: REDACTED },
-    serializers: { err: pino.stdSerializers.err, req: pino.stdSerializers.req, res: pino.stdSerializers.res },
+    serializers: { err: pino.stdSerializers.err, req: (req: unknown) => pino.stdSerializers.req(rawOf(req) as IncomingMessage), res: (res: unknown) => pino.stdSerializers.res(rawOf(res) as ServerResponse) },
     formatters: {
       ...(options.levelFormat === 'label' ? { level: (label: string) => ({ level: label }) } : {}),
     },
@@ -218,12 +229,13 @@ function labelLevel(label: string): { level: string } {
  * `logger: { ... }`) periscope's line schema in place, so that the app's lines and
  * periscope's read alike: ISO `time`, the level as a label (unless `logging.levelFormat` is
  * `'number'`), `service` and `version` instead of `pid` and `hostname` (other bindings stay),
- * the active span's trace fields, and reserved names protected. Its level, destination,
- * serializers and redaction stay the app's. Children made afterwards inherit all of it.
+ * the active span's trace fields, reserved names protected, and periscope's redaction when it
+ * has none of its own. Its level, destination, serializers and own redaction stay the app's.
+ * Children made afterwards inherit all of it.
  * Pino keeps these settings under symbols set at construction; they are found by
  * description. Returns false, changing nothing, for a logger that is not pino.
  */
-export function restyleForeignLogger(logger: unknown, identity: LoggerIdentity, levelFormat: 'label' | 'number'): boolean {
+export function restyleForeignLogger(logger: unknown, identity: LoggerIdentity, levelFormat: 'label' | 'number', redact: readonly string[] = []): boolean {
   if (typeof logger !== 'object' || logger === null) return false;
   const time = pinoSymbol(logger, 'pino.time');
   const timeSlice = pinoSymbol(logger, 'pino.timeSliceIndex');
@@ -265,7 +277,28 @@ export function restyleForeignLogger(logger: unknown, identity: LoggerIdentity, 
         }
       : traceMixin;
   l[mergeStrategy] = protectedMerge;
+  redactUnlessRedacting(logger as Logger, redact);
   return true;
+}
+
+/**
+ * A pino logger made without `redact` gets periscope's redaction (the credential headers and
+ * `logging.redact`), as pino gives a child made with a `redact` option: its stringifiers are
+ * taken from such a child, made once and thrown away. A logger with redaction of its own
+ * keeps it.
+ */
+function redactUnlessRedacting(logger: Logger, extra: readonly string[]): void {
+  const stringifiers = pinoSymbol(logger, 'pino.stringifiers');
+  const stringify = pinoSymbol(logger, 'pino.stringify');
+  const formatOpts = pinoSymbol(logger, 'pino.formatOpts');
+  if (stringifiers === undefined || stringify === undefined || formatOpts === undefined) return;
+  const l = logger as unknown as Record<symbol, unknown>;
+  const own = l[stringifiers];
+  if (typeof own !== 'object' || own === null || Object.keys(own).length > 0 || Object.getOwnPropertySymbols(own).length > 0) return;
+  const redacting = logger.child({}, { redact: { paths: redactPaths(extra), censor: REDACTED } }) as unknown as Record<symbol, unknown>;
+  l[stringifiers] = redacting[stringifiers];
+  l[stringify] = redacting[stringify];
+  l[formatOpts] = redacting[formatOpts];
 }
 
 /** `createLogger()`'s options: the `logging` options plus the service identity. */

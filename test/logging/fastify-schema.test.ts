@@ -177,3 +177,59 @@ describe('one schema for every line of a Fastify request', () => {
     ]);
   });
 });
+
+describe('redaction of a Fastify app\'s own logger', () => {
+  it('Fastify({ logger: { ... } }) without redact: request.log and app.log lines carry no credential', async () => {
+    const logs = new Capture();
+    const a = Fastify({ logger: { level: 'info', stream: logs } });
+    obs = instrument(a, { serviceName: 'shop', version: '1.2.3', logging: { destination: logs, redact: ['body.password'] } });
+    app = a;
+    a.get('/secret', async (request) => {
+      request.log.info({ authorization: 'Bearer top', headers: request.headers, body: { password: 'p', user: 'u' } }, 'handler');
+      request.log.child({ step: 'db' }).info({ cookie: 'sid=2' }, 'nested');
+      a.log.info({ 'x-api-key': 'k' }, 'app');
+      return 'ok';
+    });
+    track(a.server);
+    await a.listen({ port: 0, host: '127.0.0.1' });
+    await (await fetch(`http://127.0.0.1:${(a.server.address() as AddressInfo).port}/secret`, { headers: { authorization: 'Bearer hdr', cookie: 'sid=1' } })).text();
+    await settle(a.server);
+    const raw = logs.raw.join('');
+    for (const secret of ['Bearer top', 'Bearer hdr', 'sid=1', 'sid=2', '"k"', '"p"']) expect(raw).not.toContain(secret);
+    const handler = logs.lines.find((l) => l.msg === 'handler')!;
+    expect([handler.authorization, (handler.headers as Record<string, unknown>).authorization, (handler.headers as Record<string, unknown>).cookie, handler.body]).toEqual([
+      '[REDACTED]',
+      '[REDACTED]',
+      '[REDACTED]',
+      { password: '[REDACTED]', user: 'u' },
+    ]);
+    expect(logs.lines.find((l) => l.msg === 'nested')!.cookie).toBe('[REDACTED]');
+    expect(logs.lines.find((l) => l.msg === 'app')!['x-api-key']).toBe('[REDACTED]');
+  });
+
+  it('an app logger with redaction of its own keeps it', async () => {
+    const logs = new Capture();
+    const a = Fastify({ loggerInstance: pino({ redact: { paths: ['token'], censor: '***' } }, logs) }) as unknown as FastifyInstance;
+    obs = instrument(a, { serviceName: 'shop', version: '1.2.3', logging: { destination: logs } });
+    app = a;
+    a.log.info({ token: 't', authorization: 'a' }, 'own');
+    await a.ready();
+    const line = logs.lines.find((l) => l.msg === 'own')!;
+    expect([line.token, line.authorization]).toEqual(['***', 'a']);
+  });
+});
+
+it('createLogger() as a Fastify logger without instrument(): Fastify\'s own request lines show the status and the request', async () => {
+  const logs = new Capture();
+  const a = Fastify({ loggerInstance: createLogger({ serviceName: 'shop', version: '1.2.3', destination: logs }) }) as unknown as FastifyInstance;
+  app = a;
+  a.get('/ok', async () => 'ok');
+  track(a.server);
+  await a.listen({ port: 0, host: '127.0.0.1' });
+  await (await fetch(`http://127.0.0.1:${(a.server.address() as AddressInfo).port}/ok?x=1`)).text();
+  await settle(a.server);
+  const incoming = logs.lines.find((l) => l.msg === 'incoming request')!;
+  const completed = logs.lines.find((l) => l.msg === 'request completed')!;
+  expect([(incoming.req as Record<string, unknown>).method, (incoming.req as Record<string, unknown>).url]).toEqual(['GET', '/ok?x=1']);
+  expect((completed.res as Record<string, unknown>).statusCode).toBe(200);
+});
