@@ -7,7 +7,7 @@ import { TracerProvider } from '@opentelemetry/sdk-trace';
 import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { describe, expect, it } from 'vitest';
 import { OtlpTraceEncoder } from '../../src/tracing/otlp-encoder.js';
-import { ExportTraceServiceRequest } from '../otlp-definitions.js';
+import { decodeTraceRequest } from '../otlp-definitions.js';
 
 interface KeyValueJson {
   key: string;
@@ -38,21 +38,8 @@ interface RequestJson {
   }[];
 }
 
-const IDS = new Set(['traceId', 'spanId', 'parentSpanId']);
-
-/** IDs from base64 to hex, everything else as it is (NaN included, which JSON would lose). */
-function hexIds(v: unknown, key = ''): unknown {
-  if (typeof v === 'string' && IDS.has(key)) return Buffer.from(v, 'base64').toString('hex');
-  if (Array.isArray(v)) return v.map((x) => hexIds(x));
-  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, hexIds(x, k)]));
-  return v;
-}
-
 /** The request as opentelemetry-proto's definitions decode it: 64-bit integers as decimal text, IDs as hex. */
-function decode(body: Uint8Array): RequestJson {
-  const message = ExportTraceServiceRequest.decode(body);
-  return hexIds(ExportTraceServiceRequest.toObject(message, { longs: String, bytes: String, defaults: false, arrays: true })) as RequestJson;
-}
+const decode = (body: Uint8Array) => decodeTraceRequest(body) as RequestJson;
 
 function recorder(): { spans: ReadableSpan[]; processor: SpanProcessor } {
   const spans: ReadableSpan[] = [];
