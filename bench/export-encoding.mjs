@@ -8,6 +8,7 @@ import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otl
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { TracerProvider } from '@opentelemetry/sdk-trace';
 import { OtlpTraceEncoder } from '../dist/tracing/otlp-encoder.js';
+import { serverSpan } from './lib/server-span.mjs';
 
 const argv = process.argv.slice(2);
 const opt = (name, fallback) => {
@@ -24,21 +25,7 @@ const provider = new TracerProvider({
   spanProcessors: [{ onStart() {}, onEnd: (span) => spans.push(span), forceFlush: async () => {}, shutdown: async () => {} }],
 });
 const tracer = provider.getTracer('periscope');
-for (let i = 0; i < batch; i++) {
-  const span = tracer.startSpan('GET', { kind: 1 });
-  span.setAttribute('http.request.method', 'GET');
-  span.setAttribute('url.path', `/hello/user${i}`);
-  span.setAttribute('url.scheme', 'http');
-  span.setAttribute('server.address', '127.0.0.1');
-  span.setAttribute('network.protocol.version', '1.1');
-  span.setAttribute('client.address', '127.0.0.1');
-  span.setAttribute('server.port', 8080);
-  span.setAttribute('user_agent.original', 'wrk/4.1.0');
-  span.setAttribute('http.route', '/hello/:name');
-  span.setAttribute('http.response.status_code', 200);
-  span.updateName('GET /hello/:name');
-  span.end();
-}
+for (let i = 0; i < batch; i++) serverSpan(tracer, i);
 
 const periscope = new OtlpTraceEncoder();
 const encoders = { json: JsonTraceSerializer, protobuf: ProtobufTraceSerializer, periscope: { serializeRequest: (s) => periscope.encode(s) } };

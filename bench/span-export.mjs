@@ -27,6 +27,7 @@ import { PooledIdGenerator } from '../dist/tracing/ids.js';
 import { protobufSpanExporter } from '../dist/tracing/otlp-exporter.js';
 import { ExportQueue } from '../dist/tracing/processor.js';
 import { machineLine, machineMeta, publish, table } from './lib/readme.mjs';
+import { serverSpan } from './lib/server-span.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const argv = process.argv.slice(2);
@@ -83,19 +84,7 @@ function pipeline(variant, url) {
  */
 async function emit(p, n) {
   for (let i = 0; i < n; i++) {
-    const span = p.tracer.startSpan('GET', { kind: 1 });
-    span.setAttribute('http.request.method', 'GET');
-    span.setAttribute('url.path', `/hello/user${i}`);
-    span.setAttribute('url.scheme', 'http');
-    span.setAttribute('server.address', '127.0.0.1');
-    span.setAttribute('network.protocol.version', '1.1');
-    span.setAttribute('client.address', '127.0.0.1');
-    span.setAttribute('server.port', 8080);
-    span.setAttribute('user_agent.original', 'wrk/4.1.0');
-    span.setAttribute('http.route', '/hello/:name');
-    span.setAttribute('http.response.status_code', 200);
-    span.updateName('GET /hello/:name');
-    span.end();
+    serverSpan(p.tracer, i);
     if ((i & 255) === 255) {
       await tick();
       // Never past the queue's bound: a dropped span would not be encoded or sent.
