@@ -1,10 +1,14 @@
 // OTLP span export encoding: JSON (exporter-trace-otlp-http) against protobuf
-// (exporter-trace-otlp-proto), on batches of server spans shaped like periscope's (the same
-// attributes, resource and scope). Interleaved rounds; the median per span is printed.
+// (exporter-trace-otlp-proto's ProtobufTraceSerializer) and periscope's own protobuf encoder
+// (dist/tracing/otlp-encoder.js; run `npm run build` first), on batches of server spans shaped
+// like periscope's (the same attributes, resource and scope). Interleaved rounds; the median per
+// span is printed.
 //   node bench/export-encoding.mjs [--spans N] [--rounds N]
 import { JsonTraceSerializer, ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { TracerProvider } from '@opentelemetry/sdk-trace';
+import { OtlpTraceEncoder } from '../dist/tracing/otlp-encoder.js';
+import { serverSpan } from './lib/server-span.mjs';
 
 const argv = process.argv.slice(2);
 const opt = (name, fallback) => {
@@ -13,6 +17,7 @@ const opt = (name, fallback) => {
 };
 const batch = opt('--spans', 512);
 const rounds = opt('--rounds', 15);
+const warmup = opt('--warmup', 5);
 
 const spans = [];
 const provider = new TracerProvider({
@@ -20,34 +25,25 @@ const provider = new TracerProvider({
   spanProcessors: [{ onStart() {}, onEnd: (span) => spans.push(span), forceFlush: async () => {}, shutdown: async () => {} }],
 });
 const tracer = provider.getTracer('periscope');
-for (let i = 0; i < batch; i++) {
-  const span = tracer.startSpan('GET', { kind: 1 });
-  span.setAttribute('http.request.method', 'GET');
-  span.setAttribute('url.path', `/hello/user${i}`);
-  span.setAttribute('url.scheme', 'http');
-  span.setAttribute('server.address', '127.0.0.1');
-  span.setAttribute('network.protocol.version', '1.1');
-  span.setAttribute('client.address', '127.0.0.1');
-  span.setAttribute('server.port', 8080);
-  span.setAttribute('user_agent.original', 'wrk/4.1.0');
-  span.setAttribute('http.route', '/hello/:name');
-  span.setAttribute('http.response.status_code', 200);
-  span.updateName('GET /hello/:name');
-  span.end();
-}
+for (let i = 0; i < batch; i++) serverSpan(tracer, i);
 
-const encoders = { json: JsonTraceSerializer, protobuf: ProtobufTraceSerializer };
-const times = { json: [], protobuf: [] };
+const periscope = new OtlpTraceEncoder();
+const encoders = { json: JsonTraceSerializer, protobuf: ProtobufTraceSerializer, periscope: { serializeRequest: (s) => periscope.encode(s) } };
+const times = Object.fromEntries(Object.keys(encoders).map((name) => [name, []]));
 const sizes = {};
-for (let r = 0; r < rounds; r++) {
+for (let r = -warmup; r < rounds; r++) {
   for (const [name, encoder] of Object.entries(encoders)) {
     const t = performance.now();
     const body = encoder.serializeRequest(spans);
-    times[name].push(((performance.now() - t) * 1000) / batch);
+    // The first rounds warm the JIT up and are not counted.
+    if (r >= 0) times[name].push(((performance.now() - t) * 1000) / batch);
     sizes[name] = body.length / batch;
   }
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 for (const name of Object.keys(encoders)) {
-  process.stdout.write(`${name.padEnd(8)} ${median(times[name]).toFixed(2)} µs/span (median of ${rounds} batches of ${batch})  ${sizes[name].toFixed(0)} bytes/span\n`);
+  const sorted = [...times[name]].sort((a, b) => a - b);
+  process.stdout.write(
+    `${name.padEnd(10)} ${median(times[name]).toFixed(2)} µs/span (median of ${rounds} batches of ${batch}; min ${sorted[0].toFixed(2)}, max ${sorted.at(-1).toFixed(2)})  ${sizes[name].toFixed(0)} bytes/span\n`,
+  );
 }

@@ -3,7 +3,8 @@ import { kHistogramSeries } from '../symbols.js';
 import { defaultLabelsOf, groupSamples } from './exposition.js';
 import type { ExpositionBytes, MetricItem as Item, MetricValue as Sample } from './exposition.js';
 import type { HistogramSeries } from './http-metrics.js';
-import { beginFamily, beginMetric, histogramValue, ProtoType, ProtoWriter, simpleValue, summaryValue } from './protobuf.js';
+import { ProtoWriter } from '../core/proto-writer.js';
+import { beginFamily, beginMetric, histogramValue, ProtoType, simpleValue, summaryValue } from './protobuf.js';
 import type { ProtoExemplar } from './protobuf.js';
 
 interface RegistryMetric {

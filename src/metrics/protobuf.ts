@@ -1,17 +1,12 @@
+import type { ProtoWriter } from '../core/proto-writer.js';
 import type { NativeBuckets } from './native-histogram.js';
 
 /**
  * Prometheus' protobuf exposition (`io.prometheus.client.MetricFamily`, length-delimited), the only
- * format that carries native histograms. A small writer over the wire format of client_model's
- * metrics.proto (proto2: repeated scalars unpacked), so periscope needs no protobuf runtime.
+ * format that carries native histograms, written field by field after client_model's metrics.proto
+ * (proto2: repeated scalars unpacked) with the core's ProtoWriter, so periscope needs no protobuf runtime.
  */
 export const PROTOBUF_CONTENT_TYPE = 'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited';
-
-const enum Wire {
-  Varint = 0,
-  Fixed64 = 1,
-  Bytes = 2,
-}
 
 /** MetricType in metrics.proto. */
 export const enum ProtoType {
@@ -20,104 +15,6 @@ export const enum ProtoType {
   Summary = 2,
   Untyped = 3,
   Histogram = 4,
-}
-
-/** A growable byte buffer with protobuf's field encodings; nested messages are sized after the fact. */
-export class ProtoWriter {
-  #buf = Buffer.allocUnsafe(64 * 1024);
-  #pos = 0;
-  readonly #starts: number[] = [];
-
-  get length(): number {
-    return this.#pos;
-  }
-
-  #room(n: number): void {
-    if (this.#pos + n <= this.#buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.#pos + n));
-    this.#buf.copy(next, 0, 0, this.#pos);
-    this.#buf = next;
-  }
-
-  #varint(n: number): void {
-    this.#room(10);
-    // Above 2^31 the bitwise operators would truncate: divide instead.
-    while (n > 0x7f) {
-      this.#buf[this.#pos++] = (n % 128) | 0x80;
-      n = Math.floor(n / 128);
-    }
-    this.#buf[this.#pos++] = n;
-  }
-
-  #tag(field: number, wire: Wire): void {
-    this.#varint((field << 3) | wire);
-  }
-
-  uint(field: number, n: number): void {
-    this.#tag(field, Wire.Varint);
-    this.#varint(n);
-  }
-
-  /** sint32 / sint64 (zigzag). */
-  sint(field: number, n: number): void {
-    this.#tag(field, Wire.Varint);
-    this.#varint(n >= 0 ? n * 2 : -n * 2 - 1);
-  }
-
-  /** int64 of a non-negative value (a timestamp's seconds). */
-  int(field: number, n: number): void {
-    this.uint(field, n);
-  }
-
-  double(field: number, v: number): void {
-    this.#tag(field, Wire.Fixed64);
-    this.#room(8);
-    this.#buf.writeDoubleLE(v, this.#pos);
-    this.#pos += 8;
-  }
-
-  string(field: number, s: string): void {
-    this.#tag(field, Wire.Bytes);
-    const n = Buffer.byteLength(s);
-    this.#varint(n);
-    this.#room(n);
-    this.#buf.write(s, this.#pos, 'utf8');
-    this.#pos += n;
-  }
-
-  /** Opens a nested message (or, with field 0, a length-delimited top-level one). */
-  begin(field: number): void {
-    if (field !== 0) this.#tag(field, Wire.Bytes);
-    this.#starts.push(this.#pos);
-  }
-
-  /** Closes the innermost open message: its length goes in front, the body moves right. */
-  end(): void {
-    const start = this.#starts.pop()!;
-    const n = this.#pos - start;
-    let size = 1;
-    for (let v = n; v > 0x7f; v = Math.floor(v / 128)) size++;
-    this.#room(size);
-    this.#buf.copyWithin(start + size, start, this.#pos);
-    let v = n;
-    let p = start;
-    while (v > 0x7f) {
-      this.#buf[p++] = (v % 128) | 0x80;
-      v = Math.floor(v / 128);
-    }
-    this.#buf[p] = v;
-    this.#pos += size;
-  }
-
-  /** Drops everything from `pos` on, the messages opened there included (a family that failed midway). */
-  truncate(pos: number): void {
-    this.#pos = pos;
-    while (this.#starts.length > 0 && this.#starts[this.#starts.length - 1]! >= pos) this.#starts.pop();
-  }
-
-  finish(): Buffer {
-    return this.#buf.subarray(0, this.#pos);
-  }
 }
 
 export interface ProtoExemplar {

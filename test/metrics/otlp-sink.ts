@@ -1,21 +1,11 @@
-import { createRequire } from 'node:module';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
+import { ExportMetricsServiceRequest } from '../otlp-definitions.js';
+import type { Decoder } from '../otlp-definitions.js';
 
-// The decoder opentelemetry-js generated with protobufjs from opentelemetry-proto's own .proto
-// files (shipped by @opentelemetry/otlp-transformer 0.200, installed under an alias): the
-// official definitions, not a reader of ours.
-const require = createRequire(import.meta.url);
-interface Decoder {
-  decode(buf: Uint8Array): unknown;
-  toObject(message: unknown, options: object): ExportRequest;
-}
-const root = require('otlp-proto-definitions/build/src/generated/root.js') as {
-  opentelemetry: { proto: { collector: { metrics: { v1: { ExportMetricsServiceRequest: Decoder } } } } };
-};
-const RequestType = root.opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest;
+const RequestType = ExportMetricsServiceRequest as Decoder<ExportRequest>;
 
 interface KeyValue {
   key: string;

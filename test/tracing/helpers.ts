@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { decodeTraceRequest } from './otlp-proto.js';
+import { decodeTraceRequest } from '../otlp-definitions.js';
 
 /** One span as the OTLP/HTTP JSON body carries it, flattened for assertions. */
 export interface ReceivedSpan {
