@@ -2,6 +2,7 @@ import type { Registry } from '@prometheus-io/client';
 import { kWriteExposition } from '../symbols.js';
 import { familyHeader, formatLabelPairs, formatValue } from './format.js';
 import { ExpositionWriter } from './writer.js';
+import type { BodyPart } from './body.js';
 import type { ChunkPool } from './writer.js';
 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -47,6 +48,8 @@ export interface ExpositionBytes {
   byteLength: number;
   /** Metrics whose collection failed; they are left out of the body. */
   errors: { metric: string; error: unknown }[];
+  /** `chunks` as parts, one each in the same order, when the writer kept any between scrapes (for gzip). */
+  parts?: readonly BodyPart[];
 }
 
 export function defaultLabelsOf(registry: Registry): Record<string, unknown> {
@@ -98,7 +101,7 @@ export async function writeExpositionBytes(registry: Registry, openMetrics: bool
   }
   if (openMetrics) out.write('# EOF\n');
   const byteLength = out.byteLength;
-  return { chunks: out.finish(), byteLength, errors };
+  return { chunks: out.finish(), byteLength, errors, parts: out.parts };
 }
 
 /** {@link writeExpositionBytes} with the body as one string. */

@@ -1,4 +1,5 @@
 import { BufferPool } from '../core/buffer-pool.js';
+import { BodyPart } from './body.js';
 
 /**
  * Size of each Buffer the exposition is written into. Measured at 10,000 label sets (24 MB):
@@ -39,6 +40,8 @@ export class ChunkPool extends BufferPool {
  */
 export class ExpositionWriter {
   readonly #chunks: Buffer[] = [];
+  /** One per chunk, in the same order: the chunk's {@link BodyPart}. */
+  readonly #parts: BodyPart[] = [];
   /** Bytes in `#chunks`. */
   #sealed = 0;
   readonly #pool: ChunkPool | undefined;
@@ -62,25 +65,16 @@ export class ExpositionWriter {
     else this.#writeNearEnd(text);
   }
 
-  /** Copies `bytes` (UTF-8 written earlier, kept by the caller) into the body; `bytes` stays the caller's. */
-  writeBytes(bytes: Buffer): void {
-    // TypedArray set(): one memcpy, where Buffer#copy() makes a view per call.
-    if (this.#pos + bytes.length <= this.#buf.length) {
-      this.#buf.set(bytes, this.#pos);
-      this.#pos += bytes.length;
-      return;
-    }
-    let from = 0;
-    while (from < bytes.length) {
-      if (this.#pos === this.#buf.length) {
-        this.#seal();
-        this.#buf = this.#pool !== undefined ? this.#pool.take() : Buffer.allocUnsafe(CHUNK_BYTES);
-      }
-      const n = Math.min(bytes.length - from, this.#buf.length - this.#pos);
-      bytes.copy(this.#buf, this.#pos, from, from + n);
-      this.#pos += n;
-      from += n;
-    }
+  /**
+   * Appends `part` as it is, not copied: a piece of the body its metric keeps between scrapes
+   * (with its compressed form, see `gzipParts`). The part stays the caller's; the pool never takes it.
+   */
+  writePart(part: BodyPart): void {
+    this.#seal();
+    if (part.bytes.length === 0) return;
+    this.#chunks.push(part.bytes);
+    this.#parts.push(part);
+    this.#sealed += part.bytes.length;
   }
 
   #writeNearEnd(text: string): void {
@@ -95,8 +89,11 @@ export class ExpositionWriter {
 
   #seal(): void {
     if (this.#pos === 0) return;
-    this.#chunks.push(this.#buf.subarray(0, this.#pos));
+    const chunk = this.#buf.subarray(0, this.#pos);
+    this.#chunks.push(chunk);
+    this.#parts.push(new BodyPart(chunk));
     this.#sealed += this.#pos;
+    this.#buf = this.#buf.subarray(this.#pos);
     this.#pos = 0;
   }
 
@@ -109,9 +106,12 @@ export class ExpositionWriter {
     this.#pos = 0;
     while (this.#sealed > mark) {
       const last = this.#chunks.pop()!;
+      this.#parts.pop();
       this.#sealed -= last.length;
       if (this.#sealed < mark) {
-        this.#chunks.push(last.subarray(0, mark - this.#sealed));
+        const kept = last.subarray(0, mark - this.#sealed);
+        this.#chunks.push(kept);
+        this.#parts.push(new BodyPart(kept));
         this.#sealed = mark;
       }
     }
@@ -121,5 +121,10 @@ export class ExpositionWriter {
   finish(): Buffer[] {
     this.#seal();
     return this.#chunks;
+  }
+
+  /** The body's parts after {@link finish}: one per chunk, in the same order. */
+  get parts(): readonly BodyPart[] {
+    return this.#parts;
   }
 }

@@ -4,6 +4,7 @@ import { Gauge, Registry } from '@prometheus-io/client';
 import { instrument } from '../../src/index.js';
 import { writeExposition } from '../../src/metrics/index.js';
 import { ChunkPool, ExpositionWriter } from '../../src/metrics/writer.js';
+import { BodyPart } from '../../src/metrics/body.js';
 import { listen, parseExposition, promtoolCheck, promtoolPath, value } from '../helpers.js';
 
 const CHUNK = 64 * 1024;
@@ -36,6 +37,22 @@ describe('ExpositionWriter', () => {
     out.write(big);
     out.write('after\n');
     expect(bodyOf(out).toString('utf8')).toBe(`before\n${big}after\n`);
+  });
+
+  it('appends a kept part as it is, between written text, with one part per chunk', () => {
+    const out = new ExpositionWriter();
+    const kept = new BodyPart(Buffer.from('kept ü\n'));
+    out.write('# HELP a\n');
+    out.writePart(kept);
+    out.writePart(new BodyPart(Buffer.alloc(0)));
+    out.write('after\n');
+    out.writePart(kept);
+    const chunks = out.finish();
+    expect(Buffer.concat(chunks).toString('utf8')).toBe('# HELP a\nkept ü\nafter\nkept ü\n');
+    expect(out.parts.map((p) => p.bytes)).toEqual(chunks);
+    // Not copied: the body sends the part's own Buffer.
+    expect(chunks[1]).toBe(kept.bytes);
+    expect(out.parts[3]).toBe(kept);
   });
 
   it('truncates to a mark inside the current chunk and across finished ones', () => {
