@@ -1,4 +1,4 @@
-import { constants, crc32, deflateRaw } from 'node:zlib';
+import { constants, crc32, deflateRawSync } from 'node:zlib';
 
 /**
  * One piece of an exposition body: its bytes and, once a gzip scrape asked for them, their
@@ -26,33 +26,54 @@ const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
 /** An empty final deflate block (fixed Huffman, end of block): closes the stream of sync-flushed parts. */
 const FINAL_BLOCK = Buffer.from([0x03, 0x00]);
 
-function deflatePart(part: BodyPart): Promise<void> {
-  return new Promise((resolve, reject) =>
-    deflateRaw(part.bytes, DEFLATE_OPTIONS, (error, out) => {
-      if (error) {
-        reject(error);
-        return;
-      }
-      part.crc = crc32(part.bytes);
-      part.deflated = out;
-      resolve();
-    }),
-  );
+/**
+ * Bytes deflated in one go before the scrape yields to the event loop. Measured at 10,000 label
+ * sets (192 parts of 64 KB): deflating them one by one on the event loop took 19 ms of CPU, one
+ * by one on the thread pool 30 ms, and all at once on the thread pool 107 ms (a zlib stream and
+ * its 16 KB hand-offs per part, all alive together); the whole body in one gzip call took 13 ms,
+ * but that is all or nothing. 512 KB at level 1 is about a millisecond of CPU here.
+ */
+const SLICE_BYTES = 512 * 1024;
+
+/** The most bytes a part made by {@link partsOf} holds, so that a slice stays near {@link SLICE_BYTES}. */
+const PART_BYTES = 64 * 1024;
+
+/** `chunks` as fresh parts of at most 64 KB each (views, not copies), for a body written with none kept. */
+export function partsOf(chunks: readonly Buffer[]): BodyPart[] {
+  const parts: BodyPart[] = [];
+  for (const chunk of chunks) {
+    for (let from = 0; from < chunk.length; from += PART_BYTES) parts.push(new BodyPart(chunk.subarray(from, from + PART_BYTES)));
+  }
+  return parts;
+}
+
+function yieldToLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /**
  * The parts as one gzip member (RFC 1952), ready to send in order: a header, each part's deflate
  * form, an empty final block and the trailer (CRC-32 and length of the whole). Each part is
- * deflated on its own, on the thread pool, only if it was not already; ending each with a sync
- * flush leaves it byte-aligned, and a deflate stream may be cut into blocks anywhere, so the
- * concatenation is one valid stream. One member, not one per part: gzip members may follow each
- * other (RFC 1952 2.2, and Go's gzip.Reader in Prometheus reads them all), but curl 7.88's
- * `--compressed` stops after the first.
+ * deflated on its own, only if it was not already, on the event loop with a yield every
+ * {@link SLICE_BYTES}; ending each with a sync flush leaves it byte-aligned, and a deflate
+ * stream may be cut into blocks anywhere, so the concatenation is one valid stream. One member,
+ * not one per part: gzip members may follow each other (RFC 1952 2.2, and Go's gzip.Reader in
+ * Prometheus reads them all), but curl 7.88's `--compressed` stops after the first.
  */
 export async function gzipParts(parts: readonly BodyPart[]): Promise<{ chunks: Buffer[]; byteLength: number }> {
-  const pending: Promise<void>[] = [];
-  for (const part of parts) if (part.deflated === undefined) pending.push(deflatePart(part));
-  await Promise.all(pending);
+  let slice = 0;
+  for (const part of parts) {
+    // Another scrape may have deflated it while this one yielded.
+    if (part.deflated !== undefined) continue;
+    if (slice >= SLICE_BYTES) {
+      await yieldToLoop();
+      slice = 0;
+      if (part.deflated !== undefined) continue;
+    }
+    part.deflated = deflateRawSync(part.bytes, DEFLATE_OPTIONS);
+    part.crc = crc32(part.bytes);
+    slice += part.bytes.length;
+  }
   const chunks: Buffer[] = [GZIP_HEADER];
   let byteLength = GZIP_HEADER.length;
   let crc = 0;

@@ -11,7 +11,7 @@ import { PROTOBUF_CONTENT_TYPE } from './protobuf.js';
 import { registerBuildInfo, registerRuntimeMetrics } from './runtime.js';
 import { ChunkPool, SCRAPE_POOL_BYTES } from './writer.js';
 import { zeroedCounter } from '../core/index.js';
-import { BodyPart, gzipParts } from './body.js';
+import { gzipParts, partsOf } from './body.js';
 import type { BuildInfo } from './runtime.js';
 
 export { HttpMetrics, OVERFLOW_LABEL } from './http-metrics.js';
@@ -96,9 +96,9 @@ export function createMetrics({ options, registry, build, report }: CreateMetric
         vary: 'Accept, Accept-Encoding',
       };
       if (acceptsGzip(req.headers['accept-encoding'])) {
-        // Each part compressed on the thread pool, not on the event loop, unless a part kept
-        // between scrapes already was; the pool's chunks go back once compressed.
-        const zipped = await gzipParts(collected.parts ?? chunks.map((chunk) => new BodyPart(chunk)));
+        // Only parts not kept compressed from an earlier scrape are compressed; the pool's chunks
+        // go back once they are.
+        const zipped = await gzipParts(collected.parts ?? partsOf(chunks));
         pool.recycle(chunks);
         chunks = zipped.chunks;
         byteLength = zipped.byteLength;

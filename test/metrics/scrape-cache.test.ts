@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Counter, Gauge, Histogram, Registry } from '@prometheus-io/client';
 import type { RequestScope } from '../../src/core/index.js';
 import { HttpMetrics } from '../../src/metrics/index.js';
-import { BodyPart, gzipParts } from '../../src/metrics/body.js';
+import { BodyPart, gzipParts, partsOf } from '../../src/metrics/body.js';
 import { writeExpositionBytes } from '../../src/metrics/exposition.js';
 import { ChunkPool, SCRAPE_POOL_BYTES } from '../../src/metrics/writer.js';
 
@@ -165,5 +165,13 @@ describe('gzipParts', () => {
       expect(gz.readUInt32LE(gz.length - 4)).toBe(text.length);
     }
     expect(gunzipSync(Buffer.concat((await gzipParts([])).chunks)).length).toBe(0);
+  });
+
+  it('cuts a body written with nothing kept into parts of at most 64 KB, views of the same bytes', async () => {
+    const big = Buffer.from('y'.repeat(150_000));
+    const parts = partsOf([Buffer.from('a\n'), big]);
+    expect(parts.map((p) => p.bytes.length)).toEqual([2, 65_536, 65_536, 18_928]);
+    expect(parts[1]!.bytes.buffer).toBe(big.buffer);
+    expect(gunzipSync(Buffer.concat((await gzipParts(parts)).chunks)).toString('utf8')).toBe(`a\n${'y'.repeat(150_000)}`);
   });
 });
