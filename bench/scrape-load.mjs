@@ -74,7 +74,7 @@ async function measure(opts) {
         const loop = await loopStats(server);
         runs[phase][rep] = { ...w, scrape: s, server_cpu_s: cpuSeconds, loop_delay: loop.loop_delay, gc: loop.gc };
         log(
-          `rep ${rep + 1}/${opts.reps} ${phase}: ${Math.round(w.rps)} req/s, p99 ${w.p99_ms.toFixed(1)} ms, p99.9 ${w.p999_ms.toFixed(1)} ms${s ? `; ${s.scrapes}/${s.scheduled} scrapes (${s.encodings.join(',')}, ${(s.bytes_per_scrape / 1e6).toFixed(2)} MB), p50 ${s.p50_ms} ms, p99 ${s.p99_ms} ms` : ''}; loop delay p99 ${loop.loop_delay.p99_ms.toFixed(1)} ms, max ${loop.loop_delay.max_ms.toFixed(0)} ms; GC ${loop.gc.count} pauses, max ${loop.gc.max_ms.toFixed(1)} ms`,
+          `rep ${rep + 1}/${opts.reps} ${phase}: ${Math.round(w.rps)} req/s, p99 ${w.p99_ms.toFixed(1)} ms, p99.9 ${w.p999_ms.toFixed(1)} ms${s ? `; ${s.scrapes}/${s.scheduled} scrapes (${s.encodings.join(',')}, ${(s.bytes_per_scrape / 1e6).toFixed(2)} MB), p50 ${s.p50_ms} ms (first byte ${s.first_byte_p50_ms} ms), p99 ${s.p99_ms} ms` : ''}; loop delay p99 ${loop.loop_delay.p99_ms.toFixed(1)} ms, max ${loop.loop_delay.max_ms.toFixed(0)} ms; GC ${loop.gc.count} pauses, max ${loop.gc.max_ms.toFixed(1)} ms`,
         );
       }
     }
@@ -107,6 +107,7 @@ function summarize(opts, { runs, readings }) {
       scrape_errors: scraped ? list.reduce((n, r) => n + r.scrape.errors, 0) : null,
       scrape_p50_ms: scraped ? med(list, (r) => r.scrape.p50_ms) : null,
       scrape_p99_ms: scraped ? med(list, (r) => r.scrape.p99_ms) : null,
+      scrape_first_byte_p50_ms: scraped ? med(list, (r) => r.scrape.first_byte_p50_ms) : null,
       scrape_mb: scraped ? r3(median(list.map((r) => r.scrape.bytes_per_scrape)) / 1e6) : null,
       encodings: scraped ? [...new Set(list.flatMap((r) => r.scrape.encodings))] : null,
       loop_p99_ms: med(list, (r) => r.loop_delay.p99_ms),
@@ -155,6 +156,7 @@ function render(result) {
     cell(r.scrape_mb),
     cell(r.scrape_p50_ms, 1),
     cell(r.scrape_p99_ms, 1),
+    cell(r.scrape_first_byte_p50_ms ?? null, 1),
     cell(r.loop_p99_ms, 1),
     cell(r.loop_max_ms, 1),
     `${r.gc_count} / ${cell(r.gc_total_ms, 0)} / ${cell(r.gc_max_ms, 1)}`,
@@ -171,8 +173,10 @@ function render(result) {
       t.target === null ? '' : t.met === null ? 'not judged' : t.met ? 'yes' : '**no**',
     ];
   });
-  return `${resultHeader(result, how)}\n\n${table(
-    ['phase', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'scrapes done / scheduled', 'encoding', 'scrape MB', 'scrape p50 ms', 'scrape p99 ms', 'loop delay p99 ms', 'loop delay max ms', 'GC pauses / total ms / max ms', 'server CPU'],
+  return `${resultHeader(result, how)}
+
+${table(
+    ['phase', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'scrapes done / scheduled', 'encoding', 'scrape MB', 'scrape p50 ms', 'scrape p99 ms', 'scrape first byte p50 ms', 'loop delay p99 ms', 'loop delay max ms', 'GC pauses / total ms / max ms', 'server CPU'],
     rows,
   )}\n\n${table(['phase', 'measure', 'target', 'median (min–max)', 'met'], targets)}`;
 }

@@ -2,7 +2,8 @@
 // SECONDS over one keep-alive connection, never two at once (a tick that finds the previous
 // scrape still running is skipped, as Prometheus does not overlap scrapes of a target);
 // `--gzip` sends `Accept-Encoding: gzip`, as Prometheus does on every scrape. Each scrape is
-// timed from the request to the body's last byte (not decompressed). Prints one JSON line.
+// timed from the request to the body's last byte (not decompressed), and to the response's first
+// byte (the server's work and its queue, without the transfer). Prints one JSON line.
 //   node bench/lib/scraper.mjs URL RATE SECONDS [--gzip]
 import { Agent, request } from 'node:http';
 import { median } from './stats.mjs';
@@ -12,6 +13,7 @@ const gzip = process.argv.includes('--gzip');
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 const interval = 1000 / Number(rate);
 const times = [];
+const firstByte = [];
 const encodings = new Set();
 let bytes = 0;
 let errors = 0;
@@ -23,6 +25,7 @@ function scrape() {
   return new Promise((resolve) => {
     const t0 = performance.now();
     const req = request(url, { agent, headers: gzip ? { 'accept-encoding': 'gzip' } : {} }, (res) => {
+      const headersAt = performance.now();
       let n = 0;
       res.on('data', (chunk) => {
         n += chunk.length;
@@ -31,6 +34,7 @@ function scrape() {
         if (res.statusCode !== 200) errors++;
         else {
           times.push(performance.now() - t0);
+          firstByte.push(headersAt - t0);
           bytes += n;
           encodings.add(res.headers['content-encoding'] ?? 'identity');
         }
@@ -72,6 +76,7 @@ process.stdout.write(
     skipped,
     errors,
     p50_ms: times.length === 0 ? null : +median(times).toFixed(2),
+    first_byte_p50_ms: firstByte.length === 0 ? null : +median(firstByte).toFixed(2),
     p99_ms: pct(0.99),
     max_ms: sorted.length === 0 ? null : +sorted[sorted.length - 1].toFixed(2),
     mean_ms: times.length === 0 ? null : +(times.reduce((a, b) => a + b, 0) / times.length).toFixed(2),

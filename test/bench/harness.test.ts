@@ -167,6 +167,8 @@ describe('bench tools', () => {
         expect(out.errors).toBe(0);
         expect(out.scrapes + out.skipped).toBe(5);
         expect(out.encodings).toEqual([encoding]);
+        // Each scrape's first byte comes before its last, so their medians keep that order.
+        if (out.scrapes > 0) expect(out.first_byte_p50_ms).toBeLessThanOrEqual(out.p50_ms);
       }
     } finally {
       await stop(started);
