@@ -14,10 +14,11 @@ export const VARIANTS = ['bare', 'metrics', 'metrics+logs', 'full-10', 'full-100
  * Variants only asked for by name (bench/callgrind.mjs): `metrics+overload` is `metrics` with the
  * overload limiter on (Gradient2), for its cost without overload; `metrics-alone` is `metrics`
  * with health, shutdown, slow requests and db off, to split the request metrics' own share;
+ * `full-0` is `full-10` sampling nothing (exporter on), for the unsampled request's own cost;
  * any variant followed by `+console` is that variant with the developer console on (its taps and
  * buffers), for the console's cost when on (off, nothing of it is built).
  */
-export const EXTRA_VARIANTS = ['metrics+overload', 'metrics-alone'];
+export const EXTRA_VARIANTS = ['metrics+overload', 'metrics-alone', 'full-0'];
 
 /** `node server.mjs VARIANT [--sink URL] [--max-series N] [--extra-routes N] [--loop-stats]`. */
 export function parseArgs(argv = process.argv.slice(2)) {
