@@ -229,15 +229,15 @@ describe('node:http routes', () => {
     instrument(server, { routes: ['/users/:id', '/users/:id/orders/:order', '/static/*'] });
     const base = await listen(server);
     cleanups.push(() => void server.close(), () => server.closeAllConnections());
-    for (const path of ['/users/1', '/users/2/', '/users/3?x=1', '/users/4/orders/9', '/static/a/b.css', '/users', '/users/1/2']) {
+    for (const path of ['/users/1', '/users/2/', '/users/3?x=1', '/users/4/orders/9', '/static/a/b.css', '/static', '/static?v=2', '/statics/x', '/users', '/users/1/2']) {
       await fetch(base + path).then((r) => r.text());
     }
     const { metrics } = await scrape(base);
     expect(Object.fromEntries(samples(metrics, 'http_requests_total').map((s) => [s.labels.route, s.value]))).toEqual({
       '/users/:id': 3,
       '/users/:id/orders/:order': 1,
-      '/static/*': 1,
-      unmatched: 2,
+      '/static/*': 3,
+      unmatched: 3,
     });
   });
 

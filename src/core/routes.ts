@@ -19,8 +19,9 @@ export function compileRoutes(templates: readonly string[]): RouteMatcher {
       return escapeRegExp(segment);
     });
     const body = parts.join('/');
-    const wildcard = body.endsWith('.*');
-    const source = wildcard ? `^${body}$` : `^${body.replace(/\/$/, '')}/?(?:[?#].*)?$`;
+    // A trailing `/*` is the path itself too (`/static/*` covers `/static`, `/static?v=1`,
+    // `/static/a/b`), never a longer name (`/statics`).
+    const source = body.endsWith('/.*') ? `^${body.slice(0, -3)}(?:[/?#].*)?$` : `^${body.replace(/\/$/, '')}/?(?:[?#].*)?$`;
     return { template, re: new RegExp(source) };
   });
   return (url) => {
