@@ -3,6 +3,7 @@ import type { Context, Span, SpanOptions, TextMapPropagator } from '@opentelemet
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestHook, RequestScope } from '../core/index.js';
 import { METHOD_NAMES, METHOD_OTHER, STATUS_CLIENT_CLOSED, UNMATCHED_ROUTE } from '../core/index.js';
+import { contextWithSpan } from './context.js';
 
 /** Span names are cached for at most this many routes. */
 const MAX_CACHED_ROUTES = 2000;
@@ -107,7 +108,7 @@ export class ServerSpans implements RequestHook {
     const method = scope.method;
     const span = this.#startSpan(method === METHOD_OTHER ? 'HTTP' : METHOD_NAMES[method]!, SERVER, parent);
     this.#mark(span);
-    const ctx = trace.setSpan(parent, span);
+    const ctx = contextWithSpan(parent, span);
     const sc = span.spanContext();
     scope.span = span;
     scope.context = ctx;
