@@ -112,11 +112,7 @@ export function createLogging(deps: LoggingDeps): LoggingSubsystem {
   const hook = new RequestLog(logger, options);
   const requestId =
     idOptions === false ? () => undefined : (req: IncomingMessage) => requestIdOf(req, idOptions.header, idOptions.maxLength);
-  const requestLogger = (req: IncomingMessage): Logger => {
-    const id = requestId(req);
-    return logger.child(id === undefined ? {} : { request_id: id });
-  };
-  /** `request.log` of Fastify requests (at the logger's own level), made cheaply where pino's child would be the same. */
+  /** Request loggers of `parent` (at its own level), made cheaply where pino's child would be the same. */
   const childrenOf = (parent: Logger): ((req: IncomingMessage) => Logger) => {
     const children = bindingChildren(parent, 'request_id');
     return (req) => {
@@ -125,6 +121,7 @@ export function createLogging(deps: LoggingDeps): LoggingSubsystem {
       return children === undefined ? parent.child({ request_id: id }) : children(id);
     };
   };
+  const requestLogger = childrenOf(logger);
   return {
     logger,
     hook,

@@ -140,7 +140,7 @@ function ratioDecision(ratio: number): (traceId: string) => number {
  * span the decision samples is the SDK tracer's (`sdk`, given the trace ID decided on, see
  * {@link PooledIdGenerator.useTraceId}); any other is the API's non-recording span with IDs
  * from `ids`, exactly what the SDK would have returned, without its sampler call, attribute
- * and link copies and span-metrics bookkeeping. With no `sdk` (nothing is exported), every
+ * and link copies and span-metrics bookkeeping. With no `sdk` (nothing records spans), every
  * span is the non-recording one: logs still carry trace IDs and callees a correct
  * `traceparent`. Suppressed contexts and `root` spans go to the SDK as they are.
  */
@@ -251,12 +251,13 @@ export function createTracing(input: CreateTracingInput): TracingSubsystem {
   const tracer: Tracer = own?.tracer ?? fromApp!.getTracer(TRACER_NAME);
 
   // periscope decides the sampling of its own provider's spans before asking the SDK (which
-  // decides the same way): an unsampled request costs a non-recording span and its IDs. With
-  // the console's tap every span is recorded for it; the app's own provider decides for itself.
+  // decides the same way): an unsampled request costs a non-recording span and its IDs, and
+  // only sampled spans reach the SDK, when something (the export queue, the console's tap)
+  // records them. The app's own provider decides for itself.
   const startSpan: StartSpan =
-    own === undefined || input.tap !== undefined
+    own === undefined
       ? (name, spanOptions, parent) => tracer.startSpan(name, spanOptions, parent)
-      : decidedSpans(options.sampler, own.ids, queue === undefined ? undefined : own.tracer);
+      : decidedSpans(options.sampler, own.ids, queue === undefined && input.tap === undefined ? undefined : own.tracer);
 
   // Spans of this instance: server spans carry a mark (they may be non-recording), the rest
   // are recognised by their resource, which is this instance's own object.
