@@ -27,15 +27,19 @@ const MODES = {
   smoke: { reps: 1, duration: 1, warmup: 0, connections: 16, settle: 0 },
 };
 
-/** Targets from the benchmark issue: [variant, against, minimum ratio of requests/s]. */
+/**
+ * Targets from issue 23 (performance, second round): [variant, against, minimum ratio of
+ * requests/s]. The benchmark issue's earlier ones (0.92 / 0.8 / 0.7 / 0.45, 1.25x / 1.5x / 2.5x)
+ * were met and raised.
+ */
 const TARGETS = [
-  ['metrics', 'bare', 0.92],
-  ['metrics+logs', 'bare', 0.8],
-  ['full-10', 'bare', 0.7],
-  ['full-100', 'bare', 0.45],
-  ['metrics', 'peer-metrics', 1.25],
-  ['full-10', 'peer-full-10', 1.5],
-  ['full-100', 'peer-full-100', 2.5],
+  ['metrics', 'bare', 0.95],
+  ['metrics+logs', 'bare', 0.88],
+  ['full-10', 'bare', 0.8],
+  ['full-100', 'bare', 0.6],
+  ['metrics', 'peer-metrics', 1.4],
+  ['full-10', 'peer-full-10', 3.5],
+  ['full-100', 'peer-full-100', 4],
 ];
 
 function parseArgs(argv) {
