@@ -1,7 +1,8 @@
 export const QUIET_LOAD: number;
 export function loadAverage(): number;
 export function settledLoad(settleSeconds: number, log?: (line: string) => void): Promise<LoadReading>;
-export function judge(start: number, end: number, limit?: number): { judged: boolean; reason: string | null };
+export const QUIET_STEAL: number;
+export function judge(start: number, end: number, limit?: number, steal?: number): { judged: boolean; reason: string | null };
 export function parseProcStat(text: string): { busy: number; steal: number };
 export function parseSelfStat(text: string): number;
 export interface CpuWindowResult {

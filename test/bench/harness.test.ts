@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { median, pairedRatio, pairedRatioRange, parseTails, parseWrk, toMs } from '../../bench/lib/stats.mjs';
 import { cpuMicros, loopStats, resetLoopStats, startServer, statCpuMicros, stop } from '../../bench/lib/procs.mjs';
 import type { StartedServer } from '../../bench/lib/procs.mjs';
-import { QUIET_LOAD, cpuLine, judge, parseProcStat, parseSelfStat } from '../../bench/lib/quiet.mjs';
+import { QUIET_LOAD, QUIET_STEAL, cpuLine, judge, parseProcStat, parseSelfStat } from '../../bench/lib/quiet.mjs';
 
 // Captured from wrk 4.1.0 (Debian) against a route that answered 404.
 const WRK_OUTPUT = `Running 1s test @ http://127.0.0.1:38319/nope
@@ -84,6 +84,17 @@ describe('bench run trust', () => {
       '1-minute load average 2.85 at the start and 2.95 at the end (above 1.0): other processes shared the CPUs, so the figures are reported but no target is judged met or missed',
     );
     expect(judge(0.2, Number.NaN).judged).toBe(false);
+  });
+
+  it('does not judge targets when the hypervisor took more than 0.05 CPUs (steal), which the load average does not count', () => {
+    expect(QUIET_STEAL).toBe(0.05);
+    expect(judge(0.95, 0.99, QUIET_LOAD, 0.05)).toEqual({ judged: true, reason: null });
+    expect(judge(0.95, 0.99, QUIET_LOAD, 0.23)).toEqual({
+      judged: false,
+      reason: 'the hypervisor took 0.23 of the CPUs (steal, above 0.05): other tenants of the host shared them, so the figures are reported but no target is judged met or missed',
+    });
+    // A high load average is the reason given first.
+    expect(judge(1.5, 0.5, QUIET_LOAD, 0.4).reason).toMatch(/^1-minute load average 1.5 at the start/);
   });
 
   it("counts other processes' CPU from /proc/stat's busy time less the benchmark's own and its children's", () => {
