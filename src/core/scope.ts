@@ -332,9 +332,16 @@ function bytesSoFar(socket: Socket): number {
 }
 
 function responseBytes(scope: Scope): number {
-  const res = scope.res;
+  const res = scope.res as ServerResponse & { _contentLength?: unknown; _hasBody?: unknown; _header?: unknown };
   if (!res.headersSent) return 0;
-  if (res.writableFinished) {
+  // HEAD, 204 and 304 carry no body whatever their Content-Length says.
+  if (res._hasBody === false) return 0;
+  if (res.writableFinished && res.chunkedEncoding !== true) {
+    // Node keeps the body length it framed the response with: the Content-Length from setHeader
+    // or from writeHead's headers (Fastify passes them to writeHead, where getHeader does not
+    // see them), or the one end() computed. Reading it saves a socket read per request.
+    const framed = res._contentLength;
+    if (typeof framed === 'number' && framed >= 0 && Number.isSafeInteger(framed)) return framed;
     const declared = res.getHeader('content-length');
     if (declared !== undefined) {
       const n = typeof declared === 'number' ? declared : Number(declared);
@@ -345,7 +352,7 @@ function responseBytes(scope: Scope): number {
   // less the header block. Chunk framing is included; the README says so.
   const socket = scope.socket;
   if (socket === null) return 0;
-  const header = (res as unknown as { _header?: unknown })._header;
+  const header = res._header;
   const headerLength = typeof header === 'string' ? Buffer.byteLength(header, 'latin1') : 0;
   const n = socket.bytesWritten - scope.startBytes - headerLength;
   return n > 0 ? n : 0;
