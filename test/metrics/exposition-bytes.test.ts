@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Counter, Gauge, Histogram, Registry, Summary } from '@prometheus-io/client';
 import type { RequestScope } from '../../src/core/index.js';
 import { HttpMetrics, writeExposition } from '../../src/metrics/index.js';
+import { writeProtobufBytes } from '../../src/metrics/exposition-protobuf.js';
 
 // The exposition's exact bytes, pinned by snapshots taken from the string-concatenating writer
 // before the writer moved to Buffers: any byte the Buffer writer changes fails here.
@@ -36,9 +37,10 @@ function record(http: HttpMetrics, r: Request): void {
 }
 
 /** A registry whose exposition exercises every branch of the writer, the same in every process. */
-function buildRegistry(opts: { maxSeries: number; extraRoutes: number; defaultLabels: boolean }): Registry {
+function buildRegistry(opts: { maxSeries: number; extraRoutes: number; defaultLabels: boolean; native?: boolean }): Registry {
   const registry = new Registry();
-  const http = new HttpMetrics({ durationBuckets: [0.005, 0.05, 0.5, 5], sizeBuckets: [100, 10_000], maxSeries: opts.maxSeries, onFold: () => {} });
+  const native = opts.native === true ? { schema: 3, maxBuckets: 160 } : undefined;
+  const http = new HttpMetrics({ durationBuckets: [0.005, 0.05, 0.5, 5], sizeBuckets: [100, 10_000], maxSeries: opts.maxSeries, native, onFold: () => {} });
   for (const m of http.metrics()) registry.registerMetric(m as unknown as Parameters<Registry['registerMetric']>[0]);
   const trace = (n: number) => n.toString(16).padStart(32, '0');
   const requests: Request[] = [
@@ -122,6 +124,18 @@ describe('exposition bytes', () => {
     const bytes = Buffer.from(body, 'utf8');
     const digest = `${bytes.length} bytes, sha256 ${createHash('sha256').update(bytes).digest('hex')}`;
     await expect(digest).toMatchFileSnapshot(`./__snapshots__/exposition-large-${openMetrics ? 'openmetrics' : 'text-0.0.4'}.sha256`);
+  });
+
+  // Pinned from the protobuf writer that wrote every scrape afresh, before the request metrics
+  // kept their protobuf form in blocks: native buckets and exemplars included.
+  it.each([false, true])('protobuf, default labels %s: 3,000 label sets with native histograms, every byte as before', async (defaultLabels) => {
+    const registry = buildRegistry({ maxSeries: 5000, extraRoutes: 3000, defaultLabels, native: true });
+    const { chunks, byteLength, errors } = await writeProtobufBytes(registry);
+    expect(errors).toEqual([]);
+    const bytes = Buffer.concat(chunks, byteLength);
+    expect(bytes.length).toBe(byteLength);
+    const digest = `${bytes.length} bytes, sha256 ${createHash('sha256').update(bytes).digest('hex')}`;
+    await expect(digest).toMatchFileSnapshot(`./__snapshots__/exposition-large-protobuf${defaultLabels ? '-default-labels' : ''}.sha256`);
   });
 });
 
