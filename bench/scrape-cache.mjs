@@ -4,11 +4,14 @@
 // CPU time, not wall time: on the shared machine other processes move wall time by 10x.
 //
 //   node bench/scrape-cache.mjs [--dist DIR] [--format text|openmetrics|protobuf] [--native]
+//                               [--changed N] [--reps N] [--only plain|gzip]
 //
 // `--dist` loads another build (a copy of an older `dist/`) to compare; a build from before the
 // block cache gzips the concatenated body in one call, as its serve() did. `--format` picks the
 // exposition (text by default); `--native` keeps the duration as a native histogram too (schema
-// 3), as Prometheus scraping protobuf for native histograms would see it.
+// 3), as Prometheus scraping protobuf for native histograms would see it. `--changed`, `--reps` and
+// `--only` narrow the run to one case, for counting instructions under callgrind (two runs with
+// different `--reps`; their difference over the difference in scrapes is one scrape).
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -36,7 +39,8 @@ async function gzipBody(body) {
 }
 
 const series = 10000;
-const reps = 15;
+const reps = Number(option('--reps', '15'));
+const only = option('--only', 'both');
 const metrics = new HttpMetrics({ durationBuckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], sizeBuckets: [100, 1000, 10000, 100000, 1000000, 10000000], maxSeries: series, native, onFold: () => {} });
 const registry = new Registry();
 for (const m of metrics.metrics()) registry.registerMetric(m);
@@ -51,13 +55,13 @@ const cpuMs = (since) => {
   const d = process.cpuUsage(since);
   return (d.user + d.system) / 1000;
 };
-const p50 = (list) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)];
+const p50 = (list) => (list.length === 0 ? '-' : [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)].toFixed(1));
 let k = 0;
-for (const changed of [0, 10, 1000, 10000]) {
+for (const changed of argv.includes('--changed') ? [Number(option('--changed'))] : [0, 10, 1000, 10000]) {
   const text = [];
   const zipped = [];
   for (let rep = 0; rep < reps; rep++) {
-    for (const into of [text, zipped]) {
+    for (const into of only === 'plain' ? [text] : only === 'gzip' ? [zipped] : [text, zipped]) {
       k++;
       // Spread over the label sets, as requests to many routes would be.
       for (let i = 0; i < changed; i++) {
@@ -72,5 +76,5 @@ for (const changed of [0, 10, 1000, 10000]) {
       pool.recycle(body.chunks);
     }
   }
-  console.log(`changed ${changed} of ${series}: CPU per scrape p50 ${p50(text).toFixed(1)} ms (${format}${native ? ', native' : ''}), ${p50(zipped).toFixed(1)} ms (gzip)`);
+  console.log(`changed ${changed} of ${series}: CPU per scrape p50 ${p50(text)} ms (${format}${native ? ', native' : ''}), ${p50(zipped)} ms (gzip)`);
 }

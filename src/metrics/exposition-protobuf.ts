@@ -1,17 +1,20 @@
 import type { Registry } from '@prometheus-io/client';
-import { kHistogramSeries } from '../symbols.js';
 import { defaultLabelsOf, groupSamples } from './exposition.js';
 import type { ExpositionBytes, MetricItem as Item, MetricValue as Sample } from './exposition.js';
 import type { HistogramSeries } from './http-metrics.js';
-import { ProtoWriter } from '../core/proto-writer.js';
-import { beginFamily, beginMetric, histogramValue, ProtoType, simpleValue, summaryValue } from './protobuf.js';
+import type { ProtoWriter } from '../core/proto-writer.js';
+import { beginFamily, beginMetric, histogramValue, kWriteProtobuf, ProtoBody, ProtoType, simpleValue, summaryValue, writeMetric } from './protobuf.js';
 import type { ProtoExemplar } from './protobuf.js';
 
-interface RegistryMetric {
+/** A metric periscope writes itself: its whole MetricFamily, `defaults` being the registry's default labels. */
+interface DirectProtobufMetric {
+  [kWriteProtobuf](body: ProtoBody, defaults: Record<string, unknown>): void;
+}
+
+interface RegistryMetric extends Partial<DirectProtobufMetric> {
   name: string;
   help: string;
   get(): Promise<Item> | Item;
-  [kHistogramSeries]?(): HistogramSeries[];
 }
 
 const TYPES: Readonly<Record<string, ProtoType>> = {
@@ -23,8 +26,9 @@ const TYPES: Readonly<Record<string, ProtoType>> = {
 
 /**
  * Every metric of `registry` in Prometheus' protobuf exposition (length-delimited MetricFamily
- * messages): periscope's own histograms straight from their counters, with their native buckets
- * when `metrics.nativeHistograms` is on; every other metric through the client's `get()`.
+ * messages): periscope's request metrics straight from their counters (their histograms with
+ * native buckets when `metrics.nativeHistograms` is on), kept in blocks between scrapes; every
+ * other metric through the client's `get()`.
  */
 export async function writeProtobufBytes(registry: Registry): Promise<ExpositionBytes> {
   const defaults = defaultLabelsOf(registry);
@@ -32,7 +36,7 @@ export async function writeProtobufBytes(registry: Registry): Promise<Exposition
   const errors: ExpositionBytes['errors'] = [];
   const items = await Promise.all(
     metrics.map(async (metric) => {
-      if (metric[kHistogramSeries] !== undefined) return undefined;
+      if (metric[kWriteProtobuf] !== undefined) return undefined;
       try {
         return await metric.get();
       } catch (error) {
@@ -41,22 +45,34 @@ export async function writeProtobufBytes(registry: Registry): Promise<Exposition
       }
     }),
   );
-  const w = new ProtoWriter();
+  const body = new ProtoBody();
   for (let i = 0; i < metrics.length; i++) {
     const metric = metrics[i]!;
     const item = items[i];
     if (item === null) continue;
-    const mark = w.length;
+    const mark = body.mark();
     try {
-      if (item === undefined) writeSeries(w, metric.name, metric.help, metric[kHistogramSeries]!(), defaults);
-      else writeItem(w, item, defaults);
+      if (item === undefined) metric[kWriteProtobuf]!(body, defaults);
+      else writeItem(body.w, item, defaults);
     } catch (error) {
-      w.truncate(mark);
+      body.truncate(mark);
       errors.push({ metric: metric.name, error });
     }
   }
-  const body = w.finish();
-  return { chunks: [body], byteLength: body.length, errors };
+  return { ...body.finish(), errors };
+}
+
+/**
+ * The key of the default labels' effect on a Metric's bytes (their names in order and values as
+ * written), for a metric that keeps its encoded series: a different key, different bytes.
+ */
+export function defaultsKey(defaults: Record<string, unknown>): string {
+  let key = '';
+  for (const name in defaults) {
+    const v = defaults[name];
+    key += v === undefined ? `${name}\u0001` : `${name}\u0000${String(v)}\u0000`;
+  }
+  return key;
 }
 
 function withDefaults(labels: Record<string, unknown> | undefined, defaults: Record<string, unknown>): Record<string, unknown> {
@@ -72,12 +88,9 @@ function exemplarOf(e: Sample['exemplar']): ProtoExemplar | undefined {
   return { labels, value: e.value, timestamp: typeof e.timestamp === 'number' ? e.timestamp : undefined };
 }
 
-function writeSeries(w: ProtoWriter, name: string, help: string, series: readonly HistogramSeries[], defaults: Record<string, unknown>): void {
-  beginFamily(w, name, help, ProtoType.Histogram);
-  // Every series of a family shares its bounds: +Inf appended once, not per series.
-  const bounds = series.length === 0 ? [] : [...series[0]!.bounds, Infinity];
-  for (const s of series) {
-    beginMetric(w, withDefaults(s.labels, defaults));
+/** One label set of periscope's histograms as a Metric field; `bounds` ends with +Inf. */
+export function writeHistogramSeries(w: ProtoWriter, s: HistogramSeries, bounds: readonly number[], defaults: Record<string, unknown>): void {
+  writeMetric(w, withDefaults(s.labels, defaults), (w) => {
     const n = s.counts.length;
     const cumulative = new Array<number>(n);
     let acc = 0;
@@ -91,9 +104,12 @@ function writeSeries(w: ProtoWriter, name: string, help: string, series: readonl
       exemplars = ex.traceId.map((traceId, i) => (traceId === undefined ? undefined : { labels: { trace_id: traceId }, value: ex.value[i]!, timestamp: ex.time[i]! }));
     }
     histogramValue(w, { count: s.count, sum: s.sum, bounds, cumulative, exemplars, native: s.native });
-    w.end();
-  }
-  w.end();
+  });
+}
+
+/** One label set of a counter as a Metric field. */
+export function writeCounterSeries(w: ProtoWriter, labels: Record<string, unknown>, value: number, defaults: Record<string, unknown>): void {
+  writeMetric(w, withDefaults(labels, defaults), (w) => simpleValue(w, ProtoType.Counter, value));
 }
 
 function writeItem(w: ProtoWriter, item: Item, defaults: Record<string, unknown>): void {

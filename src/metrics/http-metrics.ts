@@ -6,6 +6,9 @@ import { NativeBuckets } from './native-histogram.js';
 import { escapeLabelValue, familyHeader, formatValue } from './format.js';
 import type { ExpositionWriter } from './writer.js';
 import { BlockCache } from './blocks.js';
+import { kWriteProtobuf, ProtoType } from './protobuf.js';
+import type { ProtoBody } from './protobuf.js';
+import { defaultsKey, writeCounterSeries, writeHistogramSeries } from './exposition-protobuf.js';
 
 /** Label value of every label of the series that collects folded label sets. */
 export const OVERFLOW_LABEL = '__overflow__';
@@ -42,6 +45,11 @@ class Series {
   }
 }
 
+/** A series' labels as an object, in the order every format writes them. */
+function labelsOf(s: Series): Record<string, string> {
+  return { method: s.method, route: s.route, status_code: s.status };
+}
+
 function bucketIndex(bounds: Float64Array, value: number): number {
   const n = bounds.length;
   for (let i = 0; i < n; i++) if (value <= bounds[i]!) return i;
@@ -67,6 +75,7 @@ interface MetricShape {
   reset(): void;
   [kWriteExposition]?(out: ExpositionWriter, openMetrics: boolean, defaultLabels: string): void;
   [kHistogramSeries]?(): HistogramSeries[];
+  [kWriteProtobuf]?(body: ProtoBody, defaults: Record<string, unknown>): void;
 }
 
 /** One label set of a histogram, read from its counters. */
@@ -112,8 +121,8 @@ export class HttpMetrics implements RequestHook {
    * block of each family's {@link BlockCache}.
    */
   readonly #list: Series[] = [];
-  /** Each family's cached lines (requests, duration, size), in the text format and in OpenMetrics. */
-  readonly #blocks = [0, 1, 2].map(() => ({ text: new BlockCache<Series>(), openMetrics: new BlockCache<Series>() }));
+  /** Each family's cached series (requests, duration, size), in the text format, OpenMetrics and protobuf. */
+  readonly #blocks = [0, 1, 2].map(() => ({ text: new BlockCache<Series>(), openMetrics: new BlockCache<Series>(), protobuf: new BlockCache<Series>() }));
   #seriesCount = 0;
   #overflow: Series | undefined;
   readonly #inFlight = new Float64Array(METHOD_NAMES.length);
@@ -234,6 +243,7 @@ export class HttpMetrics implements RequestHook {
     for (const family of this.#blocks) {
       family.text.clear();
       family.openMetrics.clear();
+      family.protobuf.clear();
     }
     this.#seriesCount = 0;
     this.#overflow = undefined;
@@ -274,6 +284,11 @@ export class HttpMetrics implements RequestHook {
         const cache = openMetrics ? this.#blocks[0]!.openMetrics : this.#blocks[0]!.text;
         cache.write(out, extra, this.#list, (s) => `${name}{${s.labelText}${extra}} ${s.count}\n`);
       },
+      [kWriteProtobuf]: (body: ProtoBody, defaults: Record<string, unknown>) => {
+        const encoder = body.encoder<Series>((w, s) => writeCounterSeries(w, labelsOf(s), s.count, defaults));
+        const series = this.#blocks[0]!.protobuf.parts(defaultsKey(defaults), this.#list, encoder);
+        body.family(name, help, ProtoType.Counter, series);
+      },
     };
   }
 
@@ -286,6 +301,16 @@ export class HttpMetrics implements RequestHook {
     const le = duration ? this.#durationLe : this.#sizeLe;
     const countsOf = (s: Series) => (duration ? s.durationCounts : s.sizeCounts);
     const sumOf = (s: Series) => (duration ? s.durationSum : s.sizeSum);
+    const bounds = duration ? this.#durationBounds : this.#sizeBounds;
+    const histogramSeries = (s: Series): HistogramSeries => ({
+      labels: labelsOf(s),
+      bounds,
+      counts: countsOf(s),
+      sum: sumOf(s),
+      count: s.count,
+      exemplars: duration && s.exemplarTrace !== undefined ? { traceId: s.exemplarTrace, value: s.exemplarValue!, time: s.exemplarTime! } : undefined,
+      native: duration ? s.native : undefined,
+    });
     return {
       name,
       help,
@@ -311,22 +336,16 @@ export class HttpMetrics implements RequestHook {
         }
         return { name, help, type: 'histogram', aggregator: 'sum', values };
       },
-      // For the OTLP push and the protobuf exposition: the counters as they are, no sample objects.
-      [kHistogramSeries]: () => {
-        const bounds = duration ? this.#durationBounds : this.#sizeBounds;
-        const series: HistogramSeries[] = [];
-        for (const s of this.#list) {
-          series.push({
-            labels: { method: s.method, route: s.route, status_code: s.status },
-            bounds,
-            counts: countsOf(s),
-            sum: sumOf(s),
-            count: s.count,
-            exemplars: duration && s.exemplarTrace !== undefined ? { traceId: s.exemplarTrace, value: s.exemplarValue!, time: s.exemplarTime! } : undefined,
-            native: duration ? s.native : undefined,
-          });
-        }
-        return series;
+      // For the OTLP push and the snapshot: the counters as they are, no sample objects.
+      [kHistogramSeries]: () => this.#list.map(histogramSeries),
+      [kWriteProtobuf]: (body: ProtoBody, defaults: Record<string, unknown>) => {
+        // Every series of a family shares its bounds: +Inf appended once, not per series.
+        const withInf = [...bounds, Infinity];
+        const cache = this.#blocks[duration ? 1 : 2]!.protobuf;
+        // A series' count versions its native buckets and exemplars too: onEnd changes them all together.
+        const encoder = body.encoder<Series>((w, s) => writeHistogramSeries(w, histogramSeries(s), withInf, defaults));
+        const series = cache.parts(defaultsKey(defaults), this.#list, encoder);
+        body.family(name, help, ProtoType.Histogram, series);
       },
       reset: () => this.reset(),
       [kWriteExposition]: (out: ExpositionWriter, openMetrics: boolean, defaultLabels: string) => {

@@ -1,4 +1,7 @@
-import type { ProtoWriter } from '../core/proto-writer.js';
+import { ProtoWriter } from '../core/proto-writer.js';
+import { partsOf } from './body.js';
+import type { BodyPart } from './body.js';
+import type { SeriesEncoder } from './blocks.js';
 import type { NativeBuckets } from './native-histogram.js';
 
 /**
@@ -7,6 +10,9 @@ import type { NativeBuckets } from './native-histogram.js';
  * (proto2: repeated scalars unpacked) with the core's ProtoWriter, so periscope needs no protobuf runtime.
  */
 export const PROTOBUF_CONTENT_TYPE = 'application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited';
+
+/** Marks a registry metric that writes its own MetricFamily into a {@link ProtoBody} (periscope's request metrics). */
+export const kWriteProtobuf = Symbol('periscope.writeProtobuf');
 
 /** MetricType in metrics.proto. */
 export const enum ProtoType {
@@ -131,4 +137,102 @@ export function histogramValue(w: ProtoWriter, h: ProtoHistogram): void {
     }
   }
   w.end();
+}
+
+/**
+ * A protobuf exposition body: what its writer `w` writes, and between those bytes the parts a
+ * metric keeps between scrapes (blocks of encoded Metric fields, see BlockCache), placed as they
+ * are, not copied, each with its compressed form.
+ */
+export class ProtoBody {
+  readonly w = new ProtoWriter();
+  /** Where the Metric fields a metric keeps are encoded, one after the other (see {@link encoder}). */
+  readonly #scratch = new ProtoWriter();
+  /** In order: a number is the writer's length where kept parts come in, a part is kept bytes. */
+  readonly #pieces: (number | BodyPart)[] = [];
+
+  /** An encoder for a BlockCache: `write(w, s)` writes the Metric field of `s`. */
+  encoder<S>(write: (w: ProtoWriter, s: S) => void): SeriesEncoder<S> {
+    const w = this.#scratch;
+    return {
+      encode: (s) => write(w, s),
+      get length() {
+        return w.length;
+      },
+      finish: () => w.finish(),
+      reset: () => w.reset(),
+    };
+  }
+
+  /** Where the body stands, for {@link truncate}. */
+  mark(): [writer: number, pieces: number] {
+    return [this.w.length, this.#pieces.length];
+  }
+
+  /** Drops everything written since `mark` (a family that failed half-way). */
+  truncate([writer, pieces]: [writer: number, pieces: number]): void {
+    this.w.truncate(writer);
+    this.#pieces.length = pieces;
+  }
+
+  /**
+   * One length-delimited MetricFamily whose Metric fields are `metrics`, kept parts of whole
+   * encoded Metric fields. Its length prefix counts their bytes, so the family's bytes are those
+   * it would have written in one go, with `begin(0)` and `end()`.
+   */
+  family(name: string, help: string, type: ProtoType, metrics: readonly BodyPart[]): void {
+    const w = this.w;
+    const start = w.length;
+    w.string(1, name);
+    w.string(2, help);
+    w.uint(3, type);
+    const header = w.copy(start);
+    w.truncate(start);
+    let size = header.length;
+    for (const part of metrics) size += part.bytes.length;
+    w.raw(varint(size));
+    w.raw(header);
+    this.#pieces.push(w.length);
+    for (const part of metrics) this.#pieces.push(part);
+  }
+
+  /** The body, in order, as chunks and as parts (the writer's bytes cut to at most 64 KB each). */
+  finish(): { chunks: Buffer[]; parts: BodyPart[]; byteLength: number } {
+    const buf = this.w.finish();
+    const parts: BodyPart[] = [];
+    let from = 0;
+    const upTo = (to: number): void => {
+      if (to > from) parts.push(...partsOf([buf.subarray(from, to)]));
+      from = to;
+    };
+    for (const piece of this.#pieces) {
+      if (typeof piece === 'number') upTo(piece);
+      else parts.push(piece);
+    }
+    upTo(buf.length);
+    let byteLength = 0;
+    const chunks = parts.map((part) => {
+      byteLength += part.bytes.length;
+      return part.bytes;
+    });
+    return { chunks, parts, byteLength };
+  }
+}
+
+/** One Metric field (field 4 of a MetricFamily): its labels, then what `value` writes. */
+export function writeMetric(w: ProtoWriter, labels: Record<string, unknown>, value: (w: ProtoWriter) => void): void {
+  beginMetric(w, labels);
+  value(w);
+  w.end();
+}
+
+/** A varint on its own: a message's length prefix written ahead of bytes not yet in the writer. */
+function varint(n: number): Buffer {
+  const bytes: number[] = [];
+  while (n > 0x7f) {
+    bytes.push((n % 128) | 0x80);
+    n = Math.floor(n / 128);
+  }
+  bytes.push(n);
+  return Buffer.from(bytes);
 }

@@ -1,8 +1,6 @@
-import { existsSync } from 'node:fs';
 import { get } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import Fastify from 'fastify';
-import protobuf from 'protobufjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Counter, Gauge, Histogram, Summary, instrument } from '../../src/index.js';
 import type { Periscope } from '../../src/index.js';
@@ -10,78 +8,11 @@ import { acceptsGzip, negotiateFormat } from '../../src/metrics/exposition.js';
 import { HttpMetrics } from '../../src/metrics/http-metrics.js';
 import { bucketIndexOf } from '../../src/metrics/native-histogram.js';
 import { parseExposition } from '../helpers.js';
+import { decode, labelsOf, loadMetricsProto, nativeBuckets } from './proto-decode.js';
 
-/**
- * Prometheus' own message definitions, from Debian's golang-github-prometheus-client-model-dev
- * (client_model 0.3, with the native-histogram fields); .ci/run installs it.
- */
-const METRICS_PROTO = '/usr/share/gocode/src/github.com/prometheus/client_model/io/prometheus/client/metrics.proto';
 const PROTOBUF_ACCEPT = 'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,text/plain;version=0.0.4;q=0.3,*/*;q=0.1';
 
-interface Decoded {
-  name: string;
-  help: string;
-  type: number;
-  metric: {
-    label: { name: string; value: string }[];
-    counter?: { value: number; exemplar?: DecodedExemplar };
-    gauge?: { value: number };
-    untyped?: { value: number };
-    summary?: { sampleCount: number; sampleSum: number; quantile: { quantile: number; value: number }[] };
-    histogram?: {
-      sampleCount: number;
-      sampleSum: number;
-      bucket: { cumulativeCount: number; upperBound: number; exemplar?: DecodedExemplar }[];
-      schema?: number;
-      zeroThreshold?: number;
-      zeroCount?: number;
-      positiveSpan: { offset: number; length: number }[];
-      positiveDelta: number[];
-    };
-  }[];
-}
-interface DecodedExemplar {
-  label: { name: string; value: string }[];
-  value: number;
-  timestamp: { seconds: number; nanos: number };
-}
-
-let MetricFamily: protobuf.Type;
-beforeAll(async () => {
-  if (!existsSync(METRICS_PROTO)) throw new Error(`${METRICS_PROTO} is missing: apt-get install golang-github-prometheus-client-model-dev`);
-  MetricFamily = (await protobuf.load(METRICS_PROTO)).lookupType('io.prometheus.client.MetricFamily');
-});
-
-/** Reads a length-delimited stream of MetricFamily messages with the decoder built from metrics.proto. */
-function decode(body: Uint8Array): Map<string, Decoded> {
-  const reader = protobuf.Reader.create(body);
-  const out = new Map<string, Decoded>();
-  while (reader.pos < reader.len) {
-    const message = MetricFamily.decodeDelimited(reader);
-    const family = MetricFamily.toObject(message, { longs: Number, arrays: true, defaults: false }) as Decoded;
-    out.set(family.name, family);
-  }
-  return out;
-}
-
-const labelsOf = (m: { label: { name: string; value: string }[] }) => Object.fromEntries(m.label.map((l) => [l.name, l.value]));
-
-/** The native buckets of a decoded histogram, as index → count. */
-function nativeBuckets(h: NonNullable<Decoded['metric'][number]['histogram']>): Map<number, number> {
-  const out = new Map<number, number>();
-  let index = 0;
-  let count = 0;
-  let d = 0;
-  h.positiveSpan.forEach((span) => {
-    index += span.offset;
-    for (let k = 0; k < span.length; k++) {
-      count += h.positiveDelta[d++]!;
-      out.set(index + k, count);
-    }
-    index += span.length;
-  });
-  return out;
-}
+beforeAll(loadMetricsProto);
 
 function rawGet(url: string, headers: Record<string, string>): Promise<{ headers: Record<string, string | string[] | undefined>; body: Buffer }> {
   return new Promise((resolve, reject) => {
@@ -195,7 +126,7 @@ describe('the protobuf exposition', () => {
     for (const m of http.metrics()) registry.registerMetric(m as never);
     const { writeProtobufBytes } = await import('../../src/metrics/exposition-protobuf.js');
     const { chunks } = await writeProtobufBytes(registry);
-    const h = decode(chunks[0]!).get('http_request_duration_seconds')!.metric[0]!.histogram!;
+    const h = decode(Buffer.concat(chunks)).get('http_request_duration_seconds')!.metric[0]!.histogram!;
     expect(h.sampleCount).toBe(4);
     expect(h.zeroCount).toBe(1);
     // 0.1 lies in (2^(-27/8), 2^(-26/8)] = (0.0968, 0.1054]: index -26 at schema 3.
@@ -220,7 +151,7 @@ describe('the protobuf exposition', () => {
     }
     const r2 = new Registry();
     for (const m of small.metrics()) r2.registerMetric(m as never);
-    const h2 = decode((await writeProtobufBytes(r2)).chunks[0]!).get('http_request_duration_seconds')!.metric[0]!.histogram!;
+    const h2 = decode(Buffer.concat((await writeProtobufBytes(r2)).chunks)).get('http_request_duration_seconds')!.metric[0]!.histogram!;
     const buckets = nativeBuckets(h2);
     expect(h2.schema).toBe(-1);
     expect([...buckets.values()].reduce((a, b) => a + b, 0)).toBe(50);
@@ -378,7 +309,7 @@ describe('exemplars in protobuf', () => {
       }),
       reset: () => {},
     } as never);
-    const metric = decode((await writeProtobufBytes(registry)).chunks[0]!).get('custom_events_total')!.metric;
+    const metric = decode(Buffer.concat((await writeProtobufBytes(registry)).chunks)).get('custom_events_total')!.metric;
     expect(metric[0]!.counter!.exemplar!.timestamp).toEqual({ seconds: 12, nanos: 999_999_999 });
     expect(metric[1]!.counter!.exemplar!.value).toBe(0.25);
     expect(metric[1]!.counter!.exemplar!.timestamp).toBeUndefined();
