@@ -176,7 +176,9 @@ describe('scrape cache', () => {
       for (const part of cached.parts!) if (previous.has(part)) reused++;
       previous = new Set(cached.parts);
       // Prometheus' metrics.proto reads it, and every series' histogram holds its requests: as many
-      // observations as the counter counts, in the classic buckets and in the native ones.
+      // observations as the counter counts, in the classic buckets and in the native ones. Decoded
+      // every tenth scrape and after the default labels change (protobufjs takes a while).
+      if (scrape % 10 !== 9 && scrape !== 21) return;
       const families = decode(bytes);
       const requests = new Map(families.get('http_requests_total')!.metric.map((m) => [JSON.stringify(labelsOf(m)), m.counter!.value]));
       const durations = families.get('http_request_duration_seconds')!.metric;
