@@ -49,7 +49,7 @@ const CONTENT_TYPES: Readonly<Record<ExpositionFormat, string>> = {
 export function createMetrics({ options, registry, build, report }: CreateMetricsInput): MetricsSubsystem {
   const folded = new Counter({
     name: 'periscope_series_folded_total',
-    help: 'Label sets folded into the overflow series because a metric reached its series cap.',
+    help: 'Requests recorded in the overflow series because their label set was past the metric series cap.',
     labelNames: ['metric'],
     registers: [registry],
   });

@@ -27,7 +27,8 @@ export interface MetricsOptions {
   sizeBuckets?: readonly number[];
   /**
    * Most label sets (method, route, status_code) the request metrics keep. Past it, new
-   * label sets fold into one overflow series and `periscope_series_folded_total` counts them.
+   * label sets fold into one overflow series, and `periscope_series_folded_total` counts the
+   * requests recorded there.
    * Default `2000`.
    */
   maxSeries?: number;
