@@ -76,8 +76,8 @@ describe.each(FRAMEWORKS)('%s: counts under load', (framework) => {
     expect(statuses.filter((s) => s === 404).length).toBe(perPath);
 
     const { metrics } = await scrape(app.base);
-    const total = samples(metrics, 'http_requests_total').reduce((n, s) => n + s.value, 0);
-    const counted = samples(metrics, 'http_request_duration_seconds').reduce((n, s) => n + s.count!, 0);
+    const total = samples(metrics, 'http_requests_total').reduce((n, s) => n + (s.value ?? 0), 0);
+    const counted = samples(metrics, 'http_request_duration_seconds').reduce((n, s) => n + (s.count ?? 0), 0);
     const all = SERVED + ABORTED_WAITING + ABORTED_STREAMING;
     expect(total).toBe(all);
     expect(counted).toBe(all);
