@@ -224,6 +224,17 @@ export class ProtoWriter {
     while (this.#starts.length > 0 && this.#starts[this.#starts.length - 1]! >= pos) this.#starts.pop();
   }
 
+  /** Drops the first `n` bytes, moving the rest to the front (no message may be open). */
+  shift(n: number): void {
+    this.#buf.copyWithin(0, n, this.#pos);
+    this.#pos -= n;
+  }
+
+  /** The bytes from `from` to `to` of what was written, as a view (valid until it writes again). */
+  view(from: number, to: number): Buffer {
+    return this.#buf.subarray(from, to);
+  }
+
   /** Empties the writer, keeping its buffer. */
   reset(): void {
     this.#pos = 0;

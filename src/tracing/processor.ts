@@ -2,6 +2,9 @@ import { context, ROOT_CONTEXT, TraceFlags } from '@opentelemetry/api';
 import { ExportResultCode, suppressTracing } from '@opentelemetry/core';
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace';
+import { EncodedBatch, EncodedSpans } from './otlp-encoder.js';
+import type { OtlpTraceEncoder } from './otlp-encoder.js';
+import { encoderOf } from './otlp-exporter.js';
 
 /** A logger-like sink; periscope's pino logger fits, so does a small adapter over process warnings. */
 export interface WarnLogger {
@@ -49,6 +52,12 @@ export class ExportQueue implements SpanProcessor {
   readonly #logger: WarnLogger;
   readonly #logInterval: number;
   #queue: ReadableSpan[] = [];
+  /**
+   * With periscope's protobuf exporter, spans are encoded as they end and wait as bytes
+   * (`#queue` stays empty): a span object waiting for its batch outlived young-generation
+   * collections and was promoted, which lengthened every scavenge under tracing.
+   */
+  readonly #encoded: { readonly spans: EncodedSpans; readonly encoder: OtlpTraceEncoder } | undefined;
   #timer: NodeJS.Timeout | undefined;
   #exporting: Promise<void> | undefined;
   #shutdown = false;
@@ -60,6 +69,8 @@ export class ExportQueue implements SpanProcessor {
 
   constructor(options: ExportQueueOptions) {
     this.#exporter = options.exporter;
+    const encoder = encoderOf(options.exporter);
+    this.#encoded = encoder === undefined ? undefined : { spans: new EncodedSpans(), encoder };
     this.#max = options.maxQueueSize;
     this.#batch = Math.min(options.maxExportBatchSize, options.maxQueueSize);
     this.#delay = options.scheduledDelayMillis;
@@ -71,23 +82,33 @@ export class ExportQueue implements SpanProcessor {
 
   /** Spans waiting for export. */
   get length(): number {
-    return this.#queue.length;
+    return this.#encoded === undefined ? this.#queue.length : this.#encoded.spans.length;
   }
 
   onStart(_span: Span): void {}
 
   onEnd(span: ReadableSpan): void {
     if (this.#shutdown || (span.spanContext().traceFlags & TraceFlags.SAMPLED) === 0) return;
-    const queue = this.#queue;
-    if (queue.length >= this.#max) {
+    if (this.length >= this.#max) {
       this.#droppedSinceLog++;
       this.#onDrop('queue_full', 1);
       return;
     }
-    queue.push(span);
-    if (queue.length > this.highWater) this.highWater = queue.length;
+    const encoded = this.#encoded;
+    if (encoded === undefined) this.#queue.push(span);
+    else {
+      try {
+        encoded.spans.add(span);
+      } catch (error) {
+        // A span the encoder cannot write is lost alone, counted and logged like a failed export.
+        this.#failed(1, error as Error);
+        return;
+      }
+    }
+    const length = this.length;
+    if (length > this.highWater) this.highWater = length;
     if (this.#exporting !== undefined) return;
-    if (queue.length >= this.#batch) {
+    if (length >= this.#batch) {
       this.#exportNext();
     } else if (this.#timer === undefined) {
       // One timer per batch, never one per span.
@@ -101,15 +122,15 @@ export class ExportQueue implements SpanProcessor {
 
   /** Starts one export if none is running; the next one follows when it settles. */
   #exportNext(): void {
-    if (this.#exporting !== undefined || this.#queue.length === 0) return;
+    if (this.#exporting !== undefined || this.length === 0) return;
     if (this.#timer !== undefined) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
     const running = this.#exportBatch().finally(() => {
       this.#exporting = undefined;
-      if (this.#queue.length >= this.#batch) this.#exportNext();
-      else if (this.#queue.length > 0 && this.#timer === undefined && !this.#shutdown) {
+      if (this.length >= this.#batch) this.#exportNext();
+      else if (this.length > 0 && this.#timer === undefined && !this.#shutdown) {
         this.#timer = setTimeout(() => {
           this.#timer = undefined;
           this.#exportNext();
@@ -121,13 +142,20 @@ export class ExportQueue implements SpanProcessor {
   }
 
   #exportBatch(): Promise<void> {
-    const queue = this.#queue;
     let spans: ReadableSpan[];
-    if (queue.length <= this.#batch) {
-      spans = queue;
-      this.#queue = [];
+    const encoded = this.#encoded;
+    if (encoded !== undefined) {
+      // Handed through the exporter as spans: its serializer knows an EncodedBatch is the body.
+      const n = Math.min(encoded.spans.length, this.#batch);
+      spans = new EncodedBatch(encoded.encoder.encodeQueued(encoded.spans, n), n) as unknown as ReadableSpan[];
     } else {
-      spans = queue.splice(0, this.#batch);
+      const queue = this.#queue;
+      if (queue.length <= this.#batch) {
+        spans = queue;
+        this.#queue = [];
+      } else {
+        spans = queue.splice(0, this.#batch);
+      }
     }
     return new Promise<void>((resolve) => {
       let settled = false;
@@ -164,7 +192,7 @@ export class ExportQueue implements SpanProcessor {
           err: error,
           failed_spans: this.#failedSinceLog,
           dropped_spans: this.#droppedSinceLog,
-          queued_spans: this.#queue.length,
+          queued_spans: this.length,
         },
         `periscope: span export failed: ${error?.message ?? 'unknown error'} (logged at most once per ${Math.round(this.#logInterval / 1000)} s; counted in periscope_spans_dropped_total)`,
       );
@@ -177,7 +205,7 @@ export class ExportQueue implements SpanProcessor {
 
   /** Exports everything queued, batch by batch. */
   async forceFlush(): Promise<void> {
-    while (this.#exporting !== undefined || this.#queue.length > 0) {
+    while (this.#exporting !== undefined || this.length > 0) {
       if (this.#exporting === undefined) this.#exportNext();
       await this.#exporting;
     }
@@ -198,8 +226,9 @@ export class ExportQueue implements SpanProcessor {
     });
     await Promise.race([this.forceFlush(), deadline]);
     clearTimeout(timer);
-    const left = this.#queue.length;
+    const left = this.length;
     this.#queue = [];
+    this.#encoded?.spans.clear();
     if (left > 0) this.#onDrop('export_failed', left);
     await Promise.race([this.#exporter.shutdown().catch(() => {}), new Promise<void>((r) => setTimeout(r, 100).unref())]);
   }

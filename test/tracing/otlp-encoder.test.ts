@@ -6,7 +6,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { TracerProvider } from '@opentelemetry/sdk-trace';
 import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { describe, expect, it } from 'vitest';
-import { OtlpTraceEncoder } from '../../src/tracing/otlp-encoder.js';
+import { EncodedSpans, OtlpTraceEncoder } from '../../src/tracing/otlp-encoder.js';
 import { decodeTraceRequest } from '../otlp-definitions.js';
 
 interface KeyValueJson {
@@ -149,6 +149,49 @@ describe('OtlpTraceEncoder', () => {
     expect(decode(ours)).toEqual(decode(theirs));
     // The same fields in the same order, `flags` included (the definitions above predate it).
     expect(Buffer.from(ours).equals(Buffer.from(theirs))).toBe(true);
+  });
+
+  it('writes spans encoded as they ended into the bytes encode() writes for the same spans, batch after batch', () => {
+    const spans = variedSpans();
+    const queued = new EncodedSpans();
+    const encoder = new OtlpTraceEncoder();
+    const reference = new OtlpTraceEncoder();
+    let arrived = 0;
+    let taken = 0;
+    // Uneven batches with spans arriving between them, as an export queue takes them: mixed
+    // resources and scopes, batches that split a group, one left over to the end.
+    for (const [arrive, take] of [
+      [120, 50],
+      [100, 130],
+      [86, 40],
+      [0, 86],
+    ] as const) {
+      for (let i = 0; i < arrive; i++) queued.add(spans[arrived++]!);
+      const body = encoder.encodeQueued(queued, take);
+      expect(body.equals(reference.encode(spans.slice(taken, taken + take)))).toBe(true);
+      taken += take;
+      expect(queued.length).toBe(arrived - taken);
+    }
+    expect(taken).toBe(spans.length);
+    // One resource and one scope (the usual batch): the spans' bytes are copied in one piece.
+    const first = spans[0]!;
+    const same = spans.filter((s) => s.resource === first.resource && s.instrumentationScope === first.instrumentationScope);
+    expect(same.length).toBeGreaterThan(100);
+    for (const span of same) queued.add(span);
+    expect(encoder.encodeQueued(queued, 100).equals(reference.encode(same.slice(0, 100)))).toBe(true);
+    expect(encoder.encodeQueued(queued, queued.length).equals(reference.encode(same.slice(100)))).toBe(true);
+    expect(queued.length).toBe(0);
+  });
+
+  it('keeps nothing of a span it cannot encode', () => {
+    const spans = variedSpans();
+    const queued = new EncodedSpans();
+    queued.add(spans[0]!);
+    const broken = Object.create(spans[1]!, { status: { get: () => { throw new Error('no status'); } } }) as ReadableSpan;
+    expect(() => queued.add(broken)).toThrow('no status');
+    queued.add(spans[2]!);
+    expect(queued.length).toBe(2);
+    expect(new OtlpTraceEncoder().encodeQueued(queued, 2).equals(new OtlpTraceEncoder().encode([spans[0]!, spans[2]!]))).toBe(true);
   });
 
   it('groups by resource, then scope, in first-seen order', () => {
