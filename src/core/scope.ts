@@ -147,7 +147,20 @@ class Scope implements RequestScope {
   readonly method: number;
   readonly startTime: number;
   readonly socket: Socket | null;
-  readonly startBytes: number;
+  /**
+   * What the socket had carried before this response's first byte; -1 while the response waits
+   * behind earlier ones on a pipelining connection (it gets its socket, and this count, when
+   * they finish).
+   */
+  startBytes: number;
+  /**
+   * What the socket had carried when this response finished, taken only on a pipelining
+   * connection (-1 otherwise): there the next response is written the moment this one finishes,
+   * before this one's `close`, so a count read at the end would include it.
+   */
+  endBytes = -1;
+  /** Whether a `finish` listener takes `endBytes` (so it is added once). */
+  endMarked = false;
   constructor(
     readonly core: Core,
     readonly req: IncomingMessage,
@@ -158,8 +171,20 @@ class Scope implements RequestScope {
     this.method = methodIndex(req.method);
     this.route = route;
     this.socket = req.socket;
-    // Only needed for responses without Content-Length (streamed, chunked).
-    this.startBytes = this.socket == null ? 0 : bytesSoFar(this.socket);
+    // Only needed for responses without Content-Length (streamed, chunked). A response queued
+    // behind earlier ones on a pipelining connection has no socket yet: counting from now would
+    // count those earlier responses as its own.
+    if (this.socket == null) this.startBytes = 0;
+    else if (res.socket == null) {
+      this.startBytes = -1;
+      res.once('socket', onResponseSocket);
+      markEnd(res, this);
+      // The response ahead of it on the socket is written in full before this one starts: it
+      // needs its end taken too (the first of a pipeline had its socket at start, like any other).
+      const owner = (this.socket as Socket & { _httpMessage?: unknown })._httpMessage as ServerResponse | null | undefined;
+      const ahead = owner == null ? undefined : (owner as unknown as Record<symbol, Scope | undefined>)[kScope];
+      if (ahead !== undefined) markEnd(owner!, ahead);
+    } else this.startBytes = bytesSoFar(this.socket);
     this.startTime = performance.now();
   }
 
@@ -306,6 +331,25 @@ function reject(scope: Scope, rejection: Rejection, report: (error: unknown, whe
   }
 }
 
+/** Takes `scope.endBytes` when `res` finishes, before Node hands the socket to the next response. */
+function markEnd(res: ServerResponse, scope: Scope): void {
+  if (scope.endMarked) return;
+  scope.endMarked = true;
+  // Ahead of Node's own 'finish' listener, which writes the next queued response.
+  res.prependOnceListener('finish', onResponseFinish);
+}
+
+function onResponseFinish(this: ServerResponse): void {
+  const scope = (this as unknown as Record<symbol, Scope | undefined>)[kScope];
+  if (scope !== undefined && scope.socket !== null) scope.endBytes = scope.socket.bytesWritten;
+}
+
+/** A pipelined response gets its socket once the responses before it finished: its count starts here. */
+function onResponseSocket(this: ServerResponse, socket: Socket): void {
+  const scope = (this as unknown as Record<symbol, Scope | undefined>)[kScope];
+  if (scope !== undefined && scope.startBytes === -1) scope.startBytes = socket.bytesWritten;
+}
+
 function onResponseClose(this: ServerResponse): void {
   const scope = (this as unknown as Record<symbol, Scope | undefined>)[kScope];
   if (scope === undefined) return;
@@ -351,9 +395,11 @@ function responseBytes(scope: Scope): number {
   // No Content-Length (chunked or aborted): what the socket carried for this response,
   // less the header block. Chunk framing is included; the README says so.
   const socket = scope.socket;
-  if (socket === null) return 0;
+  // No socket, or never given one (closed while queued behind earlier responses): nothing sent.
+  if (socket === null || scope.startBytes === -1) return 0;
   const header = res._header;
   const headerLength = typeof header === 'string' ? Buffer.byteLength(header, 'latin1') : 0;
-  const n = socket.bytesWritten - scope.startBytes - headerLength;
+  const end = scope.endBytes >= 0 ? scope.endBytes : socket.bytesWritten;
+  const n = end - scope.startBytes - headerLength;
   return n > 0 ? n : 0;
 }

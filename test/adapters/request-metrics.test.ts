@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FRAMEWORKS, HELLO, STREAM_CHUNKS, startApp } from '../fixtures/apps.js';
@@ -94,6 +95,23 @@ describe.each(FRAMEWORKS)('%s: request metrics', (framework) => {
     // Chunked transfer: each write carries "<hex length>\r\n...\r\n", and "0\r\n\r\n" ends it.
     const framing = STREAM_CHUNKS.reduce((n, c) => n + c.length.toString(16).length + 4, 0) + 5;
     expect(samples(metrics, 'http_response_size_bytes', labels)[0]!.sum).toBe(Buffer.byteLength(body) + framing);
+  });
+
+  it('counts each of several pipelined streamed responses alone, not the ones ahead of it on the connection', async () => {
+    app = await startApp(framework);
+    const socket = connect(Number(new URL(app.base).port), '127.0.0.1');
+    await once(socket, 'connect');
+    let received = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => (received += chunk));
+    socket.write('GET /stream HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(3));
+    while (received.split('0\r\n\r\n').length - 1 < 3) await once(socket, 'data');
+    socket.destroy();
+    const { metrics } = await scrape(app.base);
+    const labels = { ...GET, route: '/stream', status_code: '200' };
+    expect(value(metrics, 'http_requests_total', labels)).toBe(3);
+    const framing = STREAM_CHUNKS.reduce((n, c) => n + c.length.toString(16).length + 4, 0) + 5;
+    expect(samples(metrics, 'http_response_size_bytes', labels)[0]!.sum).toBe(3 * (STREAM_CHUNKS.join('').length + framing));
   });
 
   it('counts a stream cut off by the client once, with the status already sent', async () => {

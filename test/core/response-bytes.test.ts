@@ -5,9 +5,11 @@
  * when a Content-Length was set and removed), and no body at all (HEAD, 204, 304). All on one
  * keep-alive connection, so every response after the first follows others on its socket.
  */
+import { once } from 'node:events';
 import { createServer, request } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Agent } from 'node:http';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Core } from '../../src/core/index.js';
 import type { RequestScope } from '../../src/core/index.js';
@@ -106,5 +108,28 @@ describe('the response size each way Node frames a response', () => {
       { url: '/computed', bytes: 0 },
     ];
     expect(ended).toEqual([...once, ...once]);
+  });
+
+  it('counts each pipelined response alone, not the responses queued ahead of it on its connection', async () => {
+    ended.length = 0;
+    const paths = ['/chunked', '/chunked', '/write-head', '/removed', '/chunked', '/computed'];
+    const socket = connect((server.address() as { port: number }).port, '127.0.0.1');
+    await once(socket, 'connect');
+    let received = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => (received += chunk));
+    // Every request in one write: the server reads them together and queues each response behind the one before.
+    socket.write(paths.map((p) => `GET ${p} HTTP/1.1\r\nHost: x\r\n\r\n`).join(''));
+    while (ended.length < paths.length) await new Promise((resolve) => setTimeout(resolve, 5));
+    socket.destroy();
+    expect(received.split('HTTP/1.1 200 OK').length - 1).toBe(paths.length);
+    expect(ended).toEqual([
+      { url: '/chunked', bytes: 20 },
+      { url: '/chunked', bytes: 20 },
+      { url: '/write-head', bytes: 5 },
+      { url: '/removed', bytes: 15 },
+      { url: '/chunked', bytes: 20 },
+      { url: '/computed', bytes: 5 },
+    ]);
   });
 });
