@@ -44,8 +44,19 @@ export function attachFastify(app: FastifyInstance, ctx: AdapterContext): Adapte
       requestLog = (raw, level) => fastifyLogging.requestLogger(raw, level) as unknown as FastifyBaseLogger;
       app.addHook('onSend', hideServerErrorDetails);
     }
+    const endpoints = ctx.endpoints;
     app.addHook('onRequest', function periscopeOnRequest(request, reply, done) {
       const options = routeOf(request);
+      // Fastify's 404 handler (no route matched) on one of periscope's paths: a method its route
+      // does not take (POST /metrics). Served as on the other frameworks (405), never as traffic.
+      if (options.config?.url === undefined && endpoints.size !== 0) {
+        const endpoint = endpoints.match(request.raw.url);
+        if (endpoint !== undefined) {
+          reply.hijack();
+          endpoints.run(endpoint, request.raw, reply.raw);
+          return done();
+        }
+      }
       const scope = options.config?.periscope !== false ? core.start(request.raw, reply.raw, options.config?.url, request) : undefined;
       if (requestLog !== undefined) {
         // After start, so the request ID can be the trace ID tracing just made.
@@ -66,7 +77,6 @@ export function attachFastify(app: FastifyInstance, ctx: AdapterContext): Adapte
       core.recordError(reply.raw, error);
       done();
     });
-    const endpoints = ctx.endpoints;
     for (const [path, handler] of endpoints.entries()) {
       app.route({
         method: 'GET',

@@ -130,14 +130,19 @@ describe('exposition', () => {
     server.close();
   });
 
-  it('answers 405 to methods other than GET and HEAD, and HEAD without a body', async () => {
-    app = await startApp('node-http');
-    const post = await fetch(`${app.base}/metrics`, { method: 'POST' });
-    expect(post.status).toBe(405);
-    expect(post.headers.get('allow')).toBe('GET, HEAD');
+  it.each(FRAMEWORKS)('%s: answers 405 to methods other than GET and HEAD, and HEAD without a body, none of it counted as traffic', async (framework) => {
+    app = await startApp(framework);
+    for (const method of ['POST', 'DELETE']) {
+      const res = await fetch(`${app.base}/metrics`, { method });
+      expect(res.status).toBe(405);
+      expect(res.headers.get('allow')).toBe('GET, HEAD');
+      expect(await res.text()).toBe('Method Not Allowed\n');
+    }
     const head = await fetch(`${app.base}/metrics`, { method: 'HEAD' });
     expect(head.status).toBe(200);
     expect(await head.text()).toBe('');
+    const { metrics } = await scrape(app.base);
+    expect(samples(metrics, 'http_requests_total')).toEqual([]);
   });
 
   it.each(FRAMEWORKS)('%s: a scrape during heavy traffic is complete and parseable', async (framework) => {
