@@ -32,6 +32,25 @@ export interface DirectLine {
   readonly user_agent: string | undefined;
 }
 
+/** `''` and `.001` to `.999` without trailing zeros: the fraction of a number of milliseconds to the microsecond. */
+const FRACTIONS: readonly string[] = Array.from({ length: 1000 }, (_, i) => (i === 0 ? '' : `.${String(i).padStart(3, '0').replace(/0+$/, '')}`));
+
+/**
+ * `ms` as JSON writes it (`null` when not finite). A whole number of microseconds below 10^9 ms
+ * (every duration the line carries) is its whole milliseconds and a fraction from a table:
+ * the same digits as JavaScript's shortest round-trip form, which any number with at most
+ * three decimals in that range has, without V8's double-to-string conversion (about 500
+ * instructions under callgrind). Any other number is left to that conversion.
+ */
+export function millis(ms: number): string {
+  const us = Math.round(ms * 1000);
+  if (us / 1000 === ms && us >= 0 && us < 1e12) {
+    const whole = Math.floor(us / 1000);
+    return `${whole}${FRACTIONS[us - whole * 1000]}`;
+  }
+  return Number.isFinite(ms) ? `${ms}` : 'null';
+}
+
 /**
  * Writes the request line as pino would, from pino's own precomputed pieces of this logger
  * (the level prefix, the time function, the bindings, the line end) and the line's few known
@@ -75,7 +94,7 @@ export class DirectLineWriter {
     }
     if (line.path !== undefined) s += `,"path":${JSON.stringify(line.path)}`;
     if (line.status_code !== undefined) s += `,"status_code":${line.status_code}`;
-    if (line.duration_ms !== undefined) s += `,"duration_ms":${Number.isFinite(line.duration_ms) ? line.duration_ms : null}`;
+    if (line.duration_ms !== undefined) s += `,"duration_ms":${millis(line.duration_ms)}`;
     if (line.bytes !== undefined) s += `,"bytes":${line.bytes}`;
     if (line.client_address !== undefined) s += `,"client_address":${JSON.stringify(line.client_address)}`;
     if (line.user_agent !== undefined) s += `,"user_agent":${JSON.stringify(line.user_agent)}`;

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestScope } from '../../src/core/index.js';
 import { createLogging } from '../../src/logging/index.js';
-import { bindingChildren, DirectLineWriter, directLineWriter } from '../../src/logging/direct-line.js';
+import { bindingChildren, DirectLineWriter, directLineWriter, millis } from '../../src/logging/direct-line.js';
 import pino from 'pino';
 import { isoTime } from '../../src/logging/logger.js';
 import { requestIdOf } from '../../src/logging/request-id.js';
@@ -248,5 +248,21 @@ describe('request children made without pino\'s child()', () => {
     expect(bindingChildren(pino({ redact: ['*.secret'] }, sink), 'request_id')).toBe(undefined);
     expect(bindingChildren(pino({ onChild: () => {} }, sink), 'request_id')).toBe(undefined);
     expect(typeof bindingChildren(pino({ redact: ['password'] }, sink), 'request_id')).toBe('function');
+  });
+});
+
+describe('durations written without a double-to-string conversion', () => {
+  it('are the digits JSON.stringify writes, for every microsecond of the first two seconds and far beyond', () => {
+    for (let us = 0; us <= 2_000_000; us++) {
+      const ms = us / 1000;
+      if (millis(ms) !== JSON.stringify(ms)) expect(millis(ms)).toBe(JSON.stringify(ms));
+    }
+    for (const ms of [12.346, 0.001, 999_999_999.999, 1e9, 123456789.5, 1e12 / 1000 - 0.001, 0.0001, 1.0005, -1, -0, 1e21, 5e-7, Number.MAX_VALUE, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+      expect(millis(ms)).toBe(JSON.stringify(ms));
+    }
+    for (let i = 0; i < 100_000; i++) {
+      const ms = Math.round(Math.random() * 1e6 * 1e6) / 1e3;
+      expect(millis(ms)).toBe(JSON.stringify(ms));
+    }
   });
 });
