@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { OutgoingMessage } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isSpanContextValid, trace } from '@opentelemetry/api';
+import { randomUuid } from '../tracing/ids.js';
 
 /**
  * An incoming request ID is accepted only when it is 1..maxLength visible ASCII characters
@@ -72,7 +72,7 @@ export function requestIdOf(req: IncomingMessage, header: string, maxLength: num
   }
   if (id === undefined) {
     id = traceIdOfTraceparent(req.headers.traceparent);
-    if (id === undefined) id = lastMade = randomUUID();
+    if (id === undefined) id = lastMade = randomUuid();
   }
   r[kRequestId] = id;
   return id;

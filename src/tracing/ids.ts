@@ -93,3 +93,32 @@ function hex16(p: Uint8Array, i: number): string {
     HI[b8]!, LO[b8]!, HI[b9]!, LO[b9]!, HI[b10]!, LO[b10]!, HI[b11]!, LO[b11]!, HI[b12]!, LO[b12]!, HI[b13]!, LO[b13]!, HI[b14]!, LO[b14]!, HI[b15]!, LO[b15]!,
   );
 }
+
+/**
+ * A random (version 4) UUID from sixteen bytes of `p` from `i`, as `crypto.randomUUID()`
+ * writes one: the version and variant bits set, lowercase, dashed. One flat string, where
+ * Node's `randomUUID` concatenates sixteen two-digit pieces.
+ */
+export function uuidOf(p: Uint8Array, i: number): string {
+  const b0 = p[i]!, b1 = p[i + 1]!, b2 = p[i + 2]!, b3 = p[i + 3]!, b4 = p[i + 4]!, b5 = p[i + 5]!, b6 = (p[i + 6]! & 0x0f) | 0x40, b7 = p[i + 7]!;
+  const b8 = (p[i + 8]! & 0x3f) | 0x80, b9 = p[i + 9]!, b10 = p[i + 10]!, b11 = p[i + 11]!, b12 = p[i + 12]!, b13 = p[i + 13]!, b14 = p[i + 14]!, b15 = p[i + 15]!;
+  return String.fromCharCode(
+    HI[b0]!, LO[b0]!, HI[b1]!, LO[b1]!, HI[b2]!, LO[b2]!, HI[b3]!, LO[b3]!, 0x2d, HI[b4]!, LO[b4]!, HI[b5]!, LO[b5]!, 0x2d, HI[b6]!, LO[b6]!, HI[b7]!, LO[b7]!, 0x2d,
+    HI[b8]!, LO[b8]!, HI[b9]!, LO[b9]!, 0x2d, HI[b10]!, LO[b10]!, HI[b11]!, LO[b11]!, HI[b12]!, LO[b12]!, HI[b13]!, LO[b13]!, HI[b14]!, LO[b14]!, HI[b15]!, LO[b15]!,
+  );
+}
+
+/** Random bytes drawn 4 KiB at a time (crypto's `randomFillSync`), sixteen for each {@link randomUuid}. */
+const uuidPool = Buffer.allocUnsafe(POOL_BYTES);
+let uuidOffset = POOL_BYTES;
+
+/** `crypto.randomUUID()`'s kind of ID, from a pool refilled every 256 IDs, made by {@link uuidOf}. */
+export function randomUuid(): string {
+  if (uuidOffset + 16 > POOL_BYTES) {
+    randomFillSync(uuidPool);
+    uuidOffset = 0;
+  }
+  const id = uuidOf(uuidPool, uuidOffset);
+  uuidOffset += 16;
+  return id;
+}

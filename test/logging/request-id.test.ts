@@ -83,7 +83,7 @@ describe('the request ID response header', () => {
   /** Sets the header on each request as `set` does, then `before` runs; returns the raw response head and what getHeader saw. */
   async function respond(set: (res: ServerResponse) => void, before: (res: ServerResponse) => void = () => {}) {
     const seen: unknown[] = [];
-    const server = createServer((req, res) => {
+    const server = createServer((_req, res) => {
       before(res);
       set(res);
       seen.push(res.getHeader('x-request-id'), res.getHeaderNames(), res.hasHeader('X-Request-ID'));

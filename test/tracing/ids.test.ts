@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isValidSpanId, isValidTraceId } from '@opentelemetry/api';
-import { PooledIdGenerator } from '../../src/tracing/ids.js';
+import { PooledIdGenerator, randomUuid, uuidOf } from '../../src/tracing/ids.js';
 
 describe('PooledIdGenerator', () => {
   it('makes valid, distinct trace and span IDs across pool refills', () => {
@@ -49,6 +49,21 @@ describe('PooledIdGenerator', () => {
       expect(ids.generateSpanId()).toBe(expected(8));
     }
     expect(fills).toBe(4);
+  });
+
+  it('uuidOf writes a version 4 UUID of sixteen bytes as crypto.randomUUID() does; randomUuid makes distinct ones', () => {
+    for (let seed = 0; seed < 300; seed++) {
+      const bytes = Buffer.from(Array.from({ length: 16 }, (_, i) => (seed * 31 + i * 17) & 0xff));
+      bytes[6] = (bytes[6]! & 0x0f) | 0x40;
+      bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+      const hex = bytes.toString('hex');
+      const expected = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+      expect(uuidOf(Buffer.from(Array.from({ length: 16 }, (_, i) => (seed * 31 + i * 17) & 0xff)), 0)).toBe(expected);
+    }
+    const made = new Set<string>();
+    for (let i = 0; i < 1000; i++) made.add(randomUuid());
+    expect(made.size).toBe(1000);
+    for (const id of made) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 });
 
