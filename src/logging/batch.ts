@@ -2,10 +2,16 @@ import { register, unregister } from 'on-exit-leak-free';
 
 /**
  * What a batch writes to: an `FdWriter` (`onBackpressure: 'drop'`), or sonic-boom's
- * synchronous `write` in its Buffer mode (`'block'`). The Buffer is the target's from then on.
+ * synchronous `write` in its Buffer mode (`'block'`). The Buffer is the target's from then on,
+ * unless the target {@link BatchTarget.borrows} it.
  */
 export interface BatchTarget {
   write(data: Buffer): unknown;
+  /**
+   * True when `write` is done with `data` when it returns (written, or copied where it is
+   * held): the batch then hands on a view of its staging buffer instead of a copy of it.
+   */
+  readonly borrows?: boolean;
   /** On exit, after the last hand-on: writes what the target holds, bounded in time. */
   drainSync?(): void;
 }
@@ -72,7 +78,8 @@ export class LineBatch {
     const n = this.#used;
     if (n === 0) return;
     this.#used = 0;
-    this.#send(Buffer.from(this.#staging.subarray(0, n)));
+    const view = this.#staging.subarray(0, n);
+    this.#send(this.#target.borrows === true ? view : Buffer.from(view));
   }
 
   #send(data: Buffer): void {

@@ -99,7 +99,7 @@ function direct(dest: number | string, options: WriteOptions, report: Report): P
     // No batch, whose exit handler would drain the writer: one of its own (weakly held).
     register(writer, exitDrain);
   } else {
-    batch = new LineBatch({ write: (data: Buffer) => writer.write(data), drainSync: () => writer.drainSync(EXIT_WAIT_MS) }, report);
+    batch = new LineBatch({ borrows: true, write: (data: Buffer) => writer.write(data), drainSync: () => writer.drainSync(EXIT_WAIT_MS) }, report);
     stream = batch;
   }
   const flush = async (): Promise<void> => {

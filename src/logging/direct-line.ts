@@ -1,5 +1,6 @@
 import pino from 'pino';
 import type { Logger } from 'pino';
+import { isMadeRequestId } from './request-id.js';
 
 const sym = pino.symbols as unknown as Record<string, symbol>;
 const { chindingsSym, endSym, formattersSym, hooksSym, lsCacheSym, messageKeySym, msgPrefixSym, needsMetadataGsym, nestedKeySym, serializersSym, streamSym, stringifiersSym, timeSym, wildcardFirstSym } = sym as Record<string, symbol>;
@@ -10,6 +11,10 @@ const pinoNoop = (pino({ enabled: false }, { write() {} }) as unknown as { onChi
 const LINE_KEYS: readonly string[] = ['trace_id', 'span_id', 'trace_flags', 'request_id', 'method', 'route', 'path', 'status_code', 'duration_ms', 'bytes', 'client_address', 'user_agent', 'msg'];
 
 type PinoInternals = Record<symbol, unknown> & Logger;
+
+/** Request-line fragments are cached for at most this many routes, and this many methods of each. */
+const MAX_CACHED_ROUTES = 2000;
+const MAX_CACHED_METHODS = 16;
 
 /** The request line's fields this writer knows (the line without `headers` and `err`). */
 export interface DirectLine {
@@ -25,6 +30,25 @@ export interface DirectLine {
   readonly bytes: number | undefined;
   readonly client_address: string | undefined;
   readonly user_agent: string | undefined;
+}
+
+/** `''` and `.001` to `.999` without trailing zeros: the fraction of a number of milliseconds to the microsecond. */
+const FRACTIONS: readonly string[] = Array.from({ length: 1000 }, (_, i) => (i === 0 ? '' : `.${String(i).padStart(3, '0').replace(/0+$/, '')}`));
+
+/**
+ * `ms` as JSON writes it (`null` when not finite). A whole number of microseconds below 10^9 ms
+ * (every duration the line carries) is its whole milliseconds and a fraction from a table:
+ * the same digits as JavaScript's shortest round-trip form, which any number with at most
+ * three decimals in that range has, without V8's double-to-string conversion (about 500
+ * instructions under callgrind). Any other number is left to that conversion.
+ */
+export function millis(ms: number): string {
+  const us = Math.round(ms * 1000);
+  if (us / 1000 === ms && us >= 0 && us < 1e12) {
+    const whole = Math.floor(us / 1000);
+    return `${whole}${FRACTIONS[us - whole * 1000]}`;
+  }
+  return Number.isFinite(ms) ? `${ms}` : 'null';
 }
 
 /**
@@ -43,6 +67,8 @@ export class DirectLineWriter {
   readonly #logger: PinoInternals;
   readonly #levelValues: Record<string, number>;
   readonly #msg: string;
+  /** `,"method":…,"route":…` per route and method, quoted once: route templates are few. */
+  readonly #methodRoutes = new Map<string, Map<string, string>>();
 
   constructor(logger: Logger, message: string) {
     this.#logger = logger as PinoInternals;
@@ -53,18 +79,43 @@ export class DirectLineWriter {
   write(level: string, line: DirectLine): void {
     const l = this.#logger;
     let s = (l[lsCacheSym] as Record<number, string>)[this.#levelValues[level]!]! + (l[timeSym] as () => string)() + (l[chindingsSym] as string);
-    // Trace and span IDs are lowercase hex: nothing to escape.
-    if (line.trace_id !== undefined) s += `,"trace_id":"${line.trace_id}","span_id":"${line.span_id}","trace_flags":"${line.trace_flags}"`;
-    if (line.request_id !== undefined) s += `,"request_id":${JSON.stringify(line.request_id)}`;
-    if (line.method !== undefined) s += `,"method":${JSON.stringify(line.method)}`;
-    if (line.route !== undefined) s += `,"route":${JSON.stringify(line.route)}`;
+    // Trace and span IDs are lowercase hex: nothing to escape; nor in a request ID that is one
+    // of them or one periscope made (a UUID).
+    const traceId = line.trace_id;
+    if (traceId !== undefined) s += `,"trace_id":"${traceId}","span_id":"${line.span_id}","trace_flags":"${line.trace_flags}"`;
+    const requestId = line.request_id;
+    if (requestId !== undefined) s += requestId === traceId || isMadeRequestId(requestId) ? `,"request_id":"${requestId}"` : `,"request_id":${JSON.stringify(requestId)}`;
+    const method = line.method;
+    const route = line.route;
+    if (method !== undefined && route !== undefined) s += this.#methodRoute(method, route);
+    else {
+      if (method !== undefined) s += `,"method":${JSON.stringify(method)}`;
+      if (route !== undefined) s += `,"route":${JSON.stringify(route)}`;
+    }
     if (line.path !== undefined) s += `,"path":${JSON.stringify(line.path)}`;
     if (line.status_code !== undefined) s += `,"status_code":${line.status_code}`;
-    if (line.duration_ms !== undefined) s += `,"duration_ms":${Number.isFinite(line.duration_ms) ? line.duration_ms : null}`;
+    if (line.duration_ms !== undefined) s += `,"duration_ms":${millis(line.duration_ms)}`;
     if (line.bytes !== undefined) s += `,"bytes":${line.bytes}`;
     if (line.client_address !== undefined) s += `,"client_address":${JSON.stringify(line.client_address)}`;
     if (line.user_agent !== undefined) s += `,"user_agent":${JSON.stringify(line.user_agent)}`;
     (l[streamSym] as { write(s: string): unknown }).write(s + this.#msg + (l[endSym] as string));
+  }
+
+  #methodRoute(method: string, route: string): string {
+    let byMethod = this.#methodRoutes.get(route);
+    if (byMethod === undefined) {
+      // A `routeOf` that returns raw paths must not grow this forever.
+      if (this.#methodRoutes.size >= MAX_CACHED_ROUTES) return `,"method":${JSON.stringify(method)},"route":${JSON.stringify(route)}`;
+      byMethod = new Map();
+      this.#methodRoutes.set(route, byMethod);
+    }
+    let fragment = byMethod.get(method);
+    if (fragment === undefined) {
+      fragment = `,"method":${JSON.stringify(method)},"route":${JSON.stringify(route)}`;
+      // Methods are few, but a client can send any token: only the first few are kept.
+      if (byMethod.size < MAX_CACHED_METHODS) byMethod.set(method, fragment);
+    }
+    return fragment;
   }
 }
 

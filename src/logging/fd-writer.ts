@@ -98,7 +98,10 @@ export class FdWriter {
     if (sinks.notice !== undefined) this.#notice = sinks.notice;
   }
 
-  /** Writes `data` (whole lines) now, or holds it, or drops its newest lines. Never throws, never waits. */
+  /**
+   * Writes `data` (whole lines) now, or holds a copy of it, or drops its newest lines. Never
+   * throws, never waits; done with `data` when it returns.
+   */
   write(data: Buffer): void {
     if (this.#blocked) {
       this.#hold(data, 0);
@@ -192,7 +195,8 @@ export class FdWriter {
       }
     }
     if (cut > 0) {
-      this.#queue.push(cut === data.length ? data : data.subarray(0, cut));
+      // A copy: the caller may reuse `data` once write returns (a LineBatch's staging buffer).
+      this.#queue.push(Buffer.from(data.subarray(0, cut)));
       this.#queued += cut;
     }
   }

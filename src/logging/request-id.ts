@@ -1,6 +1,7 @@
-import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import { OutgoingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isSpanContextValid, trace } from '@opentelemetry/api';
+import { randomUuid } from '../tracing/ids.js';
 
 /**
  * An incoming request ID is accepted only when it is 1..maxLength visible ASCII characters
@@ -43,6 +44,17 @@ export function traceIdOfTraceparent(header: unknown): string | undefined {
 
 const kRequestId = Symbol('periscope.requestId');
 
+/** The last request ID {@link requestIdOf} made itself (a UUID). */
+let lastMade = '';
+
+/**
+ * True when `id` is the last request ID periscope made (a UUID: hex digits and dashes, nothing
+ * a JSON string must escape). False for any other, also for earlier UUIDs of its own.
+ */
+export function isMadeRequestId(id: string): boolean {
+  return id === lastMade;
+}
+
 /**
  * The request's ID, decided once and kept on the request: a sane incoming header, else the
  * request span's trace ID (`traceId`, from the request scope, or the active span), else the
@@ -58,7 +70,44 @@ export function requestIdOf(req: IncomingMessage, header: string, maxLength: num
     const sc = trace.getActiveSpan()?.spanContext();
     if (sc !== undefined && isSpanContextValid(sc)) id = sc.traceId;
   }
-  id ??= traceIdOfTraceparent(req.headers.traceparent) ?? randomUUID();
+  if (id === undefined) {
+    id = traceIdOfTraceparent(req.headers.traceparent);
+    if (id === undefined) id = lastMade = randomUuid();
+  }
   r[kRequestId] = id;
   return id;
+}
+
+/** Node's own `setHeader`, and the symbol under which an outgoing message keeps its headers. */
+const nativeSetHeader = OutgoingMessage.prototype.setHeader;
+const kOutHeaders = Object.getOwnPropertySymbols(new OutgoingMessage()).find((s) => s.description === 'kOutHeaders');
+
+type OutHeaders = Record<string, [string, string]>;
+
+/**
+ * Sets the request ID response header, as `res.setHeader(header, id)` does, for a `header`
+ * that is a valid lowercase header name (the options check it) and an `id` that
+ * {@link requestIdOf} returned: visible ASCII, a trace ID or a UUID, all valid header values.
+ * Node's `setHeader` checks the name and the value with regular expressions and lowercases the
+ * name on every call; with both known valid, this stores the entry `setHeader` would store,
+ * in the same place, so the header is the same on the wire and in `res.getHeader`. When
+ * `setHeader` was replaced (on the response or its prototype) or Node keeps headers some other
+ * way, it calls `setHeader`.
+ */
+export function setRequestIdHeader(res: ServerResponse, header: string, id: string): void {
+  const r = res as unknown as Record<symbol, OutHeaders | null | undefined>;
+  const headers = kOutHeaders === undefined ? undefined : r[kOutHeaders];
+  if (headers === undefined || res.setHeader !== nativeSetHeader) {
+    res.setHeader(header, id);
+    return;
+  }
+  if (headers !== null) headers[header] = [header, id];
+  else {
+    // The prototype-less object setHeader makes, but in V8's fast mode (`{ __proto__: null }`
+    // is a dictionary): Node's writeHead then adds the framework's headers to it and walks its
+    // keys, which is cheaper on a fast object.
+    const fresh = Object.setPrototypeOf({}, null) as OutHeaders;
+    fresh[header] = [header, id];
+    r[kOutHeaders!] = fresh;
+  }
 }

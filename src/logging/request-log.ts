@@ -5,7 +5,7 @@ import type { LogLevel, ResolvedLoggingOptions, RequestLogField } from './option
 import { directLineWriter } from './direct-line.js';
 import type { DirectLine, DirectLineWriter } from './direct-line.js';
 import { kOwnTraceFields } from './logger.js';
-import { requestIdOf } from './request-id.js';
+import { requestIdOf, setRequestIdHeader } from './request-id.js';
 
 /** The request line's message. */
 export const REQUEST_LINE_MESSAGE = 'request completed';
@@ -101,7 +101,7 @@ export class RequestLog implements RequestHook {
     // Tracing's hook runs first and puts the request span's trace ID on the scope.
     const id = requestIdOf(scope.req, header, this.#idMaxLength, scope.traceId);
     scope.requestId = id;
-    if (!scope.res.headersSent) scope.res.setHeader(header, id);
+    if (!scope.res.headersSent) setRequestIdHeader(scope.res, header, id);
   }
 
   onEnd(scope: RequestScope): void {

@@ -138,6 +138,26 @@ describe('destinations batch the lines of one event-loop turn', () => {
     batch.detach();
   });
 
+  it('a target that borrows gets a view of the staging buffer; one that does not gets a copy of its own', async () => {
+    const borrowed: Buffer[] = [];
+    const owned: Buffer[] = [];
+    const report = (error: unknown) => {
+      throw error;
+    };
+    const lending = new LineBatch({ borrows: true, write: (d) => borrowed.push(d) }, report);
+    const copying = new LineBatch({ write: (d) => owned.push(d) }, report);
+    for (const batch of [lending, copying]) batch.write('first\n');
+    await new Promise((resolve) => setImmediate(resolve));
+    for (const batch of [lending, copying]) batch.write('other\n');
+    await new Promise((resolve) => setImmediate(resolve));
+    // The borrowed view is the staging buffer, written over by the next turn; the copy is not.
+    expect(borrowed.map((d) => d.toString('utf8'))).toEqual(['other\n', 'other\n']);
+    expect(borrowed[0]!.buffer).toBe(borrowed[1]!.buffer);
+    expect(owned.map((d) => d.toString('utf8'))).toEqual(['first\n', 'other\n']);
+    lending.detach();
+    copying.detach();
+  });
+
   it("pino's logger.flush(cb) writes the pending lines before cb runs", () => {
     const dir = tempDir();
     const path = join(dir, 'flush.log');

@@ -6,9 +6,10 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestScope } from '../../src/core/index.js';
 import { createLogging } from '../../src/logging/index.js';
-import { bindingChildren, DirectLineWriter, directLineWriter } from '../../src/logging/direct-line.js';
+import { bindingChildren, DirectLineWriter, directLineWriter, millis } from '../../src/logging/direct-line.js';
 import pino from 'pino';
 import { isoTime } from '../../src/logging/logger.js';
+import { requestIdOf } from '../../src/logging/request-id.js';
 import { REQUEST_LINE_MESSAGE, RequestLog } from '../../src/logging/request-log.js';
 import { readEnv, resolveOptions } from '../../src/options.js';
 import type { LoggingOptions, ResolvedLoggingOptions } from '../../src/logging/options.js';
@@ -73,6 +74,8 @@ const CASES: [string, Partial<Omit<RequestScope, 'method'>> & { url?: string; ht
   ['a client that left (499)', { status: 499, bytes: 0 }],
   ['an emoji (a surrogate pair) and DEL', { url: '/\u{1F600}/\u007f', headers: { 'user-agent': 'ua \u{1F600}' } }],
   ['a string just over the quoting scan', { url: `/${'y'.repeat(300)}` }],
+  ['a request ID that is the trace ID', { traceId: TRACE, spanId: SPAN, requestId: TRACE }],
+  ['a request ID that is another trace ID', { traceId: TRACE, spanId: SPAN, requestId: '5bf92f3577b34da6a3ce929d0e0e4736' }],
 ];
 
 describe('the request line written from the scope equals pino’s', () => {
@@ -96,6 +99,38 @@ describe('the request line written from the scope equals pino’s', () => {
       expect(capture.raw[1]).toBe(capture.raw[0]);
     });
   }
+
+  it('a request ID periscope made (a UUID), and one that only looks like it, as pino writes them', () => {
+    const { capture, direct, viaPino } = both();
+    const made = requestIdOf({ headers: {} } as IncomingMessage, 'x-request-id', 128);
+    expect(made).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    for (const requestId of [made, `${made}"`, 'a\\b']) {
+      viaPino.onEnd(scopeOf({ requestId }));
+      direct.onEnd(scopeOf({ requestId }));
+    }
+    expect(capture.raw).toHaveLength(6);
+    for (let i = 0; i < 6; i += 2) expect(capture.raw[i + 1]).toBe(capture.raw[i]);
+    expect(JSON.parse(capture.raw[1]!).request_id).toBe(made);
+  });
+
+  it('method and route, quoted once per route and method, as pino writes them: many routes and methods, past the caches’ bounds', () => {
+    const { capture, direct, viaPino } = both();
+    const methods = ['GET', 'POST', 'PURGE', 'M"X', ...Array.from({ length: 20 }, (_, i) => `X${i}`)];
+    const routes = ['/users/:id', '/a"b\\c', '/caf\u00e9', ...Array.from({ length: 2100 }, (_, i) => `/r${i}`)];
+    let lines = 0;
+    for (let round = 0; round < 2; round++) {
+      for (const route of routes.slice(0, round === 0 ? routes.length : 50)) {
+        for (const httpMethod of route.startsWith('/r') ? methods.slice(0, 2) : methods) {
+          viaPino.onEnd(scopeOf({ route, httpMethod }));
+          direct.onEnd(scopeOf({ route, httpMethod }));
+          const [a, b] = capture.raw.splice(0);
+          expect(b).toBe(a);
+          lines++;
+        }
+      }
+    }
+    expect(lines).toBe(3 * 24 + 2100 * 2 + (3 * 24 + 47 * 2));
+  });
 
   it('the line of the plain case, whole', () => {
     const { capture, direct } = both();
@@ -213,5 +248,21 @@ describe('request children made without pino\'s child()', () => {
     expect(bindingChildren(pino({ redact: ['*.secret'] }, sink), 'request_id')).toBe(undefined);
     expect(bindingChildren(pino({ onChild: () => {} }, sink), 'request_id')).toBe(undefined);
     expect(typeof bindingChildren(pino({ redact: ['password'] }, sink), 'request_id')).toBe('function');
+  });
+});
+
+describe('durations written without a double-to-string conversion', () => {
+  it('are the digits JSON.stringify writes, for every microsecond of the first two seconds and far beyond', () => {
+    for (let us = 0; us <= 2_000_000; us++) {
+      const ms = us / 1000;
+      if (millis(ms) !== JSON.stringify(ms)) expect(millis(ms)).toBe(JSON.stringify(ms));
+    }
+    for (const ms of [12.346, 0.001, 999_999_999.999, 1e9, 123456789.5, 1e12 / 1000 - 0.001, 0.0001, 1.0005, -1, -0, 1e21, 5e-7, Number.MAX_VALUE, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+      expect(millis(ms)).toBe(JSON.stringify(ms));
+    }
+    for (let i = 0; i < 100_000; i++) {
+      const ms = Math.round(Math.random() * 1e6 * 1e6) / 1e3;
+      expect(millis(ms)).toBe(JSON.stringify(ms));
+    }
   });
 });

@@ -96,6 +96,20 @@ describe('FdWriter: bounded, never waits', () => {
     for (const l of pipe.written.trimEnd().split('\n')) expect(() => JSON.parse(l) as unknown).not.toThrow();
   });
 
+  it('holds a copy of what it cannot write: the caller may reuse its buffer once write returns (a LineBatch does)', async () => {
+    const { pipe, writer } = setup(1024);
+    pipe.room = LINE + 5; // line 1 and 5 bytes of line 2; the rest of line 2 is held
+    const reused = Buffer.from(line(1) + line(2));
+    writer.write(reused);
+    reused.write(line(7) + line(8)); // the caller writes its next lines over it
+    const blocked = Buffer.from(line(3));
+    writer.write(blocked); // blocked: held whole
+    blocked.write(line(9));
+    pipe.room = Number.POSITIVE_INFINITY;
+    await vi.advanceTimersByTimeAsync(5);
+    expect(pipe.written).toBe(line(1) + line(2) + line(3));
+  });
+
   it('with maxBufferBytes 0 drops every line while the destination takes nothing, and says so once it does', async () => {
     const { pipe, writer, drops } = setup(0);
     pipe.room = 0;
