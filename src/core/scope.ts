@@ -383,14 +383,10 @@ function responseBytes(scope: Scope): number {
   if (res.writableFinished && res.chunkedEncoding !== true) {
     // Node keeps the body length it framed the response with: the Content-Length from setHeader
     // or from writeHead's headers (Fastify passes them to writeHead, where getHeader does not
-    // see them), or the one end() computed. Reading it saves a socket read per request.
+    // see them; Node parses either the same way), or the one end() computed. Reading it saves a
+    // socket read per request. Not a whole number (a garbled header): the socket's count below.
     const framed = res._contentLength;
     if (typeof framed === 'number' && framed >= 0 && Number.isSafeInteger(framed)) return framed;
-    const declared = res.getHeader('content-length');
-    if (declared !== undefined) {
-      const n = typeof declared === 'number' ? declared : Number(declared);
-      if (Number.isFinite(n) && n >= 0) return n;
-    }
   }
   // No Content-Length (chunked or aborted): what the socket carried for this response,
   // less the header block. Chunk framing is included; the README says so.

@@ -3,6 +3,25 @@ import type { IdGenerator } from '@opentelemetry/sdk-trace';
 
 const POOL_BYTES = 4096;
 
+/** Random bytes drawn 4 KiB at a time; `take(n)` hands out the offset of `n` unused ones. */
+class BytePool {
+  readonly bytes = Buffer.allocUnsafe(POOL_BYTES);
+  #offset = POOL_BYTES;
+
+  /** `fill` fills the pool with random bytes (crypto's `randomFillSync`; replaceable for tests). */
+  constructor(readonly fill: (buf: Buffer) => unknown = randomFillSync) {}
+
+  take(n: number): number {
+    if (this.#offset + n > POOL_BYTES) {
+      this.fill(this.bytes);
+      this.#offset = 0;
+    }
+    const start = this.#offset;
+    this.#offset = start + n;
+    return start;
+  }
+}
+
 /**
  * Trace and span IDs from a pool of cryptographically random bytes, refilled 4 KiB at a time
  * (about 170 requests' worth). The SDK's `RandomIdGenerator` draws `Math.random()` four bytes
@@ -11,13 +30,11 @@ const POOL_BYTES = 4096;
  * promise. An all-zero ID (invalid in W3C Trace Context) is never returned.
  */
 export class PooledIdGenerator implements IdGenerator {
-  readonly #pool = Buffer.allocUnsafe(POOL_BYTES);
-  #offset = POOL_BYTES;
-  readonly #fill: (buf: Buffer) => unknown;
+  readonly #pool: BytePool;
 
   /** `fill` fills the pool with random bytes (crypto's `randomFillSync`; replaceable for tests). */
   constructor(fill: (buf: Buffer) => unknown = randomFillSync) {
-    this.#fill = fill;
+    this.#pool = new BytePool(fill);
   }
 
   /** A trace ID decided on before the SDK's tracer asks for one; used once. */
@@ -45,14 +62,9 @@ export class PooledIdGenerator implements IdGenerator {
   }
 
   #take(n: number): string {
-    if (this.#offset + n > POOL_BYTES) {
-      this.#fill(this.#pool);
-      this.#offset = 0;
-    }
-    const pool = this.#pool;
-    const start = this.#offset;
+    const start = this.#pool.take(n);
+    const pool = this.#pool.bytes;
     const end = start + n;
-    this.#offset = end;
     let zero = true;
     for (let i = start; i < end; i++) {
       if (pool[i] !== 0) {
@@ -108,17 +120,10 @@ export function uuidOf(p: Uint8Array, i: number): string {
   );
 }
 
-/** Random bytes drawn 4 KiB at a time (crypto's `randomFillSync`), sixteen for each {@link randomUuid}. */
-const uuidPool = Buffer.allocUnsafe(POOL_BYTES);
-let uuidOffset = POOL_BYTES;
+/** Sixteen random bytes for each {@link randomUuid}. */
+const uuidPool = new BytePool();
 
 /** `crypto.randomUUID()`'s kind of ID, from a pool refilled every 256 IDs, made by {@link uuidOf}. */
 export function randomUuid(): string {
-  if (uuidOffset + 16 > POOL_BYTES) {
-    randomFillSync(uuidPool);
-    uuidOffset = 0;
-  }
-  const id = uuidOf(uuidPool, uuidOffset);
-  uuidOffset += 16;
-  return id;
+  return uuidOf(uuidPool.bytes, uuidPool.take(16));
 }

@@ -51,13 +51,7 @@ export class ExportQueue implements SpanProcessor {
   readonly #onDrop: (reason: DropReason, count: number) => void;
   readonly #logger: WarnLogger;
   readonly #logInterval: number;
-  #queue: ReadableSpan[] = [];
-  /**
-   * With periscope's protobuf exporter, spans are encoded as they end and wait as bytes
-   * (`#queue` stays empty): a span object waiting for its batch outlived young-generation
-   * collections and was promoted, which lengthened every scavenge under tracing.
-   */
-  readonly #encoded: { readonly spans: EncodedSpans; readonly encoder: OtlpTraceEncoder } | undefined;
+  readonly #pending: Pending;
   #timer: NodeJS.Timeout | undefined;
   #exporting: Promise<void> | undefined;
   #shutdown = false;
@@ -70,7 +64,7 @@ export class ExportQueue implements SpanProcessor {
   constructor(options: ExportQueueOptions) {
     this.#exporter = options.exporter;
     const encoder = encoderOf(options.exporter);
-    this.#encoded = encoder === undefined ? undefined : { spans: new EncodedSpans(), encoder };
+    this.#pending = encoder === undefined ? new SpanList() : new EncodedPending(encoder);
     this.#max = options.maxQueueSize;
     this.#batch = Math.min(options.maxExportBatchSize, options.maxQueueSize);
     this.#delay = options.scheduledDelayMillis;
@@ -82,7 +76,7 @@ export class ExportQueue implements SpanProcessor {
 
   /** Spans waiting for export. */
   get length(): number {
-    return this.#encoded === undefined ? this.#queue.length : this.#encoded.spans.length;
+    return this.#pending.length;
   }
 
   onStart(_span: Span): void {}
@@ -94,16 +88,12 @@ export class ExportQueue implements SpanProcessor {
       this.#onDrop('queue_full', 1);
       return;
     }
-    const encoded = this.#encoded;
-    if (encoded === undefined) this.#queue.push(span);
-    else {
-      try {
-        encoded.spans.add(span);
-      } catch (error) {
-        // A span the encoder cannot write is lost alone, counted and logged like a failed export.
-        this.#failed(1, error as Error);
-        return;
-      }
+    try {
+      this.#pending.add(span);
+    } catch (error) {
+      // A span the encoder cannot write is lost alone, counted and logged like a failed export.
+      this.#failed(1, error as Error);
+      return;
     }
     const length = this.length;
     if (length > this.highWater) this.highWater = length;
@@ -142,21 +132,7 @@ export class ExportQueue implements SpanProcessor {
   }
 
   #exportBatch(): Promise<void> {
-    let spans: ReadableSpan[];
-    const encoded = this.#encoded;
-    if (encoded !== undefined) {
-      // Handed through the exporter as spans: its serializer knows an EncodedBatch is the body.
-      const n = Math.min(encoded.spans.length, this.#batch);
-      spans = new EncodedBatch(encoded.encoder.encodeQueued(encoded.spans, n), n) as unknown as ReadableSpan[];
-    } else {
-      const queue = this.#queue;
-      if (queue.length <= this.#batch) {
-        spans = queue;
-        this.#queue = [];
-      } else {
-        spans = queue.splice(0, this.#batch);
-      }
-    }
+    const spans = this.#pending.take(Math.min(this.length, this.#batch));
     return new Promise<void>((resolve) => {
       let settled = false;
       const done = (result: ExportResult) => {
@@ -227,9 +203,70 @@ export class ExportQueue implements SpanProcessor {
     await Promise.race([this.forceFlush(), deadline]);
     clearTimeout(timer);
     const left = this.length;
-    this.#queue = [];
-    this.#encoded?.spans.clear();
+    this.#pending.clear();
     if (left > 0) this.#onDrop('export_failed', left);
     await Promise.race([this.#exporter.shutdown().catch(() => {}), new Promise<void>((r) => setTimeout(r, 100).unref())]);
+  }
+}
+
+/** The finished spans waiting for export, as the queue keeps them. */
+interface Pending {
+  readonly length: number;
+  /** Keeps `span`; on a throw nothing of it is kept. */
+  add(span: ReadableSpan): void;
+  /** The first `n` spans (at most `length`) as the exporter takes them, no longer kept. */
+  take(n: number): ReadableSpan[];
+  clear(): void;
+}
+
+/** The spans themselves, for any exporter. */
+class SpanList implements Pending {
+  #spans: ReadableSpan[] = [];
+
+  get length(): number {
+    return this.#spans.length;
+  }
+
+  add(span: ReadableSpan): void {
+    this.#spans.push(span);
+  }
+
+  take(n: number): ReadableSpan[] {
+    if (n < this.#spans.length) return this.#spans.splice(0, n);
+    const all = this.#spans;
+    this.#spans = [];
+    return all;
+  }
+
+  clear(): void {
+    this.#spans = [];
+  }
+}
+
+/**
+ * With periscope's protobuf exporter: each span encoded as it ends, waiting as bytes. A span
+ * object waiting for its batch outlived young-generation collections and was promoted, which
+ * lengthened every scavenge under tracing.
+ */
+class EncodedPending implements Pending {
+  readonly #spans = new EncodedSpans();
+
+  constructor(readonly encoder: OtlpTraceEncoder) {}
+
+  get length(): number {
+    return this.#spans.length;
+  }
+
+  add(span: ReadableSpan): void {
+    this.#spans.add(span);
+  }
+
+  take(n: number): ReadableSpan[] {
+    // Handed through the exporter as its spans: its serializer knows an EncodedBatch is the body.
+    return new EncodedBatch(this.encoder.encodeQueued(this.#spans, n), n) as unknown as ReadableSpan[];
+  }
+
+  clear(): void {
+    this.#spans.clear();
   }
 }
