@@ -124,76 +124,101 @@ export interface CoreOptions {
   report: (error: unknown, where: string) => void;
 }
 
+/**
+ * One request's state. Every field is declared without an initializer and stored in the
+ * constructor, in one order: class-field initializers compile to a separate initializer
+ * function that defines each field (a define, not a store), measurably dearer per request.
+ */
 class Scope implements RequestScope {
-  route: string | undefined;
-  status = 0;
-  duration = 0;
-  bytes = 0;
-  requestId: string | undefined = undefined;
-  context: Context | undefined = undefined;
-  traceId: string | undefined = undefined;
-  spanId: string | undefined = undefined;
-  sampled = false;
-  span: Span | undefined = undefined;
-  error: unknown = undefined;
-  rejection: Rejection | undefined = undefined;
+  declare readonly core: Core;
+  declare readonly req: IncomingMessage;
+  declare readonly res: ServerResponse;
+  declare readonly addressSource: object | undefined;
+  declare route: string | undefined;
+  declare status: number;
+  declare duration: number;
+  declare bytes: number;
+  declare requestId: string | undefined;
+  declare context: Context | undefined;
+  declare traceId: string | undefined;
+  declare spanId: string | undefined;
+  declare sampled: boolean;
+  declare span: Span | undefined;
+  declare error: unknown;
+  declare rejection: Rejection | undefined;
   /** The overload limiter's partition of an admitted request (-1: none), or -2: not admitted (declared here so every scope has one shape). */
-  overloadPartition = -2;
-  /** `null` until resolved at end. */
-  #clientAddress: string | undefined | null = null;
+  declare overloadPartition: number;
+  /** The client address once resolved at end; `null` until then. */
+  declare keptClientAddress: string | undefined | null;
   /** Links of the slow-request detector's list (declared here so every scope has one shape). */
-  slowPrev: Scope | null = null;
-  slowNext: Scope | null = null;
-  readonly method: number;
-  readonly startTime: number;
-  readonly socket: Socket | null;
+  declare slowPrev: Scope | null;
+  declare slowNext: Scope | null;
+  declare readonly method: number;
+  declare readonly socket: Socket | null;
   /**
    * What the socket had carried before this response's first byte; -1 while the response waits
    * behind earlier ones on a pipelining connection (it gets its socket, and this count, when
    * they finish).
    */
-  startBytes: number;
+  declare startBytes: number;
   /**
    * What the socket had carried when this response finished, taken only on a pipelining
    * connection (-1 otherwise): there the next response is written the moment this one finishes,
    * before this one's `close`, so a count read at the end would include it.
    */
-  endBytes = -1;
+  declare endBytes: number;
   /** Whether a `finish` listener takes `endBytes` (so it is added once). */
-  endMarked = false;
-  constructor(
-    readonly core: Core,
-    readonly req: IncomingMessage,
-    readonly res: ServerResponse,
-    route: string | undefined,
-    readonly addressSource: object | undefined,
-  ) {
-    this.method = methodIndex(req.method);
+  declare endMarked: boolean;
+  declare readonly startTime: number;
+  constructor(core: Core, req: IncomingMessage, res: ServerResponse, route: string | undefined, addressSource: object | undefined) {
+    this.core = core;
+    this.req = req;
+    this.res = res;
+    this.addressSource = addressSource;
     this.route = route;
-    this.socket = req.socket;
+    this.status = 0;
+    this.duration = 0;
+    this.bytes = 0;
+    this.requestId = undefined;
+    this.context = undefined;
+    this.traceId = undefined;
+    this.spanId = undefined;
+    this.sampled = false;
+    this.span = undefined;
+    this.error = undefined;
+    this.rejection = undefined;
+    this.overloadPartition = -2;
+    this.keptClientAddress = null;
+    this.slowPrev = null;
+    this.slowNext = null;
+    this.method = methodIndex(req.method);
+    const socket = req.socket;
+    this.socket = socket;
+    this.endBytes = -1;
+    this.endMarked = false;
     // Only needed for responses without Content-Length (streamed, chunked). A response queued
     // behind earlier ones on a pipelining connection has no socket yet: counting from now would
     // count those earlier responses as its own.
-    if (this.socket == null) this.startBytes = 0;
+    if (socket == null) this.startBytes = 0;
     else if (res.socket == null) {
       this.startBytes = -1;
       res.once('socket', onResponseSocket);
       markEnd(res, this);
       // The response ahead of it on the socket is written in full before this one starts: it
       // needs its end taken too (the first of a pipeline had its socket at start, like any other).
-      const owner = (this.socket as Socket & { _httpMessage?: unknown })._httpMessage as ServerResponse | null | undefined;
+      const owner = (socket as Socket & { _httpMessage?: unknown })._httpMessage as ServerResponse | null | undefined;
       const ahead = owner == null ? undefined : (owner as unknown as Record<symbol, Scope | undefined>)[kScope];
       if (ahead !== undefined) markEnd(owner!, ahead);
-    } else this.startBytes = bytesSoFar(this.socket);
+    } else this.startBytes = bytesSoFar(socket);
     this.startTime = performance.now();
   }
 
   get clientAddress(): string | undefined {
-    let address = this.#clientAddress;
+    let address = this.keptClientAddress;
     if (address !== null) return address;
     address = this.core.resolveClientAddress(this);
     // Kept only once the request ended (status set): an early read may precede the framework's view.
-    if (this.status !== 0) this.#clientAddress = address;
+    if (this.status !== 0) this.keptClientAddress = address;
     return address;
   }
 }
