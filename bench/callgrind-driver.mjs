@@ -1,5 +1,5 @@
 // Runs one benchmark server and a keep-alive client in one process, for bench/callgrind.mjs:
-//   node bench/callgrind-driver.mjs FRAMEWORK VARIANT N [--sink URL] [--idle SECONDS]
+//   node bench/callgrind-driver.mjs FRAMEWORK VARIANT N [--sink URL] [--idle SECONDS] [--warmup W]
 // Loads bench/servers/FRAMEWORK.mjs with VARIANT, sends N sequential GET /hello/:name requests
 // over one keep-alive connection (a raw socket), and exits. Under callgrind, the instruction count of N = 1,200
 // and N = 4,200 runs differ by exactly 3,000 requests' worth: start-up and JIT warm-up cancel.
@@ -47,6 +47,18 @@ function get(i) {
 // 4,200 or after decided up to 70,000 "instructions per request" for the variants that load more.
 // Minor collections only: a full one flushed feedback and sent every request through V8's slow
 // property paths afterwards (+80,000 instructions per request on bare Fastify).
+// `--warmup W`: W requests and one span export before the count starts (the same in both runs, so
+// they cancel). A server exports every few seconds; the first export's code sends request-path
+// code it shares (stream reads and writes) back to V8's baseline tier, and without a warm-up that
+// happened inside the window or not depending on the sampling ratio (at 10%, the 1,200-4,200
+// window held no export; from 4,200 to 10,200 it held one, and full-10 read 23% more).
+const warmup = rest.indexOf('--warmup');
+if (warmup >= 0) {
+  const w = Number(rest[warmup + 1]);
+  for (let i = 0; i < w; i++) await get(i);
+  await globalThis.benchExport?.();
+  for (let i = 0; i < w; i++) await get(i);
+}
 globalThis.gc?.({ type: 'minor' });
 globalThis.gc?.({ type: 'minor' });
 const t0 = performance.now();

@@ -1,10 +1,18 @@
 // Instructions per request, counted by valgrind's callgrind: a figure that other processes on
 // the machine cannot move, unlike requests/s or even CPU time.
 //   node bench/callgrind.mjs [--frameworks fastify,express] [--variants bare,metrics,...] [--render]
+//                            [--window 1200,4200] [--no-idle]
 // For each framework and variant, bench/callgrind-driver.mjs (server and keep-alive client in one
 // process) runs under callgrind with N = 1,200 and N = 4,200 requests; the difference over 3,000
 // is the cost of one request (the client is a raw socket: a few hundred instructions of it are
-// in the figure), with start-up and JIT warm-up cancelled out.
+// in the figure), with start-up cancelled out.
+// JIT warm-up does not cancel out by itself: V8 was still compiling request-path code (Maglev,
+// then TurboFan) well past request 4,200, at 20-60% of the old per-request figure, and more the
+// more code a variant runs (an export's first run sends shared stream code back to a lower tier,
+// so full-10 read 206,000 in one window and 320,000 in a later one). So each run first serves
+// WARMUP requests, exports the spans queued (as a server does every few seconds), and serves
+// WARMUP more; and the optimizing compilers' own work (`Compiler::CompileOptimized`, inclusive)
+// is left out of the count like the timer phase below, and reported in a column of its own.
 // Node runs with V8's --predictable (no concurrent compilation or GC threads): without it, two
 // runs of the same bare server differed by a third when the machine was busy.
 // Timer-driven work (the event-loop delay monitor's 10 ms timer, the client's 100 ms
@@ -28,8 +36,6 @@ import { fileURLToPath } from 'node:url';
 import { machineMeta, publish, rerender, table } from './lib/readme.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const SMALL = 1200;
-const LARGE = 4200;
 const IDLE_SHORT = 10;
 const IDLE_LONG = 30;
 const argv = process.argv.slice(2);
@@ -37,15 +43,22 @@ const list = (name, fallback) => {
   const i = argv.indexOf(name);
   return i >= 0 ? argv[i + 1].split(',') : fallback;
 };
+// `--window 4200,10200` counts another window (to check that a figure does not move with it).
+const [SMALL, LARGE] = list('--window', ['1200', '4200']).map(Number);
+// Requests and one span export before each run's count starts (bench/callgrind-driver.mjs).
+const WARMUP = 10_000;
+// `--no-idle` skips the idle column's two runs.
+const IDLE = !argv.includes('--no-idle');
 
 function render(r) {
   return table(
-    ['framework', 'variant', 'instructions / request', 'vs bare', 'idle instructions / s'],
+    ['framework', 'variant', 'instructions / request', 'vs bare', 'JIT compiling in the window / request', 'idle instructions / s'],
     r.rows.map((x) => [
       x.framework,
       x.variant,
       x.per_request.toLocaleString('en-US'),
       x.vs_bare === null ? '' : `${x.vs_bare >= 0 ? '+' : ''}${(100 * x.vs_bare).toFixed(1)}%`,
+      x.compile_per_request === undefined ? '' : x.compile_per_request.toLocaleString('en-US'),
       x.idle_per_second === undefined ? '' : x.idle_per_second.toLocaleString('en-US'),
     ]),
   );
@@ -68,23 +81,35 @@ async function startSink() {
   return { url: `http://127.0.0.1:${port}/v1/traces`, stop: () => child.kill() };
 }
 
-/** Instructions spent inside libuv's timer phase (inclusive), from a callgrind profile. */
-function timerInstructions(out) {
+/**
+ * What a run spent on work that is not the requests' own, from its callgrind profile (inclusive
+ * costs): libuv's timer phase (`uv__run_timers`), and V8's optimizing compilers (Maglev and
+ * TurboFan, `Compiler::CompileOptimized`; with --predictable they compile on the main thread).
+ * A compilation that a timer callback set off is in both, so it is taken out twice: timers run
+ * the same few callbacks, which are compiled long before the counted loop, so this is small.
+ */
+function overheads(out) {
   const annotated = spawnSync('callgrind_annotate', ['--inclusive=yes', '--threshold=100', out], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
   if (annotated.error !== undefined) throw annotated.error;
-  const line = annotated.stdout.split('\n').find((l) => /timer\.c:uv__run_timers\b/.test(l));
-  if (annotated.status !== 0 || line === undefined) throw new Error(`no uv__run_timers in ${out}: ${annotated.stderr.slice(-500)}`);
-  return Number(line.trim().split(/\s+/)[0].replaceAll(',', ''));
+  const lines = annotated.stdout.split('\n');
+  const cost = (line) => Number(line.trim().split(/\s+/)[0].replaceAll(',', ''));
+  const timer = lines.find((l) => /timer\.c:uv__run_timers\b/.test(l));
+  if (annotated.status !== 0 || timer === undefined) throw new Error(`no uv__run_timers in ${out}: ${annotated.stderr.slice(-500)}`);
+  let compile = 0;
+  for (const l of lines) if (/v8::internal::Compiler::CompileOptimized(OSR)?\(/.test(l)) compile += cost(l);
+  return { timers: cost(timer), compile };
 }
 
 /** Total instructions of one run, those in the timer phase, and the wall time of its request loop in ms. */
 function instructions(framework, variant, n, sink, idle = 0) {
+  // The idle runs count timers per second: no warm-up needed.
+  const warmup = idle === 0 ? WARMUP : 0;
   const dir = mkdtempSync(join(tmpdir(), 'periscope-callgrind-'));
-  const args = ['--tool=callgrind', `--callgrind-out-file=${join(dir, 'out')}`, '--smc-check=all-non-file', process.execPath, '--predictable', '--expose-gc', join(here, 'callgrind-driver.mjs'), framework, variant, String(n), '--sink', sink, '--idle', String(idle)];
+  const args = ['--tool=callgrind', `--callgrind-out-file=${join(dir, 'out')}`, '--smc-check=all-non-file', process.execPath, '--predictable', '--expose-gc', join(here, 'callgrind-driver.mjs'), framework, variant, String(n), '--sink', sink, '--idle', String(idle), '--warmup', String(warmup)];
   const child = spawn('valgrind', args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, OTEL_BSP_SCHEDULE_DELAY: '3600000' } });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr = (stderr + chunk).slice(-64 * 1024)));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15 * 60_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 40 * 60_000);
   return new Promise((resolve, reject) => {
     child.on('close', (status, signal) => {
       clearTimeout(timer);
@@ -92,7 +117,7 @@ function instructions(framework, variant, n, sink, idle = 0) {
       const loopMs = /driver-loop-ms: ([\d.]+)/.exec(stderr)?.[1];
       try {
         if (status !== 0 || total === undefined || loopMs === undefined) throw new Error(`${framework} ${variant} N=${n} failed (${status ?? signal}): ${stderr.slice(-2000)}`);
-        resolve({ total: Number(total), timers: timerInstructions(join(dir, 'out')), loopMs: Number(loopMs) });
+        resolve({ total: Number(total), ...overheads(join(dir, 'out')), loopMs: Number(loopMs) });
       } catch (error) {
         reject(error);
       } finally {
@@ -112,11 +137,12 @@ try {
       const small = await instructions(framework, variant, SMALL, sink.url);
       const large = await instructions(framework, variant, LARGE, sink.url);
       // The two idle runs mostly sleep: run together.
-      const [short, long] = await Promise.all([instructions(framework, variant, SMALL, sink.url, IDLE_SHORT), instructions(framework, variant, SMALL, sink.url, IDLE_LONG)]);
-      const idlePerSecond = Math.max(0, Math.round((long.total - short.total) / (IDLE_LONG - IDLE_SHORT)));
+      const [short, long] = IDLE ? await Promise.all([instructions(framework, variant, SMALL, sink.url, IDLE_SHORT), instructions(framework, variant, SMALL, sink.url, IDLE_LONG)]) : [];
+      const idlePerSecond = short === undefined ? undefined : Math.max(0, Math.round((long.total - short.total) / (IDLE_LONG - IDLE_SHORT)));
       const raw = (large.total - small.total) / (LARGE - SMALL);
       const timed = large.timers - small.timers;
-      const perRequest = Math.round((large.total - small.total - timed) / (LARGE - SMALL));
+      const compiled = large.compile - small.compile;
+      const perRequest = Math.round((large.total - small.total - timed - compiled) / (LARGE - SMALL));
       if (variant === 'bare') bare = perRequest;
       rows.push({
         framework,
@@ -125,16 +151,18 @@ try {
         vs_bare: bare === null || variant === 'bare' ? null : +(perRequest / bare - 1).toFixed(4),
         idle_per_second: idlePerSecond,
         raw_per_request: Math.round(raw),
-        totals: { [SMALL]: small.total, [LARGE]: large.total, [`idle ${IDLE_SHORT} s`]: short.total, [`idle ${IDLE_LONG} s`]: long.total },
+        compile_per_request: Math.round(compiled / (LARGE - SMALL)),
+        totals: { [SMALL]: small.total, [LARGE]: large.total, ...(short === undefined ? {} : { [`idle ${IDLE_SHORT} s`]: short.total, [`idle ${IDLE_LONG} s`]: long.total }) },
         timer_phase: { [SMALL]: small.timers, [LARGE]: large.timers },
+        compile: { [SMALL]: small.compile, [LARGE]: large.compile },
         loop_ms: { [SMALL]: Math.round(small.loopMs), [LARGE]: Math.round(large.loopMs) },
       });
-      process.stderr.write(`${framework} ${variant}: ${perRequest} instructions / request (${Math.round(raw)} with the timer phase; idle ${idlePerSecond} instructions/s)\n`);
+      process.stderr.write(`${framework} ${variant}: ${perRequest} instructions / request (${Math.round(compiled / (LARGE - SMALL))} more compiling; ${Math.round(raw)} with that and the timer phase; idle ${idlePerSecond} instructions/s)\n`);
     }
   }
 } finally {
   sink.stop();
 }
-const result = { ...meta, method: `callgrind, node --predictable, ((Ir - Ir in uv__run_timers) at N=${LARGE} - the same at N=${SMALL}) / ${LARGE - SMALL}, server and raw-socket keep-alive client in one process, spans exported when a batch fills or flushed after the loop (OTEL_BSP_SCHEDULE_DELAY=3600000); idle Ir/s = (Ir idle ${IDLE_LONG} s - Ir idle ${IDLE_SHORT} s) / ${IDLE_LONG - IDLE_SHORT}, timers included`, rows };
+const result = { ...meta, method: `callgrind, node --predictable, ((Ir - Ir in uv__run_timers - Ir in Compiler::CompileOptimized) at N=${LARGE} - the same at N=${SMALL}) / ${LARGE - SMALL}, server and raw-socket keep-alive client in one process, each run first sending ${WARMUP} requests, exporting the spans queued, and sending ${WARMUP} more; spans exported when a batch fills or flushed after the loop (OTEL_BSP_SCHEDULE_DELAY=3600000); idle Ir/s = (Ir idle ${IDLE_LONG} s - Ir idle ${IDLE_SHORT} s) / ${IDLE_LONG - IDLE_SHORT}, timers included`, rows };
 publish('callgrind', join(here, 'results', 'callgrind.json'), result, render);
 process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

@@ -92,7 +92,12 @@ export async function instrumentPeriscope(app, args) {
     try {
       const obs = instrument(app, options);
       // bench/callgrind-driver.mjs: spans still queued are exported after the request loop.
-      if (globalThis.benchInProcess) globalThis.benchFlush = () => obs.shutdown();
+      if (globalThis.benchInProcess) {
+        globalThis.benchFlush = () => obs.shutdown();
+        // The driver's warm-up: export what is queued now, as the batch timer would (the SDK
+        // tracer keeps its span processor as `_spanProcessor`; absent with tracing off).
+        globalThis.benchExport = () => obs.tracer?._spanProcessor?.forceFlush?.();
+      }
       return obs;
     } catch (error) {
       const option = error?.code === 'PERISCOPE_ERR_UNKNOWN_OPTION' ? String(error.option ?? '') : '';
