@@ -8,7 +8,7 @@ export type EndpointHandler = (req: IncomingMessage, res: ServerResponse) => voi
 /**
  * periscope's own endpoints, matched on the path (query ignored); a path ending in `/*`
  * matches everything below it (`/readyz/*` serves `/readyz/postgres`). The one way they are
- * served, whether in-band by an adapter (node:http, Express), as routes (Fastify) or by a
+ * served, whether in-band by an adapter (node:http, Express, Fastify's request hook) or by a
  * management server of their own: through {@link Endpoints.run}, which turns a handler's
  * synchronous throw or rejection into a 500 and a report.
  */

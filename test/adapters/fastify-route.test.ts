@@ -41,3 +41,47 @@ describe("Fastify: the route read from the request's route context", () => {
     expect(seen.map((s) => s.viaContext)).toEqual([true, true, true]);
   });
 });
+
+describe("Fastify: periscope's endpoints are answered from its request hook, not added as routes", () => {
+  let app: FastifyInstance | undefined;
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+  });
+
+  it('answers them before a catch-all route and an app route at the same path, and leaves the route table alone', async () => {
+    const { instrument } = await import('../../src/index.js');
+    app = Fastify();
+    const obs = instrument(app, { logging: false, tracing: false });
+    const seen: string[] = [];
+    app.get('/*', async (request) => {
+      seen.push(request.url);
+      return 'catch-all';
+    });
+    // Registering a route at one of periscope's paths is no longer a duplicate route.
+    app.get('/healthz', async (request) => {
+      seen.push(request.url);
+      return 'mine';
+    });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    const metrics = await fetch(`${base}/metrics?x=1`);
+    expect(metrics.status).toBe(200);
+    expect(metrics.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+    expect(await metrics.text()).toContain('# TYPE http_requests_total counter');
+    const health = await fetch(`${base}/healthz`);
+    expect(health.status).toBe(200);
+    expect(((await health.json()) as { status: string }).status).toBe('healthy');
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    expect((await fetch(`${base}/metrics`, { method: 'POST' })).status).toBe(405);
+    // The app's routes still get everything else.
+    expect(await (await fetch(`${base}/metricsx`)).text()).toBe('catch-all');
+    expect(await (await fetch(`${base}/a/b`)).text()).toBe('catch-all');
+    expect(seen).toEqual(['/metricsx', '/a/b']);
+    const routes = app.printRoutes({ commonPrefix: false });
+    expect(routes).not.toContain('metrics');
+    expect(routes).not.toContain('livez');
+    expect(routes).toContain('healthz');
+    await obs.shutdown();
+  });
+});
