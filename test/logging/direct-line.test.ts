@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestScope } from '../../src/core/index.js';
 import { createLogging } from '../../src/logging/index.js';
-import { bindingChildren, DirectLineWriter, directLineWriter, millis } from '../../src/logging/direct-line.js';
+import { bindingChildren, DirectLineWriter, directLineWriter, millis, quoteJson } from '../../src/logging/direct-line.js';
 import pino from 'pino';
 import { isoTime } from '../../src/logging/logger.js';
 import { requestIdOf } from '../../src/logging/request-id.js';
@@ -264,5 +264,20 @@ describe('durations written without a double-to-string conversion', () => {
       const ms = Math.round(Math.random() * 1e6 * 1e6) / 1e3;
       expect(millis(ms)).toBe(JSON.stringify(ms));
     }
+  });
+});
+
+describe('strings quoted without JSON.stringify where nothing needs escaping', () => {
+  it('are what JSON.stringify writes, for every UTF-16 code unit alone and inside printable text', () => {
+    for (let c = 0; c <= 0xffff; c++) {
+      const one = String.fromCharCode(c);
+      const inside = `/users/${one}/x`;
+      if (quoteJson(one) !== JSON.stringify(one)) expect(quoteJson(one)).toBe(JSON.stringify(one));
+      if (quoteJson(inside) !== JSON.stringify(inside)) expect(quoteJson(inside)).toBe(JSON.stringify(inside));
+    }
+    const samples = ['', '/hello/n1', 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)', 'a"b', 'a\\b', 'tab\there', 'line\nbreak', '</script>', 'café', '😀', '\ud800', 'x\ud83d', '::ffff:127.0.0.1', ' ~'];
+    for (const text of samples) expect(quoteJson(text)).toBe(JSON.stringify(text));
+    // The quoted-as-is case really is as is.
+    expect(quoteJson('/hello/n1')).toBe('"/hello/n1"');
   });
 });
