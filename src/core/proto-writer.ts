@@ -40,7 +40,8 @@ export class ProtoWriter {
     this.#buf = next;
   }
 
-  #varint(n: number): void {
+  /** A varint on its own (no field tag): a length prefix written ahead of bytes placed later. */
+  varint(n: number): void {
     this.#room(10);
     // Above 2^31 the bitwise operators would truncate: divide instead.
     while (n > 0x7f) {
@@ -51,18 +52,18 @@ export class ProtoWriter {
   }
 
   #tag(field: number, wire: Wire): void {
-    this.#varint((field << 3) | wire);
+    this.varint((field << 3) | wire);
   }
 
   uint(field: number, n: number): void {
     this.#tag(field, Wire.Varint);
-    this.#varint(n);
+    this.varint(n);
   }
 
   /** sint32 / sint64 (zigzag). */
   sint(field: number, n: number): void {
     this.#tag(field, Wire.Varint);
-    this.#varint(n >= 0 ? n * 2 : -n * 2 - 1);
+    this.varint(n >= 0 ? n * 2 : -n * 2 - 1);
   }
 
   /** int64 of a non-negative value (a timestamp's seconds). */
@@ -154,7 +155,7 @@ export class ProtoWriter {
       }
     }
     const bytes = Buffer.byteLength(s);
-    this.#varint(bytes);
+    this.varint(bytes);
     this.#room(bytes);
     this.#buf.write(s, this.#pos, 'utf8');
     this.#pos += bytes;
@@ -162,7 +163,7 @@ export class ProtoWriter {
 
   bytes(field: number, b: Uint8Array): void {
     this.#tag(field, Wire.Bytes);
-    this.#varint(b.length);
+    this.varint(b.length);
     this.raw(b);
   }
 
@@ -170,7 +171,7 @@ export class ProtoWriter {
   hex(field: number, h: string): void {
     const n = h.length >>> 1;
     this.#tag(field, Wire.Bytes);
-    this.#varint(n);
+    this.varint(n);
     this.#room(n);
     const buf = this.#buf;
     let p = this.#pos;

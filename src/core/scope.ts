@@ -163,12 +163,11 @@ class Scope implements RequestScope {
   declare startBytes: number;
   /**
    * What the socket had carried when this response finished, taken only on a pipelining
-   * connection (-1 otherwise): there the next response is written the moment this one finishes,
-   * before this one's `close`, so a count read at the end would include it.
+   * connection: there the next response is written the moment this one finishes, before this
+   * one's `close`, so a count read at the end would include it. -1: not taken (no `finish`
+   * listener); -2: a listener will take it.
    */
   declare endBytes: number;
-  /** Whether a `finish` listener takes `endBytes` (so it is added once). */
-  declare endMarked: boolean;
   declare readonly startTime: number;
   constructor(core: Core, req: IncomingMessage, res: ServerResponse, route: string | undefined, addressSource: object | undefined) {
     this.core = core;
@@ -195,7 +194,6 @@ class Scope implements RequestScope {
     const socket = req.socket;
     this.socket = socket;
     this.endBytes = -1;
-    this.endMarked = false;
     // Only needed for responses without Content-Length (streamed, chunked). A response queued
     // behind earlier ones on a pipelining connection has no socket yet: counting from now would
     // count those earlier responses as its own.
@@ -358,8 +356,8 @@ function reject(scope: Scope, rejection: Rejection, report: (error: unknown, whe
 
 /** Takes `scope.endBytes` when `res` finishes, before Node hands the socket to the next response. */
 function markEnd(res: ServerResponse, scope: Scope): void {
-  if (scope.endMarked) return;
-  scope.endMarked = true;
+  if (scope.endBytes !== -1) return;
+  scope.endBytes = -2;
   // Ahead of Node's own 'finish' listener, which writes the next queued response.
   res.prependOnceListener('finish', onResponseFinish);
 }

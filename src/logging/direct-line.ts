@@ -117,18 +117,17 @@ export class DirectLineWriter {
 
   #methodRoute(method: string, route: string): string {
     let byMethod = this.#methodRoutes.get(route);
+    let fragment = byMethod?.get(method);
+    if (fragment !== undefined) return fragment;
+    fragment = `,"method":${quoteJson(method)},"route":${quoteJson(route)}`;
     if (byMethod === undefined) {
       // A `routeOf` that returns raw paths must not grow this forever.
-      if (this.#methodRoutes.size >= MAX_CACHED_ROUTES) return `,"method":${quoteJson(method)},"route":${quoteJson(route)}`;
+      if (this.#methodRoutes.size >= MAX_CACHED_ROUTES) return fragment;
       byMethod = new Map();
       this.#methodRoutes.set(route, byMethod);
     }
-    let fragment = byMethod.get(method);
-    if (fragment === undefined) {
-      fragment = `,"method":${JSON.stringify(method)},"route":${JSON.stringify(route)}`;
-      // Methods are few, but a client can send any token: only the first few are kept.
-      if (byMethod.size < MAX_CACHED_METHODS) byMethod.set(method, fragment);
-    }
+    // Methods are few, but a client can send any token: only the first few are kept.
+    if (byMethod.size < MAX_CACHED_METHODS) byMethod.set(method, fragment);
     return fragment;
   }
 }

@@ -50,8 +50,8 @@ function labelsOf(s: Series): Record<string, string> {
   return { method: s.method, route: s.route, status_code: s.status };
 }
 
-/** The bucket `value` falls in; `n` is `bounds.length`, passed in (a typed array's length is a builtin call in V8's lower tiers). */
-function bucketIndex(bounds: Float64Array, n: number, value: number): number {
+function bucketIndex(bounds: Float64Array, value: number): number {
+  const n = bounds.length;
   for (let i = 0; i < n; i++) if (value <= bounds[i]!) return i;
   return n;
 }
@@ -109,8 +109,6 @@ interface SampleValue {
 export class HttpMetrics implements RequestHook {
   readonly #durationBounds: Float64Array;
   readonly #sizeBounds: Float64Array;
-  readonly #durationBucketCount: number;
-  readonly #sizeBucketCount: number;
   readonly #durationLe: string[];
   readonly #sizeLe: string[];
   readonly #maxSeries: number;
@@ -135,8 +133,6 @@ export class HttpMetrics implements RequestHook {
   constructor(options: HttpMetricsOptions) {
     this.#durationBounds = Float64Array.from(options.durationBuckets);
     this.#sizeBounds = Float64Array.from(options.sizeBuckets);
-    this.#durationBucketCount = options.durationBuckets.length;
-    this.#sizeBucketCount = options.sizeBuckets.length;
     this.#durationLe = [...options.durationBuckets.map(formatValue), '+Inf'];
     this.#sizeLe = [...options.sizeBuckets.map(formatValue), '+Inf'];
     this.#maxSeries = options.maxSeries;
@@ -161,7 +157,7 @@ export class HttpMetrics implements RequestHook {
     const bytes = scope.bytes;
     s.count++;
     s.durationSum += duration;
-    const bucket = bucketIndex(this.#durationBounds, this.#durationBucketCount, duration);
+    const bucket = bucketIndex(this.#durationBounds, duration);
     s.durationCounts[bucket]!++;
     const native = s.native;
     if (native !== undefined) native.observe(duration);
@@ -181,7 +177,7 @@ export class HttpMetrics implements RequestHook {
       s.exemplarTime![bucket] = (performance.timeOrigin + scope.startTime) / 1000 + duration;
     }
     s.sizeSum += bytes;
-    s.sizeCounts[bucketIndex(this.#sizeBounds, this.#sizeBucketCount, bytes)]!++;
+    s.sizeCounts[bucketIndex(this.#sizeBounds, bytes)]!++;
   }
 
   #series(route: string, method: number, status: number): Series {

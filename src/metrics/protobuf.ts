@@ -190,7 +190,7 @@ export class ProtoBody {
     w.truncate(start);
     let size = header.length;
     for (const part of metrics) size += part.bytes.length;
-    w.raw(varint(size));
+    w.varint(size);
     w.raw(header);
     this.#pieces.push(w.length);
     for (const part of metrics) this.#pieces.push(part);
@@ -224,15 +224,4 @@ export function writeMetric(w: ProtoWriter, labels: Record<string, unknown>, val
   beginMetric(w, labels);
   value(w);
   w.end();
-}
-
-/** A varint on its own: a message's length prefix written ahead of bytes not yet in the writer. */
-function varint(n: number): Buffer {
-  const bytes: number[] = [];
-  while (n > 0x7f) {
-    bytes.push((n % 128) | 0x80);
-    n = Math.floor(n / 128);
-  }
-  bytes.push(n);
-  return Buffer.from(bytes);
 }

@@ -140,49 +140,34 @@ export class OtlpTraceEncoder {
     const scopes = queued.scopes;
     const ends = queued.ends;
     const source = queued.writer;
-    const resource = resources[0]!;
-    const scope = scopes[0]!;
-    let mixed = false;
-    for (let i = 1; i < n; i++) {
-      if (resources[i] !== resource || scopes[i] !== scope) {
-        mixed = true;
-        break;
-      }
+    // Grouped by resource, then scope, by identity and in first-seen order, as encode() does
+    // (one group, the usual batch, costs two small maps).
+    const byResource = new Map<Resource, Map<InstrumentationScope, number[]>>();
+    for (let i = 0; i < n; i++) {
+      let byScope = byResource.get(resources[i]!);
+      if (byScope === undefined) byResource.set(resources[i]!, (byScope = new Map()));
+      const list = byScope.get(scopes[i]!);
+      if (list === undefined) byScope.set(scopes[i]!, [i]);
+      else list.push(i);
     }
-    if (!mixed) {
+    for (const [r, byScope] of byResource) {
       w.begin(RequestF.ResourceSpans);
-      this.#resource(resource);
-      w.begin(ResourceSpansF.ScopeSpans);
-      this.#scope(scope);
-      // The spans' fields lie back to back: one copy.
-      w.raw(source.view(0, ends[n - 1]!));
-      if (scope.schemaUrl) w.string(ScopeSpansF.SchemaUrl, scope.schemaUrl);
-      w.end();
-      if (resource.schemaUrl) w.string(ResourceSpansF.SchemaUrl, resource.schemaUrl);
-      w.end();
-    } else {
-      // Grouped by resource, then scope, by identity and in first-seen order, as encode() does.
-      const byResource = new Map<Resource, Map<InstrumentationScope, number[]>>();
-      for (let i = 0; i < n; i++) {
-        let byScope = byResource.get(resources[i]!);
-        if (byScope === undefined) byResource.set(resources[i]!, (byScope = new Map()));
-        const list = byScope.get(scopes[i]!);
-        if (list === undefined) byScope.set(scopes[i]!, [i]);
-        else list.push(i);
-      }
-      for (const [r, byScope] of byResource) {
-        w.begin(RequestF.ResourceSpans);
-        this.#resource(r);
-        for (const [sc, list] of byScope) {
-          w.begin(ResourceSpansF.ScopeSpans);
-          this.#scope(sc);
-          for (const i of list) w.raw(source.view(i === 0 ? 0 : ends[i - 1]!, ends[i]!));
-          if (sc.schemaUrl) w.string(ScopeSpansF.SchemaUrl, sc.schemaUrl);
-          w.end();
+      this.#resource(r);
+      for (const [sc, list] of byScope) {
+        w.begin(ResourceSpansF.ScopeSpans);
+        this.#scope(sc);
+        // Spans queued one after the other lie back to back: each run is one copy.
+        for (let k = 0; k < list.length; ) {
+          const first = list[k]!;
+          let last = first;
+          while (++k < list.length && list[k] === last + 1) last++;
+          w.raw(source.view(first === 0 ? 0 : ends[first - 1]!, ends[last]!));
         }
-        if (r.schemaUrl) w.string(ResourceSpansF.SchemaUrl, r.schemaUrl);
+        if (sc.schemaUrl) w.string(ScopeSpansF.SchemaUrl, sc.schemaUrl);
         w.end();
       }
+      if (r.schemaUrl) w.string(ResourceSpansF.SchemaUrl, r.schemaUrl);
+      w.end();
     }
     const body = w.copy();
     queued.drop(n);

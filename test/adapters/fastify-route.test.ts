@@ -3,12 +3,13 @@ import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import { routeOf } from '../../src/adapters/fastify.js';
 
+let app: FastifyInstance | undefined;
+afterEach(async () => {
+  await app?.close();
+  app = undefined;
+});
+
 describe("Fastify: the route read from the request's route context", () => {
-  let app: FastifyInstance | undefined;
-  afterEach(async () => {
-    await app?.close();
-    app = undefined;
-  });
 
   it('finds the route context and agrees with request.routeOptions for a route, a quiet route and a 404', async () => {
     app = Fastify();
@@ -43,11 +44,6 @@ describe("Fastify: the route read from the request's route context", () => {
 });
 
 describe("Fastify: periscope's endpoints are answered from its request hook, not added as routes", () => {
-  let app: FastifyInstance | undefined;
-  afterEach(async () => {
-    await app?.close();
-    app = undefined;
-  });
 
   it('answers them before a catch-all route and an app route at the same path, and leaves the route table alone', async () => {
     const { instrument } = await import('../../src/index.js');
