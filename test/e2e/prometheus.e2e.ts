@@ -263,6 +263,8 @@ describe('native histograms scraped by a real Prometheus', () => {
   let native = '';
   let classic = '';
   const REQUESTS = 24;
+  /** The durations the service measured for the /sleep requests, in seconds, from its request lines. */
+  let durations: number[] = [];
 
   beforeAll(async () => {
     const service = await startService('test/e2e/native-app.mjs');
@@ -288,24 +290,39 @@ scrape_configs:
     await traffic(service, ['/sleep'], REQUESTS - 1);
     await until(async () => (await vector(native, count))[0]?.value === REQUESTS, 'the requests in the native histogram');
     await until(async () => (await vector(classic, classicCount))[0]?.value === REQUESTS, 'the requests in the classic count');
+    const child = services.at(-1)!;
+    const sleepLines = () => child.stdout.split('\n').filter((l) => l.includes('"route":"/sleep"'));
+    await until(async () => sleepLines().length === REQUESTS, 'the request lines');
+    durations = sleepLines()
+      .map((l) => (JSON.parse(l) as { duration_ms: number }).duration_ms / 1000)
+      .sort((x, y) => x - y);
   });
 
-  it('gives histogram_quantile over the native histogram within one bucket of a route that sleeps 100 ms', async () => {
+  it('gives histogram_quantile over the native histogram inside the buckets the 100 ms requests fell in', async () => {
+    expect(durations).toHaveLength(REQUESTS);
+    expect(durations[0]).toBeGreaterThanOrEqual(0.099);
     const p95 = await vector(native, 'histogram_quantile(0.95, sum(rate(http_request_duration_seconds{job="native",route="/sleep"}[1m])))');
     expect(p95).toHaveLength(1);
-    // Schema 3: buckets grow by 2^(1/8) = 1.09. 100 ms lies in (0.0968, 0.1054]; one bucket
-    // either side of it spans 0.0889 to 0.1149.
-    expect(p95[0]!.value).toBeGreaterThan(0.0889);
-    expect(p95[0]!.value).toBeLessThanOrEqual(0.1149);
+    // Schema 3: bucket i holds (2^((i-1)/8), 2^(i/8)], so a 100 ms request lands in (0.0968,
+    // 0.1054]. The estimate lies between the lower bound of the fastest request's bucket and the
+    // upper bound of the slowest's: on a quiet machine that one bucket; on a busy one (a sleep
+    // can take longer, never less) as wide as what was measured, and no wider.
+    const index = (v: number) => Math.ceil(8 * Math.log2(v));
+    expect(p95[0]!.value).toBeGreaterThan(2 ** ((index(durations[0]!) - 1) / 8));
+    expect(p95[0]!.value).toBeLessThanOrEqual(2 ** (index(durations.at(-1)!) / 8));
     expect((await vector(native, 'sum(histogram_count(http_request_duration_seconds{job="native",route="/sleep"}))'))[0]!.value).toBe(REQUESTS);
   });
 
   it('still serves the classic buckets to a scraper that asks for text', async () => {
     const p95 = await vector(classic, 'histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{job="native",route="/sleep"}[1m])))');
     expect(p95).toHaveLength(1);
-    // The classic layout has a bucket from 0.1 to 0.25: the estimate lands inside it.
-    expect(p95[0]!.value).toBeGreaterThan(0.1);
-    expect(p95[0]!.value).toBeLessThanOrEqual(0.25);
+    // The classic layout has buckets (0.1, 0.25], (0.25, 0.5], ...: the estimate lies between the
+    // lower bound of the fastest request's bucket and the upper bound of the slowest's.
+    const bounds = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+    const lower = bounds.findLast((b) => b < durations[0]!)!;
+    const upper = bounds.find((b) => b >= durations.at(-1)!) ?? Infinity;
+    expect(p95[0]!.value).toBeGreaterThan(lower);
+    expect(p95[0]!.value).toBeLessThanOrEqual(upper);
     const buckets = await vector(classic, 'http_request_duration_seconds_bucket{job="native",route="/sleep"}');
     expect(buckets.map((b) => b.metric.le).sort()).toEqual(['+Inf', '0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '10', '2.5', '5'].sort());
   });
