@@ -17,6 +17,12 @@ if (!existsSync(CHROMIUM)) {
   throw new Error('The console browser test needs Debian\'s chromium: `apt-get install chromium` (.ci/run installs it).');
 }
 const SHOTS = `${root}artifacts/console`;
+/**
+ * The demo breaker's pause. Reading an open breaker whose pause is over moves it to half_open,
+ * so the Health page must be read within it: a minute, where the demo's own five seconds could
+ * pass on a busy machine before the page loads.
+ */
+const BREAKER_OPEN_MS = 60_000;
 
 let demo: RunningChild;
 let browser: Browser;
@@ -34,7 +40,7 @@ const text = (selector: string) => page.locator(selector).first().textContent({ 
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  demo = new RunningChild(process.execPath, [`${root}examples/fastify.mjs`], { cwd: root, env: { ...process.env, PORT: '0', HOST: undefined, PERISCOPE_CONSOLE: '1' } });
+  demo = new RunningChild(process.execPath, [`${root}examples/fastify.mjs`], { cwd: root, env: { ...process.env, PORT: '0', HOST: undefined, PERISCOPE_CONSOLE: '1', DEMO_BREAKER_OPEN_MS: String(BREAKER_OPEN_MS) } });
   const banner = await demo.until('console:');
   base = /service:\s+(http:\/\/localhost:\d+)\//.exec(banner)![1]!;
   consoleUrl = /console:\s+(http:\/\/127\.0\.0\.1:\d+\/login\?t=[A-Za-z0-9_-]+)/.exec(banner)![1]!;
