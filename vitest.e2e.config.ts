@@ -7,5 +7,7 @@ export default defineConfig({
     fileParallelism: false,
     testTimeout: 120_000,
     hookTimeout: 60_000,
+    // expect.poll's own default is 1 s: too short for a browser or Prometheus on a busy machine.
+    expect: { poll: { timeout: 10_000 } },
   },
 });
