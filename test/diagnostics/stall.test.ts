@@ -1,3 +1,5 @@
+import { trace } from '@opentelemetry/api';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fastExport, Receiver } from '../tracing/helpers.js';
 import { scrape, value } from '../helpers.js';
@@ -9,11 +11,22 @@ afterEach(async () => {
   for (const s of open.splice(0)) await s.close();
 });
 
-/** Blocks the event loop for `ms`: the function the stall report must name. */
-function blockTheLoop(ms: number): void {
-  const end = Date.now() + ms;
+const STALL_EVENT = 'periscope.event_loop.stall';
+/** The longest the loop is blocked if the watchdog never takes the stack (the test then fails on what it reports). */
+const BLOCK_CAP_MS = 10_000;
+const STALL_MS = 1000;
+
+/**
+ * Blocks the event loop until the watchdog has taken its stack: its hook, run in the paused
+ * frame, adds the stall event to the request's span. A fixed time instead would have to
+ * outlast detection plus the capture (150-200 ms of the main thread inside the stall, for the
+ * debugger listing the loaded scripts), however slow the machine. The function the stall
+ * report must name.
+ */
+function blockTheLoop(span: ReadableSpan): void {
+  const end = Date.now() + BLOCK_CAP_MS;
   while (Date.now() < end) {
-    // spin
+    for (const e of span.events) if (e.name === STALL_EVENT) return;
   }
 }
 
@@ -26,10 +39,12 @@ describe('event-loop stall watchdog', () => {
   it('writes one warn line whose stack holds the blocking function, counts it and marks the request span', async () => {
     const receiver = new Receiver();
     const endpoint = await receiver.start();
-    // 300 ms rather than the default 500: taking the stack costs 150-200 ms inside the stall (the
-    // debugger lists the loaded scripts), and on a busy CI machine 500 + that came close to 800.
-    const s = await start({ diagnostics: { auth: { bearerToken: TOKEN }, stallMs: 300 }, tracing: fastExport(endpoint) }, (req, res) => {
-      if (req.url === '/block') blockTheLoop(800);
+    // 1000 ms rather than the default 500: the block lasts until the stack is taken, however
+    // long that is, and nothing else in this process (the test's own requests, timers, a
+    // collection) comes near a second without a turn of the loop, so a second stall line could
+    // only be a second report of this one.
+    const s = await start({ diagnostics: { auth: { bearerToken: TOKEN }, stallMs: STALL_MS }, tracing: fastExport(endpoint) }, (req, res) => {
+      if (req.url === '/block') blockTheLoop(trace.getActiveSpan() as unknown as ReadableSpan);
       res.end('done');
     });
     open.push(s);
@@ -42,9 +57,9 @@ describe('event-loop stall watchdog', () => {
     expect(lines).toHaveLength(1);
     const line = lines[0]!;
     expect(line.level).toBe('warn');
-    expect(line.stall_threshold_ms).toBe(300);
-    expect(line.stall_ms).toBeGreaterThanOrEqual(300);
-    expect(line.msg).toBe(`event loop stalled for ${line.stall_ms as number} ms (threshold 300 ms)`);
+    expect(line.stall_threshold_ms).toBe(STALL_MS);
+    expect(line.stall_ms).toBeGreaterThanOrEqual(STALL_MS);
+    expect(line.msg).toBe(`event loop stalled for ${line.stall_ms as number} ms (threshold ${STALL_MS} ms)`);
     expect(line.stack).toMatch(/^ {4}at blockTheLoop \(.*stall\.test\.ts:\d+:\d+\)$/m);
     const { metrics } = await scrape(s.app);
     expect(value(metrics, 'nodejs_eventloop_stalls_total')).toBe(1);
@@ -53,9 +68,9 @@ describe('event-loop stall watchdog', () => {
     await s.obs.shutdown();
     const span = receiver.spans.find((sp) => sp.name === 'GET /block')!;
     await receiver.close();
-    const event = span.events.find((e) => e.name === 'periscope.event_loop.stall')!;
+    const event = span.events.find((e) => e.name === STALL_EVENT)!;
     expect(event.attributes['periscope.stall.stack']).toContain('blockTheLoop');
-    expect(event.attributes['periscope.stall.elapsed_ms']).toBeGreaterThanOrEqual(300);
+    expect(event.attributes['periscope.stall.elapsed_ms']).toBeGreaterThanOrEqual(STALL_MS);
     expect(line.stall_trace_id).toBe(span.traceId);
     expect(line.stall_span_id).toBe(span.spanId);
   });
