@@ -63,13 +63,20 @@ function perSeries(metrics: Exposition, name: string): Map<string, number> {
   return new Map(samples(metrics, name).map((s) => [JSON.stringify(s.labels), s.value ?? 0]));
 }
 
+/**
+ * The primary's collectTimeoutMs: a worker that answers later is served as down. Generous (the
+ * default), since a busy machine must not turn a live worker into a missing one; the blocked
+ * worker below is blocked for well beyond it.
+ */
+const COLLECT_MS = 2000;
+
 describe('Node cluster with instrumentPrimary()', () => {
   let child: RunningChild;
   let primary: string;
   let app: string;
 
   beforeAll(async () => {
-    child = start({ WORKERS: '2', COLLECT_MS: '400' });
+    child = start({ WORKERS: '2', COLLECT_MS: String(COLLECT_MS) });
     await child.until('"event":"metrics"');
     primary = `http://127.0.0.1:${events(child).find((e) => e.event === 'metrics')!.port}`;
     await waitFor('2 workers listening', () => (events(child).filter((e) => e.event === 'listening').length === 2 ? true : undefined));
@@ -107,8 +114,18 @@ describe('Node cluster with instrumentPrimary()', () => {
   });
 
   it('shows held requests in flight, summed over the workers, then 0', async () => {
-    const held = Array.from({ length: 3 }, () => fetch(`${app}/hold?ms=1500`).then((r) => r.text()));
+    let answered = 0;
+    const held = Array.from({ length: 3 }, () =>
+      fetch(`${app}/hold`)
+        .then((r) => r.text())
+        .finally(() => answered++),
+    );
     await waitFor('3 in flight', async () => (value((await merged(primary)).metrics, 'http_requests_in_flight', { method: 'GET' }) === 3 ? true : undefined));
+    // Held until released; each /release ends what the worker it reaches holds.
+    await waitFor('the held requests answered', async () => {
+      await (await fetch(`${app}/release`)).text();
+      return answered === 3 ? true : undefined;
+    });
     expect(await Promise.all(held)).toEqual(['held', 'held', 'held']);
     expect(value((await merged(primary)).metrics, 'http_requests_in_flight', { method: 'GET' })).toBe(0);
   });
@@ -125,7 +142,8 @@ describe('Node cluster with instrumentPrimary()', () => {
 
   it('a blocked worker never fails the scrape: worker_up 0, its counters flat, its gauges left out', async () => {
     const before = (await merged(primary)).metrics;
-    const res = await fetch(`${app}/block?ms=2500`);
+    // Blocked for three collect timeouts: the scrape below starts well within the block.
+    const res = await fetch(`${app}/block?ms=${3 * COLLECT_MS}`);
     const slot = await slotOf(primary, Number(res.headers.get('x-pid')));
     await res.text();
     const { status, metrics } = await merged(primary);
