@@ -159,7 +159,9 @@ describe.each([
     api = await startPrometheus({ demo, protectedApp });
     const paths = ['/hello/{n}', '/slow?ms=5', '/fail', '/random/{n}'];
     if (framework === 'express') paths.push('/api/v1/users/{n}');
-    // Traffic in two bursts a few scrapes apart, so rate() over 30 s has something to compare.
+    // Traffic in two bursts a few scrapes apart, so rate() has something to compare. The tests
+    // read rates over 2 minutes: a 30 s window that no longer holds the second burst gives 0 (and
+    // NaN for the p95 and the ratio) if they run late on a busy machine.
     await traffic(demo, paths, 200);
     await until(async () => (await vector(api, 'up{job="demo"}'))[0]?.value === 1, 'the demo scraped');
     await until(async () => (await vector(api, 'count_over_time(up{job="demo"}[1m])'))[0]!.value >= 3, 'three scrapes');
@@ -172,18 +174,18 @@ describe.each([
   });
 
   it('sees route templates, never raw paths', async () => {
-    const routes = (await vector(api, 'sum by (route) (rate(http_requests_total{job="demo"}[30s]))')).map((s) => s.metric.route).sort();
+    const routes = (await vector(api, 'sum by (route) (rate(http_requests_total{job="demo"}[2m]))')).map((s) => s.metric.route).sort();
     const expected = ['/fail', '/hello/:name', '/slow', 'unmatched'];
     if (framework === 'express') expected.unshift('/api/v1/users/:id');
     expect(routes).toEqual(expected.sort());
   });
 
   it('computes p95 latency for /hello/:name and a 5xx ratio of 1 for /fail', async () => {
-    const p95 = await vector(api, 'histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{job="demo",route="/hello/:name"}[30s])))');
+    const p95 = await vector(api, 'histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{job="demo",route="/hello/:name"}[2m])))');
     expect(p95).toHaveLength(1);
     expect(p95[0]!.value).toBeGreaterThan(0);
     expect(p95[0]!.value).toBeLessThan(10);
-    const ratio = await vector(api, 'sum(rate(http_requests_total{job="demo",route="/fail",status_code=~"5.."}[30s])) / sum(rate(http_requests_total{job="demo",route="/fail"}[30s]))');
+    const ratio = await vector(api, 'sum(rate(http_requests_total{job="demo",route="/fail",status_code=~"5.."}[2m])) / sum(rate(http_requests_total{job="demo",route="/fail"}[2m]))');
     expect(ratio).toEqual([{ metric: {}, value: 1 }]);
   });
 
