@@ -302,13 +302,18 @@ scrape_configs:
 
   it('gives histogram_quantile over the native histogram inside the buckets the 100 ms requests fell in', async () => {
     expect(durations).toHaveLength(REQUESTS);
-    expect(durations[0]).toBeGreaterThanOrEqual(0.099);
+    // Node schedules and fires timers on libuv's loop clock, in whole milliseconds (and from
+    // CLOCK_MONOTONIC_COARSE where that ticks every millisecond): a 100 ms timer can end 1-2 ms
+    // early against performance.now(), which times the request (99.3 ms from the handler seen
+    // here). A request that did not sleep would be far below 90 ms; the bounds below are derived
+    // from these durations.
+    expect(durations[0]).toBeGreaterThanOrEqual(0.09);
     const p95 = await vector(native, 'histogram_quantile(0.95, sum(rate(http_request_duration_seconds{job="native",route="/sleep"}[1m])))');
     expect(p95).toHaveLength(1);
     // Schema 3: bucket i holds (2^((i-1)/8), 2^(i/8)], so a 100 ms request lands in (0.0968,
     // 0.1054]. The estimate lies between the lower bound of the fastest request's bucket and the
-    // upper bound of the slowest's: on a quiet machine that one bucket; on a busy one (a sleep
-    // can take longer, never less) as wide as what was measured, and no wider.
+    // upper bound of the slowest's: on a quiet machine that one bucket; on a busy one as wide as
+    // what was measured, and no wider.
     const index = (v: number) => Math.ceil(8 * Math.log2(v));
     expect(p95[0]!.value).toBeGreaterThan(2 ** ((index(durations[0]!) - 1) / 8));
     expect(p95[0]!.value).toBeLessThanOrEqual(2 ** (index(durations.at(-1)!) / 8));
