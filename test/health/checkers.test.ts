@@ -147,17 +147,20 @@ describe.skipIf(!redisServerBinary && !CI)('Redis fault test on a private redis-
     nr.on('error', () => {});
     await nr.connect();
     cleanups.push(() => nr.destroy());
-    await vi.waitFor(() => expect(io.status).toBe('ready'));
+    await vi.waitFor(() => expect(io.status).toBe('ready'), { timeout: 5000, interval: 20 });
     const a = await app();
     a.obs.health.register('ioredis', redisCheck(io));
     a.obs.health.register('node_redis', redisCheck(nr));
     expect((await get(`${a.base}/readyz`)).status).toBe(200);
 
     await server.kill();
-    await vi.waitFor(() => {
-      expect(io.status).not.toBe('ready');
-      expect(nr.isReady).toBe(false);
-    });
+    await vi.waitFor(
+      () => {
+        expect(io.status).not.toBe('ready');
+        expect(nr.isReady).toBe(false);
+      },
+      { timeout: 5000, interval: 20 },
+    );
     const down = await get(`${a.base}/readyz`);
     expect(down.status).toBe(503);
     const lines = down.body.split('\n');

@@ -57,7 +57,7 @@ describe.skipIf(!redisServerBinary && !CI)('a check that changes status logs one
     expect(checkLines()).toEqual([]);
 
     await server.kill();
-    await vi.waitFor(() => expect(client.isReady).toBe(false));
+    await vi.waitFor(() => expect(client.isReady).toBe(false), { timeout: 5000, interval: 20 });
     expect(await get(`${a.base}/readyz`)).toMatchObject({
       status: 503,
       body: '[+]lifecycle ok\n[-]cache failed: client not connected\nreadyz check failed\n',
