@@ -1,8 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { EventEmitter } from 'node:events';
 import { context as otelContext } from '@opentelemetry/api';
 import type { Context, Span } from '@opentelemetry/api';
 import { kScope } from '../symbols.js';
+import { settlePerformanceGlobal } from './clock.js';
 import { methodIndex } from './methods.js';
 import type { RouteMatcher } from './routes.js';
 
@@ -107,7 +109,8 @@ export interface RequestScope {
 
 /** What a concern (metrics, logging, tracing) plugs into the request lifecycle. */
 export interface RequestHook {
-  onStart(scope: RequestScope): void;
+  /** Absent when the hook has nothing to do at start: the core then makes no call. */
+  onStart?(scope: RequestScope): void;
   onEnd(scope: RequestScope): void;
   /** True when `onEnd` reads `scope.clientAddress` (the core then keeps the peer address from start). */
   readonly needsClientAddress?: boolean;
@@ -195,19 +198,9 @@ class Scope implements RequestScope {
     this.socket = socket;
     this.endBytes = -1;
     // Only needed for responses without Content-Length (streamed, chunked). A response queued
-    // behind earlier ones on a pipelining connection has no socket yet: counting from now would
-    // count those earlier responses as its own.
-    if (socket == null) this.startBytes = 0;
-    else if (res.socket == null) {
-      this.startBytes = -1;
-      res.once('socket', onResponseSocket);
-      markEnd(res, this);
-      // The response ahead of it on the socket is written in full before this one starts: it
-      // needs its end taken too (the first of a pipeline had its socket at start, like any other).
-      const owner = (socket as Socket & { _httpMessage?: unknown })._httpMessage as ServerResponse | null | undefined;
-      const ahead = owner == null ? undefined : (owner as unknown as Record<symbol, Scope | undefined>)[kScope];
-      if (ahead !== undefined) markEnd(owner!, ahead);
-    } else this.startBytes = bytesSoFar(socket);
+    // behind earlier ones on a pipelining connection has no socket yet (see queuedStart). The
+    // rare case is a function of its own: a constructor this small is inlined into `start`.
+    this.startBytes = socket == null ? 0 : res.socket == null ? queuedStart(this, res, socket) : bytesSoFar(socket);
     this.startTime = performance.now();
   }
 
@@ -228,6 +221,8 @@ class Scope implements RequestScope {
  */
 export class Core {
   readonly #hooks: readonly RequestHook[];
+  /** The hooks with an `onStart`, in the same order. */
+  readonly #startHooks: readonly (RequestHook & { onStart(scope: RequestScope): void })[];
   readonly #resolveRoute: ((req: IncomingMessage) => string | undefined) | undefined;
   readonly #ignore: RouteMatcher | undefined;
   readonly #open: OpenRequests;
@@ -236,11 +231,13 @@ export class Core {
 
   constructor(options: CoreOptions) {
     this.#hooks = options.hooks;
+    this.#startHooks = options.hooks.filter((hook): hook is RequestHook & { onStart(scope: RequestScope): void } => typeof hook.onStart === 'function');
     this.#keepPeerAddress = options.hooks.some((hook) => hook.needsClientAddress === true);
     this.#resolveRoute = options.resolveRoute;
     this.#ignore = options.ignore;
     this.#open = options.open ?? new OpenRequests();
     this.report = options.report;
+    settlePerformanceGlobal();
   }
 
   /**
@@ -257,8 +254,8 @@ export class Core {
     this.#open.count++;
     (res as unknown as Record<symbol, Scope>)[kScope] = scope;
     // One shared listener function: no closure allocated per request.
-    res.on('close', onResponseClose);
-    const hooks = this.#hooks;
+    listenForClose(res);
+    const hooks = this.#startHooks;
     for (let i = 0; i < hooks.length; i++) {
       try {
         hooks[i]!.onStart(scope);
@@ -354,6 +351,22 @@ function reject(scope: Scope, rejection: Rejection, report: (error: unknown, whe
   }
 }
 
+/**
+ * The start count of a response queued behind earlier ones on a pipelining connection: -1
+ * until it gets its socket (counting from now would count those earlier responses as its
+ * own). Its end is taken when it finishes, and so is the end of the response ahead of it,
+ * which is written in full before this one starts (the first of a pipeline had its socket at
+ * start, like any other).
+ */
+function queuedStart(scope: Scope, res: ServerResponse, socket: Socket): number {
+  res.once('socket', onResponseSocket);
+  markEnd(res, scope);
+  const owner = (socket as Socket & { _httpMessage?: unknown })._httpMessage as ServerResponse | null | undefined;
+  const ahead = owner == null ? undefined : (owner as unknown as Record<symbol, Scope | undefined>)[kScope];
+  if (ahead !== undefined) markEnd(owner!, ahead);
+  return -1;
+}
+
 /** Takes `scope.endBytes` when `res` finishes, before Node hands the socket to the next response. */
 function markEnd(res: ServerResponse, scope: Scope): void {
   if (scope.endBytes !== -1) return;
@@ -371,6 +384,28 @@ function onResponseFinish(this: ServerResponse): void {
 function onResponseSocket(this: ServerResponse, socket: Socket): void {
   const scope = (this as unknown as Record<symbol, Scope | undefined>)[kScope];
   if (scope !== undefined && scope.startBytes === -1) scope.startBytes = socket.bytesWritten;
+}
+
+/** EventEmitter's own `on`, which a response's `on` is unless something replaced it. */
+const emitterOn = EventEmitter.prototype.on;
+
+/**
+ * `res.on('close', onResponseClose)`. EventEmitter's `_addListener` serves every emitter in the
+ * process (sockets, streams, servers), so V8 sees all their shapes at its property accesses
+ * and takes its slowest path for each: about 450 instructions a request under callgrind. For a
+ * response with no 'close' listener and no 'newListener' listener, with Node's own `on`,
+ * `_addListener` does exactly two things, done here with accesses that only ever see
+ * responses: the listener stored as the event's only one, and the count raised. Any other
+ * case goes through `on`.
+ */
+function listenForClose(res: ServerResponse): void {
+  const r = res as ServerResponse & { _events?: Record<string, unknown> | null; _eventsCount?: unknown };
+  const events = r._events;
+  const count = r._eventsCount;
+  if (res.on === emitterOn && typeof events === 'object' && events !== null && typeof count === 'number' && events.newListener === undefined && events.close === undefined) {
+    events.close = onResponseClose;
+    r._eventsCount = count + 1;
+  } else res.on('close', onResponseClose);
 }
 
 function onResponseClose(this: ServerResponse): void {
