@@ -1,9 +1,8 @@
 /**
- * The core ends a request on its response's 'close'. It adds that listener without going
- * through EventEmitter's shared code when the response has no 'close' listener, no
- * 'newListener' listener and Node's own `on`; these tests hold every case to what `res.on`
- * would have done: the events a 'newListener' listener sees, the listeners that run and their
- * order, the listener count, and an `on` someone replaced.
+ * The core ends a request on its response's 'close' event, through one listener added at
+ * start. These tests hold it to what the app's own listeners expect: the events a
+ * 'newListener' listener sees, the listeners that run and their order, the listener count,
+ * and an `on` someone replaced; and the core's clock to a fake one.
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
