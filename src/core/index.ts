@@ -1,4 +1,4 @@
-export { Core, OpenRequests, scopeOf, STATUS_CLIENT_CLOSED, STATUS_CUT_OFF, UNMATCHED_ROUTE } from './scope.js';
+export { clientAddressOf, Core, OpenRequests, scopeOf, STATUS_CLIENT_CLOSED, STATUS_CUT_OFF, UNMATCHED_ROUTE } from './scope.js';
 export type { CoreOptions, Rejection, RequestHook, RequestScope } from './scope.js';
 export { METHOD_NAMES, METHOD_OTHER, methodIndex } from './methods.js';
 export { compileRoutes } from './routes.js';

@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { context as otelContext } from '@opentelemetry/api';
 import type { Context, Span } from '@opentelemetry/api';
 import { kScope } from '../symbols.js';
+import { settlePerformanceGlobal } from './clock.js';
 import { methodIndex } from './methods.js';
 import type { RouteMatcher } from './routes.js';
 
@@ -98,18 +99,18 @@ export interface RequestScope {
    */
   readonly addressSource: object | undefined;
   /**
-   * The client's address: `addressSource.ip`, else the socket's peer address. It comes from
-   * `X-Forwarded-For` only when the app trusts proxies. Resolved when read: read it at end
-   * (Express resolves `req.ip` only once it has handled the request), where it is kept.
+   * The client's address once {@link clientAddressOf} resolved it at end; `null` until then.
+   * Read it with `clientAddressOf(scope)`.
    */
-  readonly clientAddress: string | undefined;
+  keptClientAddress: string | undefined | null;
 }
 
 /** What a concern (metrics, logging, tracing) plugs into the request lifecycle. */
 export interface RequestHook {
-  onStart(scope: RequestScope): void;
+  /** Absent when the hook has nothing to do at start: the core then makes no call. */
+  onStart?(scope: RequestScope): void;
   onEnd(scope: RequestScope): void;
-  /** True when `onEnd` reads `scope.clientAddress` (the core then keeps the peer address from start). */
+  /** True when `onEnd` reads `clientAddressOf(scope)` (the core then keeps the peer address from start). */
   readonly needsClientAddress?: boolean;
 }
 
@@ -125,100 +126,47 @@ export interface CoreOptions {
 }
 
 /**
- * One request's state. Every field is declared without an initializer and stored in the
- * constructor, in one order: class-field initializers compile to a separate initializer
- * function that defines each field (a define, not a store), measurably dearer per request.
+ * One request's state: a plain object made by one object literal in {@link Core.start}, so
+ * every scope has one shape and its allocation is part of `start`'s own code (a class
+ * constructor was a separate call whenever it did not fit V8's inlining budget, about 200
+ * instructions a request through the generic construct stub).
  */
-class Scope implements RequestScope {
-  declare readonly core: Core;
-  declare readonly req: IncomingMessage;
-  declare readonly res: ServerResponse;
-  declare readonly addressSource: object | undefined;
-  declare route: string | undefined;
-  declare status: number;
-  declare duration: number;
-  declare bytes: number;
-  declare requestId: string | undefined;
-  declare context: Context | undefined;
-  declare traceId: string | undefined;
-  declare spanId: string | undefined;
-  declare sampled: boolean;
-  declare span: Span | undefined;
-  declare error: unknown;
-  declare rejection: Rejection | undefined;
+interface Scope extends RequestScope {
+  readonly core: Core;
   /** The overload limiter's partition of an admitted request (-1: none), or -2: not admitted (declared here so every scope has one shape). */
-  declare overloadPartition: number;
-  /** The client address once resolved at end; `null` until then. */
-  declare keptClientAddress: string | undefined | null;
+  overloadPartition: number;
   /** Links of the slow-request detector's list (declared here so every scope has one shape). */
-  declare slowPrev: Scope | null;
-  declare slowNext: Scope | null;
-  declare readonly method: number;
-  declare readonly socket: Socket | null;
+  slowPrev: Scope | null;
+  slowNext: Scope | null;
+  readonly socket: Socket | null;
   /**
    * What the socket had carried before this response's first byte; -1 while the response waits
    * behind earlier ones on a pipelining connection (it gets its socket, and this count, when
    * they finish).
    */
-  declare startBytes: number;
+  startBytes: number;
   /**
    * What the socket had carried when this response finished, taken only on a pipelining
    * connection: there the next response is written the moment this one finishes, before this
    * one's `close`, so a count read at the end would include it. -1: not taken (no `finish`
    * listener); -2: a listener will take it.
    */
-  declare endBytes: number;
-  declare readonly startTime: number;
-  constructor(core: Core, req: IncomingMessage, res: ServerResponse, route: string | undefined, addressSource: object | undefined) {
-    this.core = core;
-    this.req = req;
-    this.res = res;
-    this.addressSource = addressSource;
-    this.route = route;
-    this.status = 0;
-    this.duration = 0;
-    this.bytes = 0;
-    this.requestId = undefined;
-    this.context = undefined;
-    this.traceId = undefined;
-    this.spanId = undefined;
-    this.sampled = false;
-    this.span = undefined;
-    this.error = undefined;
-    this.rejection = undefined;
-    this.overloadPartition = -2;
-    this.keptClientAddress = null;
-    this.slowPrev = null;
-    this.slowNext = null;
-    this.method = methodIndex(req.method);
-    const socket = req.socket;
-    this.socket = socket;
-    this.endBytes = -1;
-    // Only needed for responses without Content-Length (streamed, chunked). A response queued
-    // behind earlier ones on a pipelining connection has no socket yet: counting from now would
-    // count those earlier responses as its own.
-    if (socket == null) this.startBytes = 0;
-    else if (res.socket == null) {
-      this.startBytes = -1;
-      res.once('socket', onResponseSocket);
-      markEnd(res, this);
-      // The response ahead of it on the socket is written in full before this one starts: it
-      // needs its end taken too (the first of a pipeline had its socket at start, like any other).
-      const owner = (socket as Socket & { _httpMessage?: unknown })._httpMessage as ServerResponse | null | undefined;
-      const ahead = owner == null ? undefined : (owner as unknown as Record<symbol, Scope | undefined>)[kScope];
-      if (ahead !== undefined) markEnd(owner!, ahead);
-    } else this.startBytes = bytesSoFar(socket);
-    this.startTime = performance.now();
-  }
+  endBytes: number;
+}
 
-  get clientAddress(): string | undefined {
-    let address = this.keptClientAddress;
-    if (address !== null) return address;
-    address = this.core.resolveClientAddress(this);
-    // Kept only once the request ended (status set): an early read may precede the framework's view.
-    if (this.status !== 0) this.keptClientAddress = address;
-    return address;
-  }
+/**
+ * The client's address: the framework request's `ip` (see {@link RequestScope.addressSource}),
+ * else the socket's peer address. It comes from `X-Forwarded-For` only when the app trusts
+ * proxies. Resolved when read: read it at end (Express resolves `req.ip` only once it has
+ * handled the request), where it is kept.
+ */
+export function clientAddressOf(scope: RequestScope): string | undefined {
+  let address = scope.keptClientAddress;
+  if (address !== null) return address;
+  address = (scope as Scope).core.resolveClientAddress(scope);
+  // Kept only once the request ended (status set): an early read may precede the framework's view.
+  if (scope.status !== 0) scope.keptClientAddress = address;
+  return address;
 }
 
 /**
@@ -228,6 +176,8 @@ class Scope implements RequestScope {
  */
 export class Core {
   readonly #hooks: readonly RequestHook[];
+  /** The hooks with an `onStart`, in the same order. */
+  readonly #startHooks: readonly (RequestHook & { onStart(scope: RequestScope): void })[];
   readonly #resolveRoute: ((req: IncomingMessage) => string | undefined) | undefined;
   readonly #ignore: RouteMatcher | undefined;
   readonly #open: OpenRequests;
@@ -236,11 +186,13 @@ export class Core {
 
   constructor(options: CoreOptions) {
     this.#hooks = options.hooks;
+    this.#startHooks = options.hooks.filter((hook): hook is RequestHook & { onStart(scope: RequestScope): void } => typeof hook.onStart === 'function');
     this.#keepPeerAddress = options.hooks.some((hook) => hook.needsClientAddress === true);
     this.#resolveRoute = options.resolveRoute;
     this.#ignore = options.ignore;
     this.#open = options.open ?? new OpenRequests();
     this.report = options.report;
+    settlePerformanceGlobal();
   }
 
   /**
@@ -250,7 +202,39 @@ export class Core {
    */
   start(req: IncomingMessage, res: ServerResponse, route?: string, addressSource?: object): RequestScope | undefined {
     if (this.#ignore !== undefined && this.#ignore(req.url ?? '/') !== undefined) return undefined;
-    const scope = new Scope(this, req, res, route, addressSource);
+    const socket = req.socket;
+    // A response queued behind earlier ones on a pipelining connection has no socket yet (see queuedStart).
+    const queued = socket != null && res.socket == null;
+    // One literal, in one field order: every scope has one shape (see Scope).
+    const scope: Scope = {
+      core: this,
+      req,
+      res,
+      addressSource,
+      route,
+      status: 0,
+      duration: 0,
+      bytes: 0,
+      requestId: undefined,
+      context: undefined,
+      traceId: undefined,
+      spanId: undefined,
+      sampled: false,
+      span: undefined,
+      error: undefined,
+      rejection: undefined,
+      overloadPartition: -2,
+      keptClientAddress: null,
+      slowPrev: null,
+      slowNext: null,
+      method: methodIndex(req.method),
+      socket,
+      // Only needed for responses without Content-Length (streamed, chunked).
+      startBytes: socket == null || queued ? 0 : bytesSoFar(socket),
+      endBytes: -1,
+      startTime: performance.now(),
+    };
+    if (queued) scope.startBytes = queuedStart(scope, res, socket);
     // The peer address read while the socket is surely open: Node keeps it once read, and the
     // socket of an aborted request is destroyed (its address unreadable) by the end.
     if (this.#keepPeerAddress) void req.socket?.remoteAddress;
@@ -258,7 +242,7 @@ export class Core {
     (res as unknown as Record<symbol, Scope>)[kScope] = scope;
     // One shared listener function: no closure allocated per request.
     res.on('close', onResponseClose);
-    const hooks = this.#hooks;
+    const hooks = this.#startHooks;
     for (let i = 0; i < hooks.length; i++) {
       try {
         hooks[i]!.onStart(scope);
@@ -352,6 +336,22 @@ function reject(scope: Scope, rejection: Rejection, report: (error: unknown, whe
   } catch (error) {
     report(error, 'request-reject');
   }
+}
+
+/**
+ * The start count of a response queued behind earlier ones on a pipelining connection: -1
+ * until it gets its socket (counting from now would count those earlier responses as its
+ * own). Its end is taken when it finishes, and so is the end of the response ahead of it,
+ * which is written in full before this one starts (the first of a pipeline had its socket at
+ * start, like any other).
+ */
+function queuedStart(scope: Scope, res: ServerResponse, socket: Socket): number {
+  res.once('socket', onResponseSocket);
+  markEnd(res, scope);
+  const owner = (socket as Socket & { _httpMessage?: unknown })._httpMessage as ServerResponse | null | undefined;
+  const ahead = owner == null ? undefined : (owner as unknown as Record<symbol, Scope | undefined>)[kScope];
+  if (ahead !== undefined) markEnd(owner!, ahead);
+  return -1;
 }
 
 /** Takes `scope.endBytes` when `res` finishes, before Node hands the socket to the next response. */

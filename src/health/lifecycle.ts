@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import type { RequestHook } from '../core/index.js';
 
 /** The one state every probe follows. */
 export type LifecycleState = 'starting' | 'ready' | 'draining' | 'stopped';
@@ -72,7 +73,7 @@ export class Lifecycle {
    * A request hook that closes keep-alive sockets as soon as their response ends while the
    * servers close (Node keeps them open otherwise); it reads one boolean per request.
    */
-  readonly requestHook = {
+  readonly requestHook: RequestHook = {
     onStart: (): void => {},
     onEnd: (): void => {
       if (!this.closing) return;

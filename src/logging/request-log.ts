@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { RequestHook, RequestScope } from '../core/index.js';
+import { clientAddressOf } from '../core/index.js';
 import type { LogLevel, ResolvedLoggingOptions, RequestLogField } from './options.js';
 import { directLineWriter } from './direct-line.js';
 import type { DirectLine, DirectLineWriter } from './direct-line.js';
@@ -128,7 +129,7 @@ export class RequestLog implements RequestHook {
       f.status_code ? status : undefined,
       f.duration_ms ? durationMs(scope) : undefined,
       f.bytes ? scope.bytes : undefined,
-      f.client_address ? scope.clientAddress : undefined,
+      f.client_address ? clientAddressOf(scope) : undefined,
       f.user_agent ? req.headers['user-agent'] : undefined,
       f.headers ? req.headers : undefined,
       scope.error,

@@ -2,7 +2,7 @@ import { context, defaultTextMapGetter, ROOT_CONTEXT, SpanKind, SpanStatusCode, 
 import type { Context, Span, SpanOptions, TextMapPropagator } from '@opentelemetry/api';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RequestHook, RequestScope } from '../core/index.js';
-import { METHOD_NAMES, METHOD_OTHER, STATUS_CLIENT_CLOSED, UNMATCHED_ROUTE } from '../core/index.js';
+import { clientAddressOf, METHOD_NAMES, METHOD_OTHER, STATUS_CLIENT_CLOSED, UNMATCHED_ROUTE } from '../core/index.js';
 import { contextWithSpan } from './context.js';
 
 /** Span names are cached for at most this many routes. */
@@ -146,7 +146,7 @@ export class ServerSpans implements RequestHook {
     if (status !== STATUS_CLIENT_CLOSED || scope.res.headersSent) span.setAttribute('http.response.status_code', status);
     // At end, from the framework's proxy-aware resolution (Express knows `req.ip` only once it
     // has handled the request); never a raw X-Forwarded-For the app does not trust.
-    const address = scope.clientAddress;
+    const address = clientAddressOf(scope);
     if (address !== undefined) span.setAttribute('client.address', address);
     const error = scope.error;
     if (error !== undefined) {

@@ -43,7 +43,7 @@ function scopeOf(over: Partial<Omit<RequestScope, 'method'>> & { url?: string; h
     span: undefined,
     error: undefined,
     addressSource: undefined,
-    clientAddress,
+    keptClientAddress: clientAddress,
     ...over,
   } as RequestScope;
 }

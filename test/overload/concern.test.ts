@@ -135,14 +135,14 @@ describe('overload samples', () => {
     const hook = concern.hook!;
     for (let i = 0; i < 30; i++) {
       const s = scope(i * 100, new CircuitOpenError('db', 'open', 1000));
-      hook.onStart(s);
+      hook.onStart!(s);
       hook.onEnd(s);
     }
     expect(concern.limiter.windows).toBe(0);
     expect(concern.limiter.inflight).toBe(0);
     for (let i = 0; i < 30; i++) {
       const s = scope(10_000 + i * 100, new Error('a real failure took real time'));
-      hook.onStart(s);
+      hook.onStart!(s);
       hook.onEnd(s);
     }
     // 10 samples 100 ms apart make a window.
