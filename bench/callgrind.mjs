@@ -162,7 +162,7 @@ try {
         compile: { [SMALL]: small.compile, [LARGE]: large.compile },
         loop_ms: { [SMALL]: Math.round(small.loopMs), [LARGE]: Math.round(large.loopMs) },
       });
-      process.stderr.write(`${framework} ${variant}: ${perRequest} instructions / request (${Math.round(compiled / (LARGE - SMALL))} more compiling; ${Math.round(raw)} with that and the timer phase; idle ${idlePerSecond} instructions/s)\n`);
+      process.stderr.write(`${framework} ${variant}: ${perRequest} instructions / request (${Math.round(compiled / (LARGE - SMALL))} more compiling; ${Math.round(raw)} with that and the timer phase${idlePerSecond === undefined ? '' : `; idle ${idlePerSecond} instructions/s`})\n`);
     }
   }
 } finally {
