@@ -16,7 +16,7 @@ app.get('/hello/:name', async (request) => {
 // A dependency behind a circuit breaker: `?fail=1` makes the call fail; three failures in a
 // row open the breaker, which then answers at once (503) for five seconds (DEMO_BREAKER_OPEN_MS
 // sets another pause: the browser test keeps it open while it looks).
-const downstream = obs.breaker('downstream', { consecutiveFailures: 3, openMs: Number(process.env.DEMO_BREAKER_OPEN_MS ?? 5000) });
+const downstream = obs.breaker('downstream', { consecutiveFailures: 3, openMs: Number(process.env.DEMO_BREAKER_OPEN_MS) || 5000 });
 app.get('/downstream', async (request, reply) => {
   const fail = request.query.fail === '1';
   try {

@@ -10,7 +10,10 @@
  */
 export function settlePerformanceGlobal(): void {
   const descriptor = Object.getOwnPropertyDescriptor(globalThis, 'performance');
-  if (descriptor === undefined || descriptor.get === undefined || descriptor.configurable !== true) return;
+  // Node's own: configurable, with a getter and a setter that keeps what it is given. A getter
+  // from elsewhere (a DOM test environment's read-only one, a polyfill) is left as it is.
+  if (descriptor === undefined || descriptor.get === undefined || descriptor.set === undefined || descriptor.configurable !== true) return;
+  if (descriptor.get.name !== 'get performance') return;
   Object.defineProperty(globalThis, 'performance', {
     value: globalThis.performance,
     writable: true,

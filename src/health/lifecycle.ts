@@ -74,7 +74,6 @@ export class Lifecycle {
    * servers close (Node keeps them open otherwise); it reads one boolean per request.
    */
   readonly requestHook: RequestHook = {
-    onStart: (): void => {},
     onEnd: (): void => {
       if (!this.closing) return;
       for (const s of this.#servers) s.closeIdleConnections();

@@ -1,8 +1,9 @@
 /**
  * The core ends a request on its response's 'close' event, through one listener added at
- * start. These tests hold it to what the app's own listeners expect: the events a
- * 'newListener' listener sees, the listeners that run and their order, the listener count,
- * and an `on` someone replaced; and the core's clock to a fake one.
+ * start with `res.on`. These tests hold it to what the app's own listeners expect: the events a
+ * 'newListener' listener sees, the listeners that run and their order, the listener count, and
+ * an `on` someone replaced; and the core's clock (Node's `performance` global, which the core
+ * settles into a plain property) to a fake one installed before or after.
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -83,5 +84,30 @@ describe('the clock', () => {
     expect(ended[0]!.duration).toBe(0.25);
     vi.useRealTimers();
     expect(globalThis.performance).toBe(original);
+  });
+
+  it('gives the real clock back after a fake one installed before periscope was set up', () => {
+    const original = globalThis.performance;
+    vi.useFakeTimers({ toFake: ['performance'] });
+    const fake = globalThis.performance;
+    expect(fake).not.toBe(original);
+    new Core({ hooks: [], report: () => {} });
+    expect(globalThis.performance).toBe(fake);
+    vi.useRealTimers();
+    expect(globalThis.performance).toBe(original);
+  });
+
+  it('leaves a getter that is not Node\'s own as it is', () => {
+    const saved = Object.getOwnPropertyDescriptor(globalThis, 'performance')!;
+    const original = globalThis.performance;
+    try {
+      // A DOM test environment's kind: a read-only getter.
+      Object.defineProperty(globalThis, 'performance', { get: () => original, configurable: true, enumerable: true });
+      new Core({ hooks: [], report: () => {} });
+      const after = Object.getOwnPropertyDescriptor(globalThis, 'performance')!;
+      expect([typeof after.get, after.set, 'value' in after]).toEqual(['function', undefined, false]);
+    } finally {
+      Object.defineProperty(globalThis, 'performance', saved);
+    }
   });
 });

@@ -126,9 +126,12 @@ describe('the response size each way Node frames a response', () => {
     socket.on('data', (chunk: string) => (received += chunk));
     // Every request in one write: the server reads them together and queues each response behind the one before.
     socket.write(paths.map((p) => `GET ${p} HTTP/1.1\r\nHost: x\r\n\r\n`).join(''));
-    while (ended.length < paths.length) await new Promise((resolve) => setTimeout(resolve, 5));
+    // Both sides done: the server ended every scope, and the client read every response (the
+    // scopes end on the responses' close, which may come before the bytes reach this socket).
+    const responses = () => received.split('HTTP/1.1 200 OK').length - 1;
+    while (ended.length < paths.length || responses() < paths.length) await new Promise((resolve) => setTimeout(resolve, 5));
     socket.destroy();
-    expect(received.split('HTTP/1.1 200 OK').length - 1).toBe(paths.length);
+    expect(responses()).toBe(paths.length);
     expect(ended).toEqual(paths.map((url) => ({ url, bytes: BYTES[url] })));
   });
 });
