@@ -288,8 +288,6 @@ export function attachExpress(app: Express, ctx: AdapterContext): AdapterHandle 
     const scope = core.start(req, res, undefined, req);
     // Turned away at start (overload): the core has answered; Express never sees it.
     if (scope?.rejection !== undefined) return;
-    // Without a trace context (tracing off, or ignored) a plain call: `run`'s rest parameter is an array per request.
-    if (scope?.context === undefined) return expressHandle(req, res, callback);
     core.run(scope, expressHandle, req, res, callback);
   }
   /** Sees an error on its way to the user's error handlers (or Express's final handler). */

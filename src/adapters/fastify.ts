@@ -74,8 +74,6 @@ export function attachFastify(app: FastifyInstance, ctx: AdapterContext): Adapte
       }
       // The rest of the request (hooks, handler) runs inside the request's trace context;
       // Fastify runs its body parsers in an AsyncResource, so a body does not lose it.
-      // Without one (tracing off) a plain call: `run`'s rest parameter is an array per request.
-      if (scope.context === undefined) return done();
       core.run(scope, done);
     });
     app.addHook('onError', function periscopeOnError(_request, reply, error, done) {

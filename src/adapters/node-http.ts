@@ -46,7 +46,6 @@ export function attachNodeHttp(server: Server, ctx: AdapterContext, routing: Nod
     const scope = core.start(req, res);
     // Turned away at start (overload): the core has answered; the app never sees it.
     if (scope?.rejection !== undefined) return;
-    if (scope?.context === undefined) return callListeners(this, listeners, req, res);
     core.run(scope, callListeners, this, listeners, req, res);
   }
   server.on('request', periscopeRequest);

@@ -237,7 +237,7 @@ export class Core {
     if (queued) scope.startBytes = queuedStart(scope, res, socket);
     // The peer address read while the socket is surely open: Node keeps it once read, and the
     // socket of an aborted request is destroyed (its address unreadable) by the end.
-    if (this.#keepPeerAddress) void req.socket?.remoteAddress;
+    if (this.#keepPeerAddress) void socket?.remoteAddress;
     this.#open.count++;
     (res as unknown as Record<symbol, Scope>)[kScope] = scope;
     // One shared listener function: no closure allocated per request.
@@ -256,11 +256,15 @@ export class Core {
 
   /**
    * Runs `fn(...args)` inside the request's OpenTelemetry context, so the handler and
-   * everything it awaits see the request span. Without tracing it is a plain call.
+   * everything it awaits see the request span. Without tracing it is a plain call. Up to four
+   * arguments, taken one by one rather than as a rest parameter, which would be an array per
+   * request on every framework's request path (`fn` is always given four; the adapters' own
+   * continuations ignore the ones they do not take).
    */
-  run<A extends unknown[], R>(scope: RequestScope | undefined, fn: (...args: A) => R, ...args: A): R {
+  run<A extends [unknown?, unknown?, unknown?, unknown?], R>(scope: RequestScope | undefined, fn: (...args: A) => R, ...args: A): R;
+  run(scope: RequestScope | undefined, fn: (a: unknown, b: unknown, c: unknown, d: unknown) => unknown, a?: unknown, b?: unknown, c?: unknown, d?: unknown): unknown {
     const ctx = scope?.context;
-    return ctx === undefined ? fn(...args) : otelContext.with(ctx, fn, undefined, ...args);
+    return ctx === undefined ? fn(a, b, c, d) : otelContext.with(ctx, fn, undefined, a, b, c, d);
   }
 
   /**
